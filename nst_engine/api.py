@@ -1,0 +1,228 @@
+"""The engine's one entry point, `stylize`, and everything around the optimisation itself:
+input checks, the mask's bounding box, the working size, colour preservation, alpha, sample
+types, and the guarantee that unmasked pixels come back bit-identical."""
+
+from __future__ import annotations
+
+import hashlib
+import resource
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .errors import InputError
+from .features import get_extractor
+from .images import (
+    as_array,
+    fit_long_side,
+    from_float,
+    luminance,
+    resize_tensor,
+    sample_max,
+    split_channels,
+    to_numpy,
+    to_tensor,
+)
+from .options import CancelCheck, ProgressCallback, StyleOptions, StyleResult
+from .transfer import Run, run_gatys, run_proposed
+
+ImageLike = np.ndarray | Image.Image
+RUNNERS = {"proposed": run_proposed, "gatys": run_gatys}
+
+
+def stylize(
+    content: ImageLike,
+    styles: ImageLike | Sequence[ImageLike],
+    *,
+    mask: np.ndarray | Image.Image | None = None,
+    options: StyleOptions | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelCheck | None = None,
+) -> StyleResult:
+    """Stylise `content` with one or more `styles`.
+
+    content: HxWxC array (C = 1..4; uint8, uint16 or float32) or a PIL image. The result has
+      the same shape, dtype and channels; an alpha channel is carried through unchanged.
+    styles: one image or a sequence (blended by options.style_weights, equal by default).
+    mask: HxW soft mask in [0, 1] (float) or 0..255 (uint8); where it is 0 the result's
+      pixels are bit-identical to the content's, and only its bounding box (plus a margin)
+      is processed.
+    options.size: the long side the styling is computed at (None: the content's own size);
+      the result is always returned at the content's size.
+    progress: called once per iteration with a Progress. cancel: polled once per iteration;
+      when it returns True the job stops and Cancelled is raised.
+    Raises InputError for unusable input, WeightsUnavailable, Cancelled.
+    """
+    started = time.perf_counter()
+    options = options or StyleOptions()
+    options.validate()
+    original = as_array(content, "the content image")
+    height, width = original.shape[:2]
+    if height * width > options.max_pixels:
+        raise InputError(
+            f"the content image is {width}x{height} = {height * width:,} pixels, over "
+            f"the limit of {options.max_pixels:,}; scale it down or raise the limit"
+        )
+    style_list = _style_list(styles, options)
+    weights = list(options.style_weights or [1.0] * len(style_list))
+    soft_mask = _mask_array(mask, height, width)
+
+    if soft_mask is not None and not soft_mask.any():
+        return StyleResult(original.copy(), {"outcome": "empty mask: nothing to stylise"})
+    box = _bounding_box(soft_mask, height, width)
+    top, bottom, left, right = box
+
+    device = _device(options.device)
+    torch.manual_seed(options.seed)
+    rgb, _ = split_channels(original)
+    crop = rgb[top:bottom, left:right]
+    crop_mask = None if soft_mask is None else soft_mask[top:bottom, left:right]
+
+    # The working size scales the crop by the same factor as the whole image.
+    scale = 1.0 if options.size is None else min(1.0, options.size / max(height, width))
+    work = fit_long_side(*crop.shape[:2], max(32, round(max(crop.shape[:2]) * scale)))
+
+    tic = time.perf_counter()
+    extractor = get_extractor(options.extractor, options.pooling, device)
+    load_seconds = time.perf_counter() - tic
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+    content_t = resize_tensor(to_tensor(crop, device), work)
+    mask_t = (
+        None
+        if crop_mask is None
+        else resize_tensor(to_tensor(crop_mask[..., None], device), work).clamp(0, 1)
+    )
+    style_ts = [(_digest(s), to_tensor(split_channels(s)[0], device)) for s in style_list]
+    run = Run()
+    with torch.inference_mode(False):
+        result_t = RUNNERS[options.method](
+            extractor, content_t, style_ts, weights, mask_t, options, progress, cancel, run
+        )
+    styled = to_numpy(resize_tensor(result_t, crop.shape[:2]).clamp(0, 1))
+    if options.preserve_color:
+        styled = keep_colors(crop, styled)
+
+    out_rgb = rgb.copy()
+    if crop_mask is None:
+        out_rgb[top:bottom, left:right] = styled
+    else:
+        m = crop_mask[..., None]
+        out_rgb[top:bottom, left:right] = m * styled + (1 - m) * crop
+    result = _like_original(out_rgb, original, soft_mask)
+
+    stats: dict[str, float | int | str] = {
+        "method": options.method,
+        "device": str(device),
+        "work_size": f"{work[1]}x{work[0]}",
+        "iterations": run.iterations,
+        "model_load_seconds": round(load_seconds, 3),
+        "seconds": round(time.perf_counter() - started, 3),
+        "peak_memory_mb": round(_peak_memory_mb(device), 1),
+        "outcome": "done",
+    }
+    stats.update({f"seconds_{k}": round(v, 3) for k, v in run.timings.items()})
+    stats.update({f"loss_{k}": v for k, v in run.losses.items()})
+    return StyleResult(result, stats)
+
+
+def _style_list(styles: ImageLike | Sequence[ImageLike], options: StyleOptions) -> list:
+    items = [styles] if isinstance(styles, np.ndarray | Image.Image) else list(styles)
+    if not items:
+        raise InputError("at least one style image is needed")
+    if options.style_weights is not None and len(options.style_weights) != len(items):
+        raise InputError(f"{len(items)} style images but {len(options.style_weights)} weights")
+    return [as_array(s, f"style image {i + 1}") for i, s in enumerate(items)]
+
+
+def _mask_array(mask: np.ndarray | Image.Image | None, height: int, width: int):
+    """The mask as float32 H x W in [0, 1], or None; its size must match the content."""
+    if mask is None:
+        return None
+    array = np.asarray(mask.convert("L") if isinstance(mask, Image.Image) else mask)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim != 2:
+        raise InputError(f"the mask must be a single-channel image, got shape {array.shape}")
+    if array.shape != (height, width):
+        raise InputError(
+            f"the mask is {array.shape[1]}x{array.shape[0]} but the content is "
+            f"{width}x{height}; they must be the same size"
+        )
+    if array.dtype.kind == "f":
+        if not np.isfinite(array).all():
+            raise InputError("the mask contains NaN or infinite values")
+        return np.clip(array, 0, 1).astype(np.float32)
+    if array.dtype == np.bool_:
+        return array.astype(np.float32)
+    if array.dtype not in (np.uint8, np.uint16):
+        raise InputError(f"mask sample type {array.dtype} is not supported")
+    return array.astype(np.float32) / np.float32(sample_max(array.dtype))
+
+
+def _bounding_box(mask, height: int, width: int) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of the mask's support, plus a margin that gives the
+    network context around the selection; the whole image without a mask."""
+    if mask is None:
+        return 0, height, 0, width
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    margin = max(16, round(0.1 * max(rows[-1] - rows[0], cols[-1] - cols[0])))
+    top, bottom = max(0, rows[0] - margin), min(height, rows[-1] + 1 + margin)
+    left, right = max(0, cols[0] - margin), min(width, cols[-1] + 1 + margin)
+    # The extractor needs room for its pooling layers: grow small boxes to 32 pixels.
+    top, bottom = _grow(top, bottom, height)
+    left, right = _grow(left, right, width)
+    return int(top), int(bottom), int(left), int(right)
+
+
+def _grow(low: int, high: int, limit: int, need: int = 32) -> tuple[int, int]:
+    missing = need - (high - low)
+    if missing <= 0:
+        return low, high
+    low = max(0, low - missing // 2 - 1)
+    return low, min(limit, max(high, low + need))
+
+
+def keep_colors(content: np.ndarray, styled: np.ndarray) -> np.ndarray:
+    """The styled image's luminance with the content's chroma (YCbCr, BT.601): the style's
+    texture and brush strokes, the content's colours."""
+    y = luminance(styled)
+    y_content = luminance(content)
+    return np.clip(content + (y - y_content)[..., None], 0.0, 1.0)
+
+
+def _like_original(rgb: np.ndarray, original: np.ndarray, mask) -> np.ndarray:
+    """Float RGB back to the original's channels and sample type; alpha and every pixel
+    where the mask is 0 are copied from the original, bit for bit."""
+    channels = original.shape[2]
+    colour = luminance(rgb)[..., None] if channels <= 2 else rgb
+    result = from_float(colour, original.dtype)
+    if channels in (2, 4):
+        result = np.concatenate([result, original[:, :, -1:]], axis=2)
+    if mask is not None:
+        result = np.where((mask > 0)[..., None], result, original)
+    return np.ascontiguousarray(result)
+
+
+def _digest(array: np.ndarray) -> str:
+    return hashlib.blake2b(array.tobytes() + str(array.shape).encode(), digest_size=16).hexdigest()
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(
+            "device 'cuda' was asked for but no CUDA GPU is available; use --device cpu or auto"
+        )
+    return torch.device(name)
+
+
+def _peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB

@@ -1,0 +1,426 @@
+"""The optimisation driver: the `proposed` method and the `gatys` baseline.
+
+`proposed` (the method paper): coarse-to-fine levels, Adam with a per-level cosine learning
+rate that also backs off when the loss jumps, multi-scale style loss, secondary styled-content
+loss, combined-image loss toward the previous level's result, total variation, and dynamic
+weighting of style against content (see `DynamicWeight`).
+
+`gatys` (Gatys et al. 2015): one level, the raw loss formulas with fixed weights, L-BFGS,
+started from the content image.
+
+Both work on RGB tensors in [0, 1] at the working size; masks, cropping, colour, alpha and
+sample types are handled around them in `api.py`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .errors import Cancelled
+from .features import FeatureExtractor
+from .images import fit_long_side, resize_tensor, to_numpy
+from .losses import (
+    ContentLoss,
+    GatysContentLoss,
+    GatysStyleLoss,
+    StyleLoss,
+    gram,
+    total_variation,
+)
+from .metrics import luminance_tensor, ssim_map
+from .options import CancelCheck, Progress, ProgressCallback, StyleOptions
+
+# Iterations per level, coarsest first, for the "normal" preset; other presets scale them.
+LEVEL_ITERATIONS = (80, 30, 15, 8, 5)
+PRESET_SCALE = {"draft": 0.5, "normal": 1.0, "high": 2.0}
+GATYS_ITERATIONS = 300
+COARSEST_SIDE = 128
+
+# Loss weights of the proposed method (content weight is 1; style weight is dynamic).
+STYLED_CONTENT_WEIGHT = 0.1
+COMBINED_WEIGHT = 0.2
+TV_WEIGHT = 2.0
+# Fine levels match texture only: the deep layers' job (composition) is done at the coarse
+# level and carried up by the combined-image loss, which is why those levels cost a third.
+FINE_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+COMBINED_LAYER = "relu4_1"
+
+# Gatys et al.'s fixed weights on the raw formulas (alpha/beta as in their Fig. 3 range).
+GATYS_CONTENT_WEIGHT = 1.0
+GATYS_STYLE_WEIGHT = 1e3
+
+
+def target_ssim(strength: float) -> float:
+    """The structural similarity to the content that a user strength in [0, 1] asks for.
+
+    0 keeps the content (SSIM 0.95), 1 lets the style take over (0.2); linear between, so
+    equal steps of strength cost equal amounts of structure whatever the style.
+    """
+    return 0.95 - 0.75 * strength
+
+
+def gatys_style_weight(strength: float) -> float:
+    """Gatys' fixed style weight; strength moves it over two decades around the default."""
+    return GATYS_STYLE_WEIGHT * 10 ** (2 * (strength - 0.5))
+
+
+@dataclass
+class Level:
+    height: int
+    width: int
+    iterations: int
+    full_depth: bool  # the coarsest level sees every layer; finer levels only texture layers
+
+
+def plan_levels(height: int, width: int, options: StyleOptions) -> list[Level]:
+    """Sizes double from about COARSEST_SIDE up to the working size."""
+    scale = PRESET_SCALE[options.quality]
+    long_side = max(height, width)
+    sides = [long_side]
+    while sides[-1] // 2 >= COARSEST_SIDE and sides[-1] >= 2 * COARSEST_SIDE:
+        sides.append(sides[-1] // 2)
+    sides.reverse()
+    iterations = [max(1, round(LEVEL_ITERATIONS[min(i, 4)] * scale)) for i in range(len(sides))]
+    if options.iterations is not None:
+        total = sum(iterations)
+        iterations = [max(1, round(n * options.iterations / total)) for n in iterations]
+    levels = []
+    for i, (side, its) in enumerate(zip(sides, iterations, strict=True)):
+        h, w = (height, width) if side == long_side else fit_long_side(height, width, side)
+        levels.append(Level(h, w, its, full_depth=i == 0))
+    return levels
+
+
+class StyleTargets:
+    """Blended target Gram matrices per layer and size, cached across jobs.
+
+    The cache key includes a digest of the style pixels, so a server applying the same style
+    to many layers computes its targets once.
+    """
+
+    def __init__(self, max_entries: int = 64) -> None:
+        self._cache: OrderedDict[tuple, dict[str, torch.Tensor]] = OrderedDict()
+        self.max_entries = max_entries
+
+    def grams(
+        self,
+        extractor: FeatureExtractor,
+        styles: list[tuple[str, torch.Tensor]],
+        weights: list[float],
+        side: int,
+        layers: tuple[str, ...],
+    ) -> dict[str, torch.Tensor]:
+        total = sum(weights)
+        blended: dict[str, torch.Tensor] = {}
+        for (digest, style), weight in zip(styles, weights, strict=True):
+            one = self._one(extractor, digest, style, side, layers)
+            for name in layers:
+                part = one[name] * (weight / total)
+                blended[name] = part if name not in blended else blended[name] + part
+        return blended
+
+    def _one(self, extractor, digest, style, side, layers):
+        key = (id(extractor), digest, side, layers)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        h, w = fit_long_side(*style.shape[-2:], side)
+        with torch.no_grad(), autocast(style.device):
+            feats = extractor(resize_tensor(style, (h, w)), set(layers))
+        result = {name: gram(feats[name]) for name in layers}
+        self._cache[key] = result
+        if len(self._cache) > self.max_entries:
+            self._cache.popitem(last=False)
+        return result
+
+
+STYLE_TARGETS = StyleTargets()
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA (tensor cores); a no-op on the CPU, where it would be slower."""
+    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+class DynamicWeight:
+    """Adapts the style weight so the image's similarity to the content settles at the
+    level the user's strength asks for.
+
+    Fixed weights let a high-energy style (large Gram entries) overwhelm the content and a
+    quiet one barely show. Here the controlled quantity is SSIM between the current image
+    and the content (luminance, inside the mask), measured every iteration at the level's
+    size: while the image is more similar than asked, the log style weight grows by a
+    bounded step, and shrinks while it is less similar. Every style is thus pushed until it
+    has used the same structural budget, no further.
+    """
+
+    def __init__(self, strength: float, initial: float = 3.0, rate: float = 0.1) -> None:
+        self.target = target_ssim(strength)
+        self.log_weight = math.log(initial)
+        self.rate = rate
+
+    @property
+    def value(self) -> float:
+        return math.exp(self.log_weight)
+
+    def update(self, similarity: float) -> None:
+        error = (similarity - self.target) / 0.05
+        self.log_weight += self.rate * max(-1.0, min(1.0, error))
+        self.log_weight = max(-8.0, min(12.0, self.log_weight))
+
+
+def masked_ssim(image: torch.Tensor, content: torch.Tensor, mask: torch.Tensor | None) -> float:
+    """SSIM of two B x 3 x H x W images' luminance, averaged where the mask is on."""
+    with torch.no_grad():
+        values = ssim_map(luminance_tensor(image.float()), luminance_tensor(content.float()))
+        if mask is None:
+            return float(values.mean())
+        pad = (mask.shape[-2] - values.shape[-2]) // 2, (mask.shape[-1] - values.shape[-1]) // 2
+        inner = mask[..., pad[0] : pad[0] + values.shape[-2], pad[1] : pad[1] + values.shape[-1]]
+        return float((values * inner).sum() / inner.sum().clamp_min(1e-6))
+
+
+@dataclass
+class Run:
+    """What the driver reports: per-level timings and the latest loss terms."""
+
+    timings: dict[str, float] = field(default_factory=dict)
+    losses: dict[str, float] = field(default_factory=dict)
+    iterations: int = 0
+
+
+class Reporter:
+    """Calls the progress callback and checks cancellation once per iteration."""
+
+    def __init__(
+        self,
+        total_steps: int,
+        levels: int,
+        progress: ProgressCallback | None,
+        cancel: CancelCheck | None,
+    ) -> None:
+        self.total_steps, self.levels = total_steps, levels
+        self.progress, self.cancel = progress, cancel
+        self.start = time.perf_counter()
+        self.step = 0
+
+    def __call__(
+        self,
+        level: int,
+        iteration: int,
+        iterations: int,
+        losses: dict[str, float],
+        image: torch.Tensor,
+    ) -> None:
+        self.step += 1
+        if self.cancel is not None and self.cancel():
+            raise Cancelled("the job was cancelled")
+        if self.progress is not None:
+            snapshot = image.detach()
+
+            def preview(max_side: int) -> np.ndarray:
+                side = min(max_side, max(snapshot.shape[-2:]))
+                small = resize_tensor(snapshot.float(), fit_long_side(*snapshot.shape[-2:], side))
+                return (to_numpy(small).clip(0, 1) * 255 + 0.5).astype(np.uint8)
+
+            self.progress(
+                Progress(
+                    level=level,
+                    levels=self.levels,
+                    iteration=iteration,
+                    iterations=iterations,
+                    losses=losses,
+                    elapsed=time.perf_counter() - self.start,
+                    step=self.step,
+                    total_steps=self.total_steps,
+                    _preview=preview,
+                )
+            )
+
+
+def _half(x: torch.Tensor) -> torch.Tensor:
+    return F.avg_pool2d(x, 2)
+
+
+def run_proposed(
+    extractor: FeatureExtractor,
+    content: torch.Tensor,
+    styles: list[tuple[str, torch.Tensor]],
+    weights: list[float],
+    mask: torch.Tensor | None,
+    options: StyleOptions,
+    progress: ProgressCallback | None,
+    cancel: CancelCheck | None,
+    run: Run,
+) -> torch.Tensor:
+    spec = extractor.spec
+    levels = plan_levels(*content.shape[-2:], options)
+    reporter = Reporter(sum(lv.iterations for lv in levels), len(levels), progress, cancel)
+    weight = DynamicWeight(options.strength)
+    generator = torch.Generator(device="cpu").manual_seed(options.seed)
+    device = content.device
+    image = None
+    for index, level in enumerate(levels):
+        tic = time.perf_counter()
+        size = (level.height, level.width)
+        base = resize_tensor(content, size)
+        level_mask = None if mask is None else resize_tensor(mask, size).clamp(0, 1)
+        style_layers = (
+            spec.style
+            if level.full_depth
+            else tuple(name for name in FINE_STYLE_LAYERS if name in spec.style) or spec.style
+        )
+        layer_weights = dict(zip(spec.style, spec.style_weights, strict=True))
+        norm = sum(layer_weights[n] for n in style_layers)
+
+        # Targets at this level: style Grams at full and half scale (multi-scale loss),
+        # content features, and the previous level's result for the combined-image loss.
+        long_side = max(size)
+        grams_full = STYLE_TARGETS.grams(extractor, styles, weights, long_side, style_layers)
+        grams_half = STYLE_TARGETS.grams(extractor, styles, weights, long_side // 2, style_layers)
+        style_full = {n: StyleLoss(grams_full[n]) for n in style_layers}
+        style_half = {n: StyleLoss(grams_half[n]) for n in style_layers}
+        wanted = set(style_layers) | {spec.styled_content}
+        if level.full_depth:
+            wanted.add(spec.content)
+        with torch.no_grad(), autocast(device):
+            content_feats = extractor(base, wanted)
+        styled_content = ContentLoss(content_feats[spec.styled_content])
+        main_content = ContentLoss(content_feats[spec.content]) if level.full_depth else None
+
+        if image is None:
+            noise = torch.randn(base.shape, generator=generator).to(device) * 0.02
+            image = (base + noise).clamp(0, 1)
+            combined = None
+        else:
+            image = resize_tensor(image, size)
+            combined_layer = COMBINED_LAYER if COMBINED_LAYER in wanted else spec.styled_content
+            wanted.add(combined_layer)
+            with torch.no_grad(), autocast(device):
+                combined = ContentLoss(extractor(image, {combined_layer})[combined_layer])
+        if device.type == "cuda":
+            image = image.contiguous(memory_format=torch.channels_last)
+        image = image.detach().requires_grad_(True)
+        optimizer = torch.optim.Adam([image], lr=0.02 * 0.6**index, betas=(0.9, 0.99))
+        base_lr = optimizer.param_groups[0]["lr"]
+        previous_total = math.inf
+
+        for it in range(level.iterations):
+            # Cosine decay to a tenth over the level; `backoff` halves it when the loss jumps.
+            cosine = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * it / max(1, level.iterations)))
+            blended = image if level_mask is None else level_mask * image + (1 - level_mask) * base
+            with autocast(device):
+                feats = extractor(blended, wanted)
+                half_feats = extractor(_half(blended), set(style_layers))
+            half_mask = None if level_mask is None else _half(level_mask)
+            style_term = sum(
+                layer_weights[n]
+                / norm
+                * 0.5
+                * (style_full[n](feats[n], level_mask) + style_half[n](half_feats[n], half_mask))
+                for n in style_layers
+            )
+            terms = {
+                "style": weight.value * style_term,
+                "styled_content": STYLED_CONTENT_WEIGHT
+                * styled_content(feats[spec.styled_content]),
+                "tv": TV_WEIGHT * total_variation(blended),
+            }
+            if main_content is not None:
+                terms["content"] = main_content(feats[spec.content])
+            if combined is not None:
+                terms["combined"] = COMBINED_WEIGHT * combined(feats[combined_layer])
+            total = sum(terms.values())
+            optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            # A jump of the loss means the step overshot: halve this level's rate for good.
+            total_value = float(total.detach())
+            if total_value > 1.5 * previous_total:
+                base_lr *= 0.5
+            previous_total = total_value
+            for group in optimizer.param_groups:
+                group["lr"] = base_lr * cosine
+            optimizer.step()
+            with torch.no_grad():
+                image.clamp_(0, 1)
+            similarity = masked_ssim(image, base, level_mask)
+            weight.update(similarity)
+            losses = {k: float(v.detach()) for k, v in terms.items()}
+            losses["total"] = total_value
+            losses["style_weight"] = weight.value
+            losses["ssim"] = similarity
+            run.losses = losses
+            run.iterations += 1
+            reporter(index, it, level.iterations, losses, image)
+        run.timings[f"level{index}_{level.width}x{level.height}"] = time.perf_counter() - tic
+    assert image is not None
+    result = image.detach()
+    return result if mask is None else mask * result + (1 - mask) * content
+
+
+def run_gatys(
+    extractor: FeatureExtractor,
+    content: torch.Tensor,
+    styles: list[tuple[str, torch.Tensor]],
+    weights: list[float],
+    mask: torch.Tensor | None,
+    options: StyleOptions,
+    progress: ProgressCallback | None,
+    cancel: CancelCheck | None,
+    run: Run,
+) -> torch.Tensor:
+    spec = extractor.spec
+    tic = time.perf_counter()
+    iterations = options.iterations or max(
+        1, round(GATYS_ITERATIONS * PRESET_SCALE[options.quality])
+    )
+    reporter = Reporter(iterations, 1, progress, cancel)
+    device = content.device
+    grams = STYLE_TARGETS.grams(extractor, styles, weights, max(content.shape[-2:]), spec.style)
+    style_losses = {n: GatysStyleLoss(grams[n]) for n in spec.style}
+    wanted = set(spec.style) | {spec.content}
+    with torch.no_grad(), autocast(device):
+        content_loss = GatysContentLoss(extractor(content, {spec.content})[spec.content])
+    # Gatys weights the style layers equally (w_l = 1/5).
+    layer_weight = 1.0 / len(spec.style)
+    style_weight = gatys_style_weight(options.strength)
+    image = content.clone().requires_grad_(True)
+    optimizer = torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=50)
+    state: dict[str, dict[str, float]] = {}
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        blended = image if mask is None else mask * image + (1 - mask) * content
+        with autocast(device):
+            feats = extractor(blended, wanted)
+        terms = {
+            "content": GATYS_CONTENT_WEIGHT * content_loss(feats[spec.content]),
+            "style": style_weight
+            * sum(layer_weight * style_losses[n](feats[n], mask) for n in spec.style),
+        }
+        total = terms["content"] + terms["style"]
+        # The raw formulas reach 1e9 on Caffe-scaled activations; L-BFGS's curvature pairs
+        # lose precision in float32 there, so it minimises total / (its first value).
+        scale = state.setdefault("scale", {"value": float(total.detach()) or 1.0})["value"]
+        (total / scale).backward()
+        state["losses"] = {
+            **{k: float(v.detach()) for k, v in terms.items()},
+            "total": float(total.detach()),
+        }
+        return total.detach() / scale
+
+    for it in range(iterations):
+        optimizer.step(closure)
+        run.losses = state["losses"]
+        run.iterations += 1
+        reporter(0, it, iterations, state["losses"], image)
+    run.timings[f"level0_{content.shape[-1]}x{content.shape[-2]}"] = time.perf_counter() - tic
+    result = image.detach().clamp(0, 1)
+    return result if mask is None else mask * result + (1 - mask) * content
