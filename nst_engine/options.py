@@ -24,6 +24,7 @@ class StyleOptions:
     `strength` in [0, 1] sets how far the result may move from the content; the
     `proposed` method keeps that balance the same across styles (dynamic weighting).
     `iterations` overrides the preset's iteration budget (spread over the levels).
+    `dynamic_weighting=False` fixes the style weight from `strength` instead (for comparison).
     """
 
     method: Method = "proposed"
@@ -32,6 +33,7 @@ class StyleOptions:
     quality: str = "normal"
     iterations: int | None = None
     preserve_color: bool = False
+    dynamic_weighting: bool = True
     style_weights: tuple[float, ...] | None = None
     seed: int = 0
     device: str = "auto"

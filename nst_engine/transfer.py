@@ -66,6 +66,12 @@ def target_ssim(strength: float) -> float:
     return 0.95 - 0.75 * strength
 
 
+def fixed_style_weight(strength: float) -> float:
+    """The proposed method's style weight without dynamic weighting (and its starting value
+    with it): two decades around 3, the weight at which typical styles are balanced."""
+    return 3.0 * 10 ** (2 * (strength - 0.5))
+
+
 def gatys_style_weight(strength: float) -> float:
     """Gatys' fixed style weight; strength moves it over two decades around the default."""
     return GATYS_STYLE_WEIGHT * 10 ** (2 * (strength - 0.5))
@@ -161,17 +167,29 @@ class DynamicWeight:
     has used the same structural budget, no further.
     """
 
-    def __init__(self, strength: float, initial: float = 3.0, rate: float = 0.1) -> None:
+    def __init__(
+        self, strength: float, adaptive: bool = True, rate: float = 0.1, lookahead: float = 8.0
+    ) -> None:
         self.target = target_ssim(strength)
-        self.log_weight = math.log(initial)
-        self.rate = rate
+        self.log_weight = math.log(fixed_style_weight(strength))
+        self.rate = rate if adaptive else 0.0
+        self.lookahead = lookahead
+        self.previous: float | None = None
+        self.slope = 0.0
 
     @property
     def value(self) -> float:
         return math.exp(self.log_weight)
 
     def update(self, similarity: float) -> None:
-        error = (similarity - self.target) / 0.05
+        # SSIM keeps falling for a while after the style weight stops growing (the optimiser
+        # has momentum, and texture once painted is not unpainted), so the controller acts on
+        # where SSIM is heading, `lookahead` iterations on, not on where it is.
+        if self.previous is not None:
+            self.slope = 0.7 * self.slope + 0.3 * (similarity - self.previous)
+        self.previous = similarity
+        predicted = similarity + self.lookahead * self.slope
+        error = (predicted - self.target) / 0.05
         self.log_weight += self.rate * max(-1.0, min(1.0, error))
         self.log_weight = max(-8.0, min(12.0, self.log_weight))
 
@@ -263,7 +281,7 @@ def run_proposed(
     spec = extractor.spec
     levels = plan_levels(*content.shape[-2:], options)
     reporter = Reporter(sum(lv.iterations for lv in levels), len(levels), progress, cancel)
-    weight = DynamicWeight(options.strength)
+    weight = DynamicWeight(options.strength, adaptive=options.dynamic_weighting)
     generator = torch.Generator(device="cpu").manual_seed(options.seed)
     device = content.device
     image = None

@@ -1,0 +1,262 @@
+"""The `nst` command line: stylize, evaluate (and, as they land, bench and train-style).
+
+Every expected failure ends in one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import Cancelled, NSTError
+from .images import (
+    as_array,
+    fit_long_side,
+    from_float,
+    load_image,
+    resize_tensor,
+    save_image,
+    to_float,
+    to_numpy,
+    to_tensor,
+)
+from .options import DEFAULT_MAX_PIXELS, METHODS, QUALITY_PRESETS, Progress, StyleOptions
+
+OUTPUT_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".webp", ".bmp")
+
+
+def _strength(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"strength must be a number, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"strength must be between 0 and 1, got {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nst", description="Neural style transfer.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("stylize", help="paint CONTENT in the style of STYLE")
+    p.add_argument("content", type=Path)
+    p.add_argument("styles", type=Path, nargs="+", metavar="STYLE")
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument(
+        "--size",
+        type=_positive,
+        help="long side of the output in pixels (default: the content's own size)",
+    )
+    p.add_argument("--method", choices=METHODS, default="proposed")
+    p.add_argument(
+        "--strength",
+        type=_strength,
+        default=0.5,
+        help="0 keeps the content, 1 lets the style take over (default 0.5)",
+    )
+    p.add_argument("--quality", choices=QUALITY_PRESETS, default="normal")
+    p.add_argument(
+        "--mask",
+        type=Path,
+        help="greyscale image, same size as CONTENT: white is styled, black is kept exactly",
+    )
+    p.add_argument(
+        "--preserve-color",
+        action="store_true",
+        help="keep the content's colours, take the style's texture",
+    )
+    p.add_argument(
+        "--style-weights",
+        type=float,
+        nargs="+",
+        metavar="W",
+        help="blend weights, one per style image",
+    )
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--iterations", type=_positive, help="total iterations (default: preset)")
+    p.add_argument(
+        "--extractor",
+        default="vgg19",
+        help="vgg19 (embedded, offline), vgg19-torchvision, resnet50, or a .pth file",
+    )
+    p.add_argument("--pooling", choices=("avg", "max"), default="avg")
+    p.add_argument("--max-pixels", type=_positive, default=DEFAULT_MAX_PIXELS)
+    p.add_argument(
+        "--server",
+        metavar="ADDRESS",
+        help="run the job on a running nst-server (host:port or unix:/path)",
+    )
+    p.set_defaults(run=cmd_stylize)
+
+    e = commands.add_parser(
+        "evaluate",
+        help="SSIM to the content and Gram difference to the style (docs: nst_engine/metrics.py)",
+    )
+    e.add_argument("content", type=Path)
+    e.add_argument("style", type=Path)
+    e.add_argument("output", type=Path)
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.set_defaults(run=cmd_evaluate)
+    return parser
+
+
+def _check_output(path: Path) -> None:
+    if path.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise NSTError(
+            f"{path}: unsupported output type {path.suffix or '(none)'}; "
+            f"use one of {', '.join(OUTPUT_SUFFIXES)}"
+        )
+    if not path.parent.is_dir():
+        raise NSTError(f"{path}: the folder {path.parent} does not exist")
+
+
+def _resized(array: np.ndarray, long_side: int) -> np.ndarray:
+    """The image with its long side at `long_side`, same dtype and channels."""
+    height, width = array.shape[:2]
+    if max(height, width) == long_side:
+        return array
+    t = to_tensor(to_float(array))
+    out = to_numpy(resize_tensor(t, fit_long_side(height, width, long_side)))
+    if array.dtype != np.float32:
+        out = out.clip(0, 1)
+    return from_float(out, array.dtype)
+
+
+class ProgressBar:
+    """One line on a terminal, redrawn in place; silent when stderr is not a terminal."""
+
+    def __init__(self, stream=sys.stderr) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+
+    def __call__(self, p: Progress) -> None:
+        if not self.enabled:
+            return
+        done = p.fraction
+        bar = "#" * int(done * 30)
+        eta = p.elapsed / done - p.elapsed if done > 0 else 0.0
+        terms = " ".join(
+            f"{k} {v:.3g}" for k, v in p.losses.items() if k in ("content", "style", "total")
+        )
+        self.stream.write(
+            f"\r[{bar:<30}] {done:4.0%} level {p.level + 1}/{p.levels} "
+            f"it {p.iteration + 1}/{p.iterations} {terms} "
+            f"{p.elapsed:.0f}s left {eta:.0f}s "
+        )
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+
+
+def cmd_stylize(args: argparse.Namespace) -> int:
+    _check_output(args.output)
+    content = load_image(args.content)
+    styles = [load_image(path) for path in args.styles]
+    mask = None
+    if args.mask is not None:
+        mask = load_image(args.mask)
+        if mask.shape[:2] != content.shape[:2]:
+            raise NSTError(
+                f"the mask is {mask.shape[1]}x{mask.shape[0]} but the content is "
+                f"{content.shape[1]}x{content.shape[0]}; they must be the same size"
+            )
+        mask = to_float(mask)[:, :, 0]
+    options = StyleOptions(
+        method=args.method,
+        strength=args.strength,
+        quality=args.quality,
+        preserve_color=args.preserve_color,
+        style_weights=tuple(args.style_weights) if args.style_weights else None,
+        device=args.device,
+        seed=args.seed,
+        iterations=args.iterations,
+        extractor=args.extractor,
+        pooling=args.pooling,
+        max_pixels=args.max_pixels,
+    )
+    options.validate()
+    content = as_array(content, str(args.content))
+    if args.size is not None:
+        content = _resized(content, args.size)
+        if mask is not None:
+            mask = _resized(mask[:, :, None], args.size)[:, :, 0]
+    bar = ProgressBar()
+    started = time.perf_counter()
+    try:
+        if args.server:
+            from .remote import stylize_remote
+
+            image, stats = stylize_remote(args.server, content, args.styles, mask, options, bar)
+        else:
+            from .api import stylize
+
+            result = stylize(content, styles, mask=mask, options=options, progress=bar)
+            image, stats = result.image, result.stats
+    finally:
+        bar.close()
+    save_image(args.output, image)
+    height, width = image.shape[:2]
+    print(
+        f"wrote {args.output} ({width}x{height}, {options.method}, "
+        f"{stats.get('device', '?')}, {time.perf_counter() - started:.1f}s)"
+    )
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .metrics import gram_difference, ssim
+
+    content, style, output = (load_image(p) for p in (args.content, args.style, args.output))
+    figures = {
+        "ssim": round(ssim(content, output), 4),
+        "gmd": round(gram_difference(output, style), 4),
+    }
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        print(f"SSIM to content     {figures['ssim']:.4f}  (higher keeps more structure)")
+        print(f"Gram difference     {figures['gmd']:.4f}  (lower matches the style better)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except Cancelled:
+        print("nst: cancelled", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("\nnst: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except NSTError as exc:
+        print(f"nst: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"nst: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""Shared fixtures: small copies of the example images, so the real VGG-19 runs fast on a CPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nst_engine.images import load_image
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+STYLE_FILES = ("starry_night.jpg", "shipwreck.jpg", "woman-with-hat-matisse.jpg")
+
+
+def small(array: np.ndarray, long_side: int) -> np.ndarray:
+    from nst_engine.cli import _resized
+
+    return _resized(array, long_side)
+
+
+@pytest.fixture(scope="session")
+def content() -> np.ndarray:
+    """The cat, 96x64, uint8 RGB."""
+    return small(load_image(EXAMPLES / "chelsea.png"), 96)
+
+
+@pytest.fixture(scope="session")
+def styles() -> dict[str, np.ndarray]:
+    """Three very different paintings at 96 pixels on the long side."""
+    return {name: small(load_image(EXAMPLES / name), 96) for name in STYLE_FILES}
+
+
+@pytest.fixture(scope="session")
+def starry(styles) -> np.ndarray:
+    return styles["starry_night.jpg"]
