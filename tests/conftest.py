@@ -20,6 +20,12 @@ def small(array: np.ndarray, long_side: int) -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
+def examples() -> Path:
+    """The repository's example images (credits in examples/README.md)."""
+    return EXAMPLES
+
+
+@pytest.fixture(scope="session")
 def content() -> np.ndarray:
     """The cat, 96x64, uint8 RGB."""
     return small(load_image(EXAMPLES / "chelsea.png"), 96)
