@@ -116,6 +116,39 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("output", type=Path)
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.set_defaults(run=cmd_evaluate)
+
+    b = commands.add_parser(
+        "bench",
+        help="the paper's evaluation: SSIM, GMD, runtime and memory per method, side by side",
+    )
+    b.add_argument(
+        "--pairs",
+        nargs="+",
+        metavar="CONTENT:STYLE",
+        help="content/style pairs (default: the example images)",
+    )
+    b.add_argument("--sizes", type=_positive, nargs="+", help="square sizes (default 256 1024)")
+    b.add_argument("--methods", nargs="+", choices=METHODS, default=["gatys", "proposed"])
+    b.add_argument("--device", default="auto")
+    b.add_argument("--repeats", type=_positive, default=3)
+    b.add_argument(
+        "--iterations",
+        type=_positive,
+        help="override every method's iteration budget (default: their presets)",
+    )
+    b.add_argument(
+        "--curve-size",
+        type=_positive,
+        help="size of the SSIM/GMD-against-strength curve (default: smallest size)",
+    )
+    b.add_argument("--no-curve", action="store_true", help="skip the strength curve")
+    b.add_argument(
+        "--quick",
+        action="store_true",
+        help="CPU-sized run: sizes 128 256, two pairs, one repeat, three strengths",
+    )
+    b.add_argument("-o", "--out", type=Path, default=Path("bench-results"))
+    b.set_defaults(run=cmd_bench)
     return parser
 
 
@@ -237,6 +270,32 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     else:
         print(f"SSIM to content     {figures['ssim']:.4f}  (higher keeps more structure)")
         print(f"Gram difference     {figures['gmd']:.4f}  (lower matches the style better)")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from . import bench
+
+    pairs = bench.load_pairs(args.pairs)
+    sizes = args.sizes or ([128, 256] if args.quick else [256, 1024])
+    strengths = (0.2, 0.5, 0.8) if args.quick else bench.CURVE_STRENGTHS
+    if args.quick:
+        pairs = pairs[:2] if not args.pairs else pairs
+        repeats = 1
+    else:
+        repeats = args.repeats
+    bench.run_bench(
+        pairs,
+        sizes,
+        args.methods,
+        args.device,
+        repeats,
+        args.out,
+        args.iterations,
+        args.curve_size,
+        () if args.no_curve else strengths,
+    )
+    print(f"wrote {args.out}/results.md, results.json, contact_sheet.png, ssim_vs_gmd.png")
     return 0
 
 

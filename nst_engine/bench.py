@@ -1,0 +1,415 @@
+"""`nst bench`: the paper's Fig. 10 evaluation, reproduced with this project's own methods.
+
+Every method runs on the same content/style pairs at the same square sizes on one device.
+Reported per method: mean SSIM and GMD (`metrics.py`), runtime (median of the repeats after
+a warm-up run; model loading is timed apart), peak memory (GPU: peak allocated; CPU: peak
+resident set, sampled) and the speed-up over `gatys` measured in the same run. Outputs: a
+Markdown table, a JSON file with every figure, a contact sheet and an SSIM-against-GMD plot
+as the strength varies. Targets are checked and reported plainly, met or not.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import platform
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from .api import stylize
+from .features import get_extractor
+from .images import as_array, from_float, load_image, resize_tensor, to_float, to_numpy, to_tensor
+from .metrics import gram_difference, ssim
+from .options import StyleOptions
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+DEFAULT_PAIRS = (
+    ("chelsea.png", "starry_night.jpg"),
+    ("rocket.jpg", "shipwreck.jpg"),
+    ("chelsea.png", "woman-with-hat-matisse.jpg"),
+)
+CURVE_STRENGTHS = (0.1, 0.3, 0.5, 0.7, 0.9)
+# The paper's margins of the proposed method over Gatys (Fig. 10) and the product's speed goals.
+TARGET_SSIM_GAIN = 0.07
+TARGET_GMD_CUT = 0.28
+
+Runner = Callable[..., np.ndarray]
+WARMUP_ITERATIONS = 3
+
+
+@dataclass
+class Pair:
+    name: str
+    content: np.ndarray
+    style: np.ndarray
+
+
+@dataclass
+class MethodFigures:
+    seconds: dict[int, list[float]] = field(default_factory=dict)
+    peak_mb: dict[int, float] = field(default_factory=dict)
+    ssim: dict[int, list[float]] = field(default_factory=dict)
+    gmd: dict[int, list[float]] = field(default_factory=dict)
+    outputs: dict[int, list[np.ndarray]] = field(default_factory=dict)
+
+
+def square(image: np.ndarray, side: int) -> np.ndarray:
+    """Centre-crop to a square and resize to side x side (the paper's square sizes)."""
+    h, w = image.shape[:2]
+    s = min(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    crop = to_float(image[top : top + s, left : left + s])
+    out = to_numpy(resize_tensor(to_tensor(crop[..., :3]), (side, side))).clip(0, 1)
+    return from_float(out, np.uint8)
+
+
+def load_pairs(specs: list[str] | None) -> list[Pair]:
+    """Pairs as CONTENT:STYLE paths; by default the example images."""
+    if not specs:
+        specs = [f"{EXAMPLES / c}:{EXAMPLES / s}" for c, s in DEFAULT_PAIRS]
+    pairs = []
+    for spec in specs:
+        content_path, sep, style_path = spec.rpartition(":")
+        if not sep:
+            raise ValueError(f"--pairs takes CONTENT:STYLE, got {spec!r}")
+        pairs.append(
+            Pair(
+                f"{Path(content_path).stem}+{Path(style_path).stem}",
+                as_array(load_image(content_path))[..., :3],
+                as_array(load_image(style_path))[..., :3],
+            )
+        )
+    return pairs
+
+
+class PeakMemory:
+    """Peak GPU memory allocated, or peak resident set size sampled every 5 ms on the CPU."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device, self.peak = device, 0
+        self._stop = threading.Event()
+
+    def __enter__(self) -> PeakMemory:
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        else:
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        page = 4096
+        while not self._stop.is_set():
+            with open("/proc/self/statm") as fh:
+                self.peak = max(self.peak, int(fh.read().split()[1]) * page)
+            time.sleep(0.005)
+
+    def __exit__(self, *exc) -> None:
+        if self.device.type == "cuda":
+            self.peak = torch.cuda.max_memory_allocated(self.device)
+        else:
+            self._stop.set()
+            self._thread.join()
+
+    @property
+    def mb(self) -> float:
+        return self.peak / 2**20
+
+
+def make_runner(method: str, device: str, iterations: int | None) -> Runner:
+    def run(
+        content: np.ndarray, style: np.ndarray, strength: float, iterations=iterations
+    ) -> np.ndarray:
+        options = StyleOptions(
+            method=method, strength=strength, device=device, iterations=iterations
+        )
+        return stylize(content, style, options=options).image
+
+    return run
+
+
+def measure(
+    runners: dict[str, Runner],
+    pairs: list[Pair],
+    sizes: list[int],
+    repeats: int,
+    device: torch.device,
+    log: Callable[[str], None],
+) -> dict[str, MethodFigures]:
+    figures = {name: MethodFigures() for name in runners}
+    for size in sizes:
+        inputs = [(p, square(p.content, size), square(p.style, max(size, 256))) for p in pairs]
+        for name, runner in runners.items():
+            fig = figures[name]
+            # Warm-up: a short run at the same sizes loads kernels, caches and the allocator.
+            runner(inputs[0][1], inputs[0][2], 0.5, iterations=WARMUP_ITERATIONS)
+            fig.seconds[size], fig.ssim[size], fig.gmd[size], fig.outputs[size] = [], [], [], []
+            peak = 0.0
+            for pair, content, style in inputs:
+                for repeat in range(repeats):
+                    with PeakMemory(device) as memory:
+                        tic = time.perf_counter()
+                        out = runner(content, style, 0.5)
+                        fig.seconds[size].append(time.perf_counter() - tic)
+                    peak = max(peak, memory.mb)
+                    if repeat == 0:
+                        fig.outputs[size].append(out)
+                        fig.ssim[size].append(ssim(content, out))
+                        fig.gmd[size].append(gram_difference(out, pair.style))
+            fig.peak_mb[size] = peak
+            log(
+                f"{name:>9} {size}x{size}: median {statistics.median(fig.seconds[size]):.3f}s "
+                f"SSIM {np.mean(fig.ssim[size]):.3f} GMD {np.mean(fig.gmd[size]):.3f} "
+                f"peak {peak:.0f} MB"
+            )
+    return figures
+
+
+def strength_curve(
+    runners: dict[str, Runner], pairs: list[Pair], size: int, strengths: tuple[float, ...]
+) -> dict[str, list[dict[str, float]]]:
+    """Mean SSIM and GMD per strength (for gatys, strength sets the fixed style weight)."""
+    curve: dict[str, list[dict[str, float]]] = {}
+    for name, runner in runners.items():
+        if name not in ("gatys", "proposed"):
+            continue
+        points = []
+        for strength in strengths:
+            s_vals, g_vals = [], []
+            for pair in pairs:
+                content = square(pair.content, size)
+                out = runner(content, square(pair.style, max(size, 256)), strength)
+                s_vals.append(ssim(content, out))
+                g_vals.append(gram_difference(out, pair.style))
+            points.append(
+                {
+                    "strength": strength,
+                    "ssim": float(np.mean(s_vals)),
+                    "gmd": float(np.mean(g_vals)),
+                    "ssim_spread": float(np.ptp(s_vals)),
+                }
+            )
+        curve[name] = points
+    return curve
+
+
+def verdicts(
+    figures: dict[str, MethodFigures],
+    sizes: list[int],
+    device: torch.device,
+    curve: dict[str, list[dict[str, float]]],
+) -> list[str]:
+    """Each target of the issue, checked against what was measured: MET or NOT MET."""
+    lines = []
+
+    def say(ok: bool, text: str) -> None:
+        lines.append(f"- {'MET' if ok else 'NOT MET'}: {text}")
+
+    top = max(sizes)
+    if "gatys" in figures and "proposed" in figures:
+        g, p = figures["gatys"], figures["proposed"]
+        gain = np.mean(p.ssim[top]) - np.mean(g.ssim[top])
+        cut = 1 - np.mean(p.gmd[top]) / np.mean(g.gmd[top])
+        say(
+            gain >= TARGET_SSIM_GAIN,
+            f"SSIM of proposed over gatys at {top}px: {gain:+.3f} (target +{TARGET_SSIM_GAIN})",
+        )
+        say(
+            cut >= TARGET_GMD_CUT,
+            f"GMD of proposed vs gatys at {top}px: {-cut:+.1%} (target -{TARGET_GMD_CUT:.0%})",
+        )
+        for size in sizes:
+            speedup = statistics.median(g.seconds[size]) / statistics.median(p.seconds[size])
+            if device.type == "cuda" and size == 1024:
+                say(speedup >= 10, f"proposed {speedup:.1f}x faster than gatys at 1024 (>= 10x)")
+    if "proposed" in curve and "gatys" in curve:
+        mid = [pt for pt in curve["proposed"] if pt["strength"] == 0.5]
+        fixed = [pt for pt in curve["gatys"] if pt["strength"] == 0.5]
+        if mid and fixed:
+            say(
+                mid[0]["ssim_spread"] < fixed[0]["ssim_spread"],
+                f"SSIM spread across styles at strength 0.5: proposed "
+                f"{mid[0]['ssim_spread']:.3f}, gatys (fixed weights) {fixed[0]['ssim_spread']:.3f}",
+            )
+    if "proposed" in figures:
+        p = figures["proposed"]
+        limits = {1024: 1.0, 256: 0.15} if device.type == "cuda" else {512: 60.0}
+        for size, limit in limits.items():
+            if size in p.seconds:
+                t = statistics.median(p.seconds[size])
+                say(
+                    t < limit,
+                    f"proposed at {size}x{size} on {device.type}: {t:.3f}s (target < {limit:g}s)",
+                )
+        if device.type == "cuda" and 1024 in p.peak_mb:
+            say(
+                p.peak_mb[1024] < 2048,
+                f"peak GPU memory at 1024: {p.peak_mb[1024]:.0f} MB (target < 2048 MB)",
+            )
+        if device.type != "cuda":
+            lines.append(
+                "- OWED: the GPU targets (1024 < 1 s, 256 < 0.15 s, >= 10x gatys, "
+                "< 2 GB) need a CUDA run"
+            )
+    return lines
+
+
+def markdown(
+    figures: dict[str, MethodFigures], sizes: list[int], info: dict, checks: list[str]
+) -> str:
+    top = max(sizes)
+    head = ["approach", f"SSIM ({top}px)", f"GMD ({top}px)"]
+    head += [f"{s}x{s}" for s in sizes] + ["speed-up vs gatys", f"memory ({top}px)"]
+    rows = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    gatys = figures.get("gatys")
+    for name, fig in figures.items():
+        times = [statistics.median(fig.seconds[s]) for s in sizes]
+        speed = ""
+        if gatys is not None:
+            speed = ", ".join(
+                f"{statistics.median(gatys.seconds[s]) / statistics.median(fig.seconds[s]):.1f}x"
+                for s in sizes
+            )
+        cells = [name, f"{np.mean(fig.ssim[top]):.3f}", f"{np.mean(fig.gmd[top]):.3f}"]
+        cells += [f"{t:.3f} s" for t in times] + [speed, f"{fig.peak_mb[top]:.0f} MB"]
+        rows.append("| " + " | ".join(cells) + " |")
+    text = [
+        f"Device: {info['device']}; {info['date']}; model load {info['model_load_s']:.2f} s "
+        "(excluded from runtimes); runtimes are medians of "
+        f"{info['repeats']} repeat(s) per pair after a warm-up; {len(info['pairs'])} pairs.",
+        "",
+        *rows,
+        "",
+        "Targets:",
+        *checks,
+    ]
+    return "\n".join(text) + "\n"
+
+
+def contact_sheet(
+    pairs: list[Pair], figures: dict[str, MethodFigures], size: int, path: Path, cell: int = 192
+) -> None:
+    columns = 2 + len(figures)
+    sheet = Image.new("RGB", (columns * cell, len(pairs) * cell + 20), "white")
+    draw = ImageDraw.Draw(sheet)
+    for c, label in enumerate(["content", "style", *figures]):
+        draw.text((c * cell + 4, 4), label, fill="black")
+    for r, pair in enumerate(pairs):
+        images = [square(pair.content, cell), square(pair.style, cell)]
+        images += [square(fig.outputs[size][r], cell) for fig in figures.values()]
+        for c, image in enumerate(images):
+            sheet.paste(Image.fromarray(image), (c * cell, 20 + r * cell))
+    sheet.save(path)
+
+
+def plot_curve(curve: dict[str, list[dict[str, float]]], path: Path) -> None:
+    """SSIM (y) against GMD (x), one line per method, strengths labelled."""
+    width, height, margin = 640, 480, 60
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    points = [pt for pts in curve.values() for pt in pts]
+    if not points:
+        image.save(path)
+        return
+    gx = [pt["gmd"] for pt in points]
+    sy = [pt["ssim"] for pt in points]
+    x0, x1 = min(gx) - 0.02, max(gx) + 0.02
+    y0, y1 = min(sy) - 0.02, max(sy) + 0.02
+
+    def xy(pt: dict[str, float]) -> tuple[float, float]:
+        return (
+            margin + (pt["gmd"] - x0) / (x1 - x0) * (width - 2 * margin),
+            height - margin - (pt["ssim"] - y0) / (y1 - y0) * (height - 2 * margin),
+        )
+
+    draw.rectangle([margin, margin, width - margin, height - margin], outline="black")
+    for i in range(5):
+        gv, sv = x0 + (x1 - x0) * i / 4, y0 + (y1 - y0) * i / 4
+        px = margin + (width - 2 * margin) * i / 4
+        py = height - margin - (height - 2 * margin) * i / 4
+        draw.text((px - 12, height - margin + 6), f"{gv:.2f}", fill="black")
+        draw.text((8, py - 6), f"{sv:.2f}", fill="black")
+    draw.text((width // 2 - 80, height - 24), "GMD to style (lower: more style)", fill="black")
+    draw.text((8, 12), "SSIM to content (higher: more content)", fill="black")
+    colours = {"gatys": (200, 60, 40), "proposed": (30, 90, 200)}
+    for row, (name, pts) in enumerate(curve.items()):
+        colour = colours.get(name, (0, 0, 0))
+        coords = [xy(pt) for pt in pts]
+        draw.line(coords, fill=colour, width=2)
+        for pt, (px, py) in zip(pts, coords, strict=True):
+            draw.ellipse([px - 4, py - 4, px + 4, py + 4], fill=colour)
+            draw.text((px + 6, py - 12), f"{pt['strength']:g}", fill=colour)
+        draw.text((width - margin - 120, margin + 10 + 16 * row), name, fill=colour)
+    image.save(path)
+
+
+def run_bench(
+    pairs: list[Pair],
+    sizes: list[int],
+    methods: list[str],
+    device: str,
+    repeats: int,
+    out_dir: Path,
+    iterations: int | None,
+    curve_size: int | None,
+    strengths: tuple[float, ...],
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Run everything, write the four outputs into out_dir, return the JSON figures."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dev = torch.device(
+        "cuda"
+        if device == "auto" and torch.cuda.is_available()
+        else ("cpu" if device == "auto" else device)
+    )
+    tic = time.perf_counter()
+    get_extractor("vgg19", "avg", dev)
+    get_extractor("vgg19", "max", "cpu")  # the metrics' extractor
+    model_load = time.perf_counter() - tic
+    runners = {m: make_runner(m, str(dev), iterations) for m in methods}
+    figures = measure(runners, pairs, sizes, repeats, dev, log)
+    curve = strength_curve(runners, pairs, curve_size or min(sizes), strengths) if strengths else {}
+    checks = verdicts(figures, sizes, dev, curve)
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or "cpu"
+    info = {
+        "device": f"{dev.type} ({name}, {torch.get_num_threads()} threads)"
+        if dev.type == "cpu"
+        else f"{dev.type} ({name})",
+        "date": datetime.date.today().isoformat(),
+        "model_load_s": model_load,
+        "repeats": repeats,
+        "pairs": [p.name for p in pairs],
+        "sizes": sizes,
+        "torch": torch.__version__,
+        "iterations_override": iterations,
+    }
+    table = markdown(figures, sizes, info, checks)
+    (out_dir / "results.md").write_text(table)
+    result = {
+        "info": info,
+        "methods": {
+            name: {
+                "seconds": {str(s): fig.seconds[s] for s in sizes},
+                "median_seconds": {str(s): statistics.median(fig.seconds[s]) for s in sizes},
+                "peak_mb": {str(s): fig.peak_mb[s] for s in sizes},
+                "ssim": {str(s): fig.ssim[s] for s in sizes},
+                "gmd": {str(s): fig.gmd[s] for s in sizes},
+            }
+            for name, fig in figures.items()
+        },
+        "curve": curve,
+        "targets": checks,
+    }
+    (out_dir / "results.json").write_text(json.dumps(result, indent=2))
+    contact_sheet(pairs, figures, max(sizes), out_dir / "contact_sheet.png")
+    plot_curve(curve, out_dir / "ssim_vs_gmd.png")
+    log(table)
+    return result
