@@ -285,8 +285,8 @@ def stylize_layer(image, drawables, config):
         "preserve_color": bool(config.get_property("preserve-color")),
         "seed": int(config.get_property("seed")),
     }
-    if size > 0:
-        options["size"] = size
+    if 0 < size < max(width, height):
+        options["size"] = size  # a cap: small layers are styled at their own size
     if iterations > 0:
         options["iterations"] = iterations
 
@@ -361,6 +361,7 @@ def _show_dialog(procedure, config):
 
     GimpUi.init(PROC_NAME)
     dialog = GimpUi.ProcedureDialog.new(procedure, config, "Neural Style")
+    dialog.get_scale_entry("strength", 1.0)
     dialog.fill(None)
     ok = dialog.run()
     dialog.destroy()
@@ -426,8 +427,9 @@ class NeuralStyle(Gimp.PlugIn):
             _choice(QUALITIES), "normal", rw,
         )
         procedure.add_int_argument(
-            "size", "Working si_ze", "Long side in pixels the style is computed at "
-            "(0: the layer's own size); the layer keeps its size", 0, 8192, 512, rw,
+            "size", "Max working si_ze", "Largest long side in pixels the style is computed "
+            "at (0: always the layer's own size); the new layer keeps the layer's size",
+            0, 8192, 512, rw,
         )
         procedure.add_choice_argument(
             "method", "_Method", "Optimisation method", _choice(METHODS), "proposed", rw,

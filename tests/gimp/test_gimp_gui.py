@@ -1,0 +1,117 @@
+"""The plug-in in the real GUI GIMP 3.0.4 under Xvfb: one Edit > Undo (Ctrl+Z) removes it all.
+
+GIMP 3.0 has no PDB procedure for undo, so this is checked the way a person does it: the
+image is shown, the procedure runs, and a real Ctrl+Z is typed into the image window.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+import numpy as np
+import pytest
+from conftest import _report, load_raw
+from gimp_root import GimpRoot, RootUnavailable
+from PIL import Image
+
+SCRIPT = r"""
+import json, time
+P = PARAMS
+img = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(P["content"]))
+Gimp.Display.new(img)
+src = img.get_layers()[0]
+w, h = src.get_width(), src.get_height()
+def dump(layer, path):
+    data = layer.get_buffer().get(Gegl.Rectangle.new(0, 0, w, h), 1.0, "R'G'B' u8",
+                                  Gegl.AbyssPolicy.NONE)
+    open(path, "wb").write(bytes(data))
+dump(src, P["dir"] + "/before.raw")
+img.select_ellipse(Gimp.ChannelOps.REPLACE, 8, 6, 48, 36)
+Gimp.Selection.feather(img, 4.0)
+Gimp.displays_flush()
+proc = Gimp.get_pdb().lookup_procedure("plug-in-neural-style")
+cfg = proc.create_config()
+cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+cfg.set_property("image", img)
+cfg.set_core_object_array("drawables", [src])
+cfg.set_property("style-file", Gio.File.new_for_path(P["style"]))
+for key, value in P["args"].items():
+    cfg.set_property(key, value)
+res = proc.run(cfg)
+ran = {"status": res.index(0).value_nick, "layers": [l.get_name() for l in img.get_layers()],
+       "message": str(res.index(1)) if res.length() > 1 else None}
+open(P["dir"] + "/ran.json", "w").write(json.dumps(ran))
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline and len(img.get_layers()) > 1:
+    time.sleep(0.2)
+time.sleep(1.0)
+layers = img.get_layers()
+dump(layers[-1], P["dir"] + "/after.raw")
+final = {"layers": [l.get_name() for l in layers],
+         "selection_empty": Gimp.Selection.is_empty(img)}
+open(P["dir"] + "/undone.json", "w").write(json.dumps(final))
+"""
+
+
+@pytest.fixture(scope="module")
+def gui_root(gimp_root):
+    try:
+        return GimpRoot.ensure(gimp_root.path, gui=True, log=_report)
+    except RootUnavailable as exc:
+        pytest.skip(f"GUI tools for the GIMP root unavailable: {exc}")
+
+
+def _wait_file(path, timeout, proc):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.is_file():
+            time.sleep(0.2)
+            return json.loads(path.read_text())
+        if proc.poll() is not None:
+            raise AssertionError(f"GIMP exited ({proc.returncode}) before writing {path.name}")
+        time.sleep(0.3)
+    raise AssertionError(f"no {path.name} after {timeout} s")
+
+
+def test_one_undo_removes_the_new_layer(gui_root, installed, server, tmp_path):
+    from conftest import REPO
+
+    work = gui_root.workdir("undo")
+    content_host, content_in = work.path("content.png")
+    style_host, style_in = work.path("style.png")
+    y, x = np.mgrid[0:48, 0:64]
+    content = np.stack([x * 3, y * 4, (x + y) * 2], -1).astype(np.uint8)
+    Image.fromarray(content).save(content_host)
+    style = Image.open(REPO / "examples" / "starry_night.jpg").convert("RGB")
+    style.thumbnail((96, 96))
+    style.save(style_host)
+    params = {"content": content_in, "style": style_in, "dir": work.inside,
+              "args": {"strength": 1.0, "iterations": 1, "quality": "draft", "size": 0,
+                       "server": server["address"], "timeout": 300}}
+    script_host, script_in = work.path("undo.py")
+    script_host.write_text(f"PARAMS = {params!r}\n" + SCRIPT)
+    started = time.monotonic()
+    with gui_root.xvfb(display=98) as x11:
+        gimp = x11.spawn("gimp-3.0", "--no-splash", "--batch-interpreter", "python-fu-eval",
+                         "-b", f'exec(open("{script_in}").read())',
+                         env={"GIMP3_DIRECTORY": installed["config_in"], "LANG": "C.UTF-8"},
+                         log=work.host / "gimp.log")
+        ran = _wait_file(work.host / "ran.json", 240, gimp)
+        assert ran["status"] == "success", ran["message"]
+        assert len(ran["layers"]) == 2, ran
+        window = x11.wait_window("RGB color", timeout=30)  # the image window
+        res = x11.x("xdotool", "windowactivate", "--sync", window, "key", "--clearmodifiers",
+                    "ctrl+z")
+        assert res.returncode == 0, res.output
+        undone = _wait_file(work.host / "undone.json", 90, gimp)
+    _report(f"GUI: after the run {ran['layers']}; after one Ctrl+Z {undone['layers']}, "
+            f"selection kept: {not undone['selection_empty']} "
+            f"({time.monotonic() - started:.1f} s)")
+    assert undone["layers"] == ran["layers"][1:], "one undo step must remove the new layer"
+    assert not undone["selection_empty"], "one undo must not undo more than the plug-in's step"
+    before = load_raw(work.host / "before.raw", (48, 64, 3), np.uint8)
+    after = load_raw(work.host / "after.raw", (48, 64, 3), np.uint8)
+    assert np.array_equal(before, after)
+    shutil.rmtree(work.host, ignore_errors=True)

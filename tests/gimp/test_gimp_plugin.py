@@ -1,0 +1,194 @@
+"""The plug-in inside a real GIMP 3.0.4, headless (gimp-console-3.0 batch runs)."""
+
+from __future__ import annotations
+
+import json
+import stat
+
+import numpy as np
+import png
+import pytest
+from conftest import (
+    REPO,
+    _report,
+    colour_distance,
+    free_port,
+    load_raw,
+    run_stylize,
+)
+from PIL import Image
+
+W, H = 64, 48
+
+QUERY = """
+import json
+proc = Gimp.get_pdb().lookup_procedure("plug-in-neural-style")
+out = {"found": proc is not None}
+if proc is not None:
+    out["menu_paths"] = list(proc.get_menu_paths())
+    out["menu_label"] = proc.get_menu_label()
+    out["image_types"] = proc.get_image_types()
+    out["arguments"] = [spec.name for spec in proc.get_arguments()]
+open(%r, "w").write(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    """A smooth 8-bit content image, a 16-bit RGBA one, and a small crop of Starry Night."""
+    folder = tmp_path_factory.mktemp("gimp-images")
+    y, x = np.mgrid[0:H, 0:W].astype(np.float64)
+    base = np.stack([0.47 + 0.2 * np.sin(x / 9.0), 0.43 + 0.2 * np.cos(y / 7.0),
+                     0.39 + 0.15 * np.sin((x + y) / 11.0)], -1)
+    content8 = np.clip(base * 255, 0, 255).round().astype(np.uint8)
+    Image.fromarray(content8).save(folder / "content.png")
+    alpha = np.full((H, W), 65535, np.uint16)
+    alpha[:, : W // 4] = 40000
+    content16 = np.dstack([np.clip(base * 65535, 0, 65535).round().astype(np.uint16), alpha])
+    with open(folder / "content16.png", "wb") as fh:
+        png.Writer(W, H, bitdepth=16, greyscale=False, alpha=True).write(
+            fh, content16.reshape(H, W * 4).tolist())
+    style = Image.open(REPO / "examples" / "starry_night.jpg").convert("RGB")
+    style.thumbnail((96, 96))
+    style.save(folder / "starry_night.png")
+    return {"content": folder / "content.png", "content16": folder / "content16.png",
+            "style": folder / "starry_night.png", "content8": content8,
+            "content16_array": content16, "style_array": np.asarray(style)}
+
+
+def test_installer_puts_a_registered_plugin_in_gimp(gimp_root, installed):
+    plugin_dir = installed["plugin_dir"]
+    plugin = plugin_dir / "neural_style.py"
+    assert plugin.is_file() and plugin.stat().st_mode & stat.S_IXUSR, "no run bit"
+    assert plugin.read_text().startswith("#!/usr/bin/env python3")
+    assert (plugin_dir / "nst_proto" / "client.py").is_file()
+    assert (plugin_dir / "vendor" / "grpc").is_dir()
+    assert (plugin_dir / "vendor" / "google" / "protobuf").is_dir()
+    assert "neural_style" in installed["output"]
+
+    # GIMP's own Python (3.13) imports the vendored grpc and the client the way the plug-in does
+    inside = f"{installed['config_in']}/plug-ins/neural_style"
+    probe = gimp_root.run(
+        "python3", "-c",
+        f"import sys; sys.path[:0] = [{inside + '/vendor'!r}, {inside!r}]; "
+        "import grpc, google.protobuf, nst_proto.client as c; "
+        "print(sys.version.split()[0], grpc.__version__, c.StyleClient.__name__)",
+    )
+    _report(f"GIMP's python3 imports: {probe.output.strip()}")
+    assert probe.returncode == 0, probe.output
+    assert probe.output.startswith("3.13")
+
+    work = gimp_root.workdir("query")
+    script_host, script_in = work.path("query.py")
+    result_host, result_in = work.path("query.json")
+    script_host.write_text(QUERY % result_in)
+    batch = gimp_root.batch(installed["config_in"], script_in, timeout=120)
+    _report(f"registration query: exit {batch.returncode} in {batch.seconds:.1f} s")
+    assert batch.returncode == 0, batch.output[-3000:]
+    info = json.loads(result_host.read_text())
+    _report(f"registered: {info}")
+    assert info["found"], "GIMP did not register plug-in-neural-style"
+    assert info["menu_paths"] == ["<Image>/Filters/"]
+    assert info["menu_label"] == "Neural _Style..."
+    for name in ("style-file", "strength", "quality", "size", "method", "preserve-color",
+                 "server", "iterations", "seed", "timeout"):
+        assert name in info["arguments"]
+
+
+def test_feathered_selection_gives_a_new_styled_layer(gimp_root, installed, server, images):
+    params = {
+        "fmt": "R'G'B' u8",
+        "canvas": [80, 60, 8, 6],  # the layer sits at offsets (8, 6) on a larger canvas
+        "ellipse": [14, 8, 52, 40],  # image coordinates
+        "feather": 6.0,
+        "args": {"strength": 1.0, "iterations": 10, "quality": "draft", "size": 0,
+                 "server": server["address"], "timeout": 300},
+    }
+    result, batch, work = run_stylize(
+        gimp_root, installed, params, {"content": images["content"], "style": images["style"]})
+    assert batch.returncode == 0, batch.output[-3000:]
+    assert result["status"] == "success", result["message"]
+    names = [layer["name"] for layer in result["layers"]]
+    assert names == ["starry_night (Neural Style)", result["source"]["name"]]
+    new, source = result["layers"]
+    assert source["is_source"] and not new["is_source"]
+    assert new["offsets"] == source["offsets"] == [8, 6]
+    assert new["size"] == source["size"] == [W, H]
+
+    before = load_raw(work.host / "source_before.raw", (H, W, 3), np.uint8)
+    mask = load_raw(work.host / "mask.raw", (H, W), np.uint8)
+    styled = load_raw(work.host / "layer0.raw", (H, W, 3), np.uint8)
+    after = load_raw(work.host / "layer1.raw", (H, W, 3), np.uint8)
+    assert np.array_equal(before, images["content8"]), "GIMP did not load the image as written"
+    assert np.array_equal(after, before), "the source layer changed"
+    outside, inside = mask == 0, mask == 255
+    assert outside.sum() > 500 and inside.sum() > 300 and ((mask > 0) & (mask < 255)).any()
+    assert np.array_equal(styled[outside], before[outside]), "pixels outside the selection moved"
+    d_source = colour_distance(before[inside], images["style_array"])
+    d_styled = colour_distance(styled[inside], images["style_array"])
+    changed = np.abs(styled[inside].astype(int) - before[inside]).mean()
+    _report(f"8-bit: {outside.sum()} px outside identical; inside: mean change {changed:.1f}/255, "
+            f"colour distance to the style {d_source:.4f} -> {d_styled:.4f}; "
+            f"procedure ran {result['seconds']} s")
+    assert changed > 2.0
+    assert d_styled < 0.9 * d_source, "the selection did not move toward the style"
+
+
+def test_16_bit_image_round_trips_at_16_bits(gimp_root, installed, server, images):
+    params = {
+        "fmt": "R'G'B'A u16",
+        "ellipse": [8, 6, 48, 36],
+        "feather": 4.0,
+        "args": {"strength": 1.0, "iterations": 4, "quality": "draft", "size": 0,
+                 "server": server["address"], "timeout": 300},
+    }
+    result, batch, work = run_stylize(
+        gimp_root, installed, params, {"content": images["content16"], "style": images["style"]})
+    assert batch.returncode == 0, batch.output[-3000:]
+    assert result["status"] == "success", result["message"]
+    assert result["precision"] == "GIMP_PRECISION_U16_NON_LINEAR"
+    assert result["precision_after"] == result["precision"]
+    assert [layer["has_alpha"] for layer in result["layers"]] == [True, True]
+    before = load_raw(work.host / "source_before.raw", (H, W, 4), np.uint16)
+    mask = load_raw(work.host / "mask.raw", (H, W), np.uint8)
+    styled = load_raw(work.host / "layer0.raw", (H, W, 4), np.uint16)
+    after = load_raw(work.host / "layer1.raw", (H, W, 4), np.uint16)
+    assert np.array_equal(before, images["content16_array"]), "GIMP changed the 16-bit values"
+    assert np.array_equal(after, before)
+    outside, inside = mask == 0, mask > 0
+    assert np.array_equal(styled[outside], before[outside]), "16-bit pixels outside moved"
+    assert np.array_equal(styled[..., 3], before[..., 3]), "alpha must be carried through"
+    rgb = styled[inside][:, :3]
+    not_8bit = float(np.mean(rgb % 257 != 0))
+    changed = np.abs(rgb.astype(int) - before[inside][:, :3]).mean()
+    _report(f"16-bit: {outside.sum()} px outside identical at 16 bits, alpha identical; inside "
+            f"mean change {changed:.0f}/65535, {not_8bit:.0%} of values are not 8-bit levels")
+    assert changed > 256
+    assert not_8bit > 0.5, "the result was quantised to 8 bits on the way"
+
+
+def test_server_down_and_not_startable_gives_an_error(gimp_root, installed, images):
+    settings_path = installed["plugin_dir"] / "neural_style.json"
+    saved = settings_path.read_text()
+    # The recorded start command is a host path that does not exist in GIMP's root, and there
+    # is no nst-server on GIMP's PATH: the plug-in cannot start the server.
+    settings_path.write_text(json.dumps({"server_command": ["/nonexistent/bin/nst-server"]}))
+    address = f"127.0.0.1:{free_port()}"
+    params = {
+        "fmt": "R'G'B' u8",
+        "args": {"server": address, "timeout": 60, "iterations": 2},
+    }
+    try:
+        result, batch, _work = run_stylize(
+            gimp_root, installed, params,
+            {"content": images["content"], "style": images["style"]}, timeout=120)
+    finally:
+        settings_path.write_text(saved)
+    _report(f"server down: status {result['status']} after {result.get('seconds')} s, "
+            f"message: {result['message']!r}")
+    assert batch.returncode == 0, "GIMP did not exit cleanly"
+    assert batch.seconds < 90
+    assert result["status"] == "execution-error"
+    assert f"nst-server start --address {address}" in result["message"]
+    assert len(result["layers"]) == 1, "no layer may be added on failure"
+
