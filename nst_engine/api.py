@@ -8,12 +8,13 @@ import hashlib
 import resource
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from PIL import Image
 
-from .errors import InputError
+from .errors import Cancelled, InputError
 from .features import get_extractor
 from .images import (
     as_array,
@@ -29,18 +30,22 @@ from .images import (
 from .options import CancelCheck, ProgressCallback, StyleOptions, StyleResult
 from .transfer import Run, run_gatys, run_proposed
 
+if TYPE_CHECKING:
+    from .fast import FastStyleModel
+
 ImageLike = np.ndarray | Image.Image
 RUNNERS = {"proposed": run_proposed, "gatys": run_gatys}
 
 
 def stylize(
     content: ImageLike,
-    styles: ImageLike | Sequence[ImageLike],
+    styles: ImageLike | Sequence[ImageLike] | None,
     *,
     mask: np.ndarray | Image.Image | None = None,
     options: StyleOptions | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelCheck | None = None,
+    model: FastStyleModel | None = None,
 ) -> StyleResult:
     """Stylise `content` with one or more `styles`.
 
@@ -54,6 +59,8 @@ def stylize(
       the result is always returned at the content's size.
     progress: called once per iteration with a Progress. cancel: polled once per iteration;
       when it returns True the job stops and Cancelled is raised.
+    model: a trained fast-mode network (`fast.load_model`) to apply in one pass instead of
+      optimising; then `styles` is None and method, strength and iterations are ignored.
     Raises InputError for unusable input, WeightsUnavailable, Cancelled.
     """
     started = time.perf_counter()
@@ -66,7 +73,7 @@ def stylize(
             f"the content image is {width}x{height} = {height * width:,} pixels, over "
             f"the limit of {options.max_pixels:,}; scale it down or raise the limit"
         )
-    style_list = _style_list(styles, options)
+    style_list = [] if model is not None else _style_list(styles, options)
     weights = list(options.style_weights or [1.0] * len(style_list))
     soft_mask = _mask_array(mask, height, width)
 
@@ -86,7 +93,7 @@ def stylize(
     work = fit_long_side(*crop.shape[:2], max(32, round(max(crop.shape[:2]) * scale)))
 
     tic = time.perf_counter()
-    extractor = get_extractor(options.extractor, options.pooling, device)
+    extractor = None if model else get_extractor(options.extractor, options.pooling, device)
     load_seconds = time.perf_counter() - tic
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -99,10 +106,15 @@ def stylize(
     )
     style_ts = [(_digest(s), to_tensor(split_channels(s)[0], device)) for s in style_list]
     run = Run()
-    with torch.inference_mode(False):
-        result_t = RUNNERS[options.method](
-            extractor, content_t, style_ts, weights, mask_t, options, progress, cancel, run
-        )
+    if model is not None:
+        if cancel is not None and cancel():
+            raise Cancelled("the job was cancelled")
+        result_t = model.render(content_t)
+    else:
+        with torch.inference_mode(False):
+            result_t = RUNNERS[options.method](
+                extractor, content_t, style_ts, weights, mask_t, options, progress, cancel, run
+            )
     styled = to_numpy(resize_tensor(result_t, crop.shape[:2]).clamp(0, 1))
     if options.preserve_color:
         styled = keep_colors(crop, styled)
@@ -116,7 +128,7 @@ def stylize(
     result = _like_original(out_rgb, original, soft_mask)
 
     stats: dict[str, float | int | str] = {
-        "method": options.method,
+        "method": options.method if model is None else f"fast:{model.name}",
         "device": str(device),
         "work_size": f"{work[1]}x{work[0]}",
         "iterations": run.iterations,

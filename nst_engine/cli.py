@@ -56,10 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    p = commands.add_parser("stylize", help="paint CONTENT in the style of STYLE")
+    p = commands.add_parser(
+        "stylize", help="paint CONTENT in the style of STYLE, or with a trained --model"
+    )
     p.add_argument("content", type=Path)
-    p.add_argument("styles", type=Path, nargs="+", metavar="STYLE")
+    p.add_argument("styles", type=Path, nargs="*", metavar="STYLE")
     p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument(
+        "--model",
+        type=Path,
+        help="a style network made by `nst train-style` (fast mode), instead of STYLE",
+    )
     p.add_argument(
         "--size",
         type=_positive,
@@ -149,6 +156,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("-o", "--out", type=Path, default=Path("bench-results"))
     b.set_defaults(run=cmd_bench)
+
+    t = commands.add_parser(
+        "train-style",
+        help="train a fast-mode style network on a folder of photographs",
+    )
+    t.add_argument("style", type=Path, metavar="STYLE")
+    t.add_argument("--images", type=Path, required=True, help="folder of training photographs")
+    t.add_argument("-o", "--output", type=Path, required=True, help="model file (.nstmodel)")
+    t.add_argument("--size", type=_positive, default=256, help="training crop side (256)")
+    t.add_argument("--steps", type=_positive, default=2000, help="training steps (2000)")
+    t.add_argument("--batch-size", type=_positive, default=4, help="images per step (4)")
+    t.add_argument(
+        "--strength",
+        type=_strength,
+        default=0.5,
+        help="0 keeps the content, 1 lets the style take over; as for stylize (0.5)",
+    )
+    t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (0.001)")
+    t.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=100,
+        metavar="N",
+        help="save a checkpoint every N steps, 0 for never (100)",
+    )
+    t.add_argument("--width", type=_positive, default=32, help="network width (32)")
+    t.add_argument("--name", help="the style's name (default: the style file's name)")
+    t.set_defaults(run=cmd_train_style)
     return parser
 
 
@@ -204,6 +241,15 @@ class ProgressBar:
 
 def cmd_stylize(args: argparse.Namespace) -> int:
     _check_output(args.output)
+    if bool(args.styles) == (args.model is not None):
+        raise NSTError("give one or more STYLE images or --model MODEL, not both")
+    model = None
+    if args.model is not None:
+        if args.server:
+            raise NSTError("--model does not work with --server yet; leave out --server")
+        from .fast import load_model
+
+        model = load_model(args.model)
     content = load_image(args.content)
     styles = [load_image(path) for path in args.styles]
     mask = None
@@ -244,14 +290,16 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         else:
             from .api import stylize
 
-            result = stylize(content, styles, mask=mask, options=options, progress=bar)
+            result = stylize(
+                content, styles or None, mask=mask, options=options, progress=bar, model=model
+            )
             image, stats = result.image, result.stats
     finally:
         bar.close()
     save_image(args.output, image)
     height, width = image.shape[:2]
     print(
-        f"wrote {args.output} ({width}x{height}, {options.method}, "
+        f"wrote {args.output} ({width}x{height}, {stats.get('method', options.method)}, "
         f"{stats.get('device', '?')}, {time.perf_counter() - started:.1f}s)"
     )
     return 0
@@ -296,6 +344,46 @@ def cmd_bench(args: argparse.Namespace) -> int:
         () if args.no_curve else strengths,
     )
     print(f"wrote {args.out}/results.md, results.json, contact_sheet.png, ssim_vs_gmd.png")
+    return 0
+
+
+def cmd_train_style(args: argparse.Namespace) -> int:
+    from .fast import TrainingInterrupted, TrainOptions, checkpoint_path, train_style
+
+    options = TrainOptions(
+        size=args.size,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        strength=args.strength,
+        lr=args.lr,
+        device=args.device,
+        seed=args.seed,
+        checkpoint_every=args.checkpoint_every,
+        width=args.width,
+        name=args.name or args.style.stem,
+    )
+    options.validate()
+    style = load_image(args.style)
+    resuming = checkpoint_path(args.output).exists()
+    if resuming:
+        print(f"resuming from {checkpoint_path(args.output)}", file=sys.stderr)
+    bar = ProgressBar()
+    stopped = None
+    try:
+        result = train_style(style, args.images, args.output, options, progress=bar)
+    except TrainingInterrupted as exc:
+        stopped = exc
+    finally:
+        bar.close()
+    if stopped is not None:
+        print(f"nst: {stopped}", file=sys.stderr)
+        return 130
+    trained = result.model.options
+    print(
+        f"wrote {result.path} ('{result.model.name}', {result.steps} steps at {args.size} px, "
+        f"{result.seconds_per_step:.2f}s/step on {trained['device']}, "
+        f"SSIM {trained['final_ssim']:.2f} for target {trained['target_ssim']:.2f})"
+    )
     return 0
 
 

@@ -1,0 +1,828 @@
+"""Fast mode: a feed-forward style network per style, trained once, applied in one pass.
+
+The network is Johnson et al.'s (2016) residual transformation network with instance
+normalisation (Ulyanov et al. 2016) in place of batch normalisation, reflection padding, and
+upsampling by nearest-neighbour resize followed by a convolution instead of transposed
+convolutions (which leave checkerboard artefacts). It adds its output to the input image, and
+its last convolution starts at zero, so an untrained network is the identity and training
+starts from the content, as the optimisation does.
+
+Training (`train_style`) uses the optimisation mode's perceptual losses (`losses.py`): content
+at relu4_2, styled content at relu2_2 (weight 0.1), the relative Gram style loss at relu1_1 ...
+relu5_1 with the extractor's layer weights at the training size and at half of it, and total
+variation (weight 2). The style weight is not fixed: the same controller as the optimisation
+mode (`transfer.DynamicWeight`) steers it every step so that the SSIM between the network's
+output and its input batch settles at `transfer.target_ssim(strength)`. The network is thus
+trained toward the same structural budget that the same strength asks of the optimisation.
+A network responds to its style weight over many steps, not one, so the controller moves
+a fifth as fast per step as it does in the optimisation.
+
+A model is one file (`save_model` / `load_model`): a dict of plain tensors, strings, numbers
+and bytes written by `torch.save` and read with `weights_only=True`, so loading never runs
+pickled code. It holds the weights, the style's name, a PNG thumbnail of the style, the
+training options, the architecture, a format version and a SHA-256 of the weights; loading
+checks every one of them.
+
+Applying a model goes through `api.stylize(..., model=...)`, so masks, colour preservation,
+alpha, sample types and bit-identical pixels outside the mask work exactly as for the other
+methods. `apply_model` is the short way to call it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import math
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from .errors import Cancelled, InputError
+from .features import FeatureExtractor, get_extractor
+from .images import (
+    as_array,
+    load_image,
+    resize_tensor,
+    split_channels,
+    to_tensor,
+)
+from .losses import ContentLoss, StyleLoss, total_variation
+from .options import CancelCheck, Progress, ProgressCallback, StyleOptions, StyleResult
+from .transfer import (
+    STYLE_TARGETS,
+    STYLED_CONTENT_WEIGHT,
+    TV_WEIGHT,
+    DynamicWeight,
+    autocast,
+    masked_ssim,
+    target_ssim,
+)
+
+log = logging.getLogger(__name__)
+
+MODEL_FORMAT = "nst-fast-style"
+CHECKPOINT_FORMAT = "nst-fast-style-checkpoint"
+FORMAT_VERSION = 1
+MODEL_SUFFIX = ".nstmodel"
+THUMBNAIL_SIDE = 128
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
+# The optimisation's controller moves log(style weight) by up to 0.1 per iteration; a network
+# answers a change of weight only over many steps, so training moves it by up to 0.02.
+TRAINING_CONTROLLER_RATE = 0.02
+# The network's last layer speaks in 0..255 units, as in Johnson et al.: Adam moves every
+# weight by about the learning rate, and on a 0..1 scale its first steps would throw the
+# image far off; on this scale lr = 1e-3 moves it by a few percent.
+RESIDUAL_SCALE = 1 / 255
+
+
+# --- the transformation network -------------------------------------------------------------
+
+
+def _conv(channels_in: int, channels_out: int, kernel: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.ReflectionPad2d(kernel // 2), nn.Conv2d(channels_in, channels_out, kernel, stride)
+    )
+
+
+def _norm(channels: int) -> nn.InstanceNorm2d:
+    return nn.InstanceNorm2d(channels, affine=True)
+
+
+class _Residual(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            _conv(channels, channels, 3),
+            _norm(channels),
+            nn.ReLU(),
+            _conv(channels, channels, 3),
+            _norm(channels),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class _Upsample(nn.Module):
+    """Nearest-neighbour resize by 2, then a convolution: no checkerboard artefacts."""
+
+    def __init__(self, channels_in: int, channels_out: int) -> None:
+        super().__init__()
+        self.conv = _conv(channels_in, channels_out, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
+class TransformerNet(nn.Module):
+    """Johnson et al.'s residual network with instance normalisation.
+
+    `width` is the first layer's channel count (the next two double it); 32 with 5 residual
+    blocks is the published network (1.7 M parameters, 6.7 MB in float32). Any input size
+    works: the input is reflection-padded to a multiple of 4 and the output cropped back.
+    The output is the input plus the network's residual (RGB, nominally [0, 1], unclamped).
+    """
+
+    def __init__(self, width: int = 32, residual_blocks: int = 5) -> None:
+        super().__init__()
+        w = width
+        self.down = nn.Sequential(
+            _conv(3, w, 9),
+            _norm(w),
+            nn.ReLU(),
+            _conv(w, 2 * w, 3, stride=2),
+            _norm(2 * w),
+            nn.ReLU(),
+            _conv(2 * w, 4 * w, 3, stride=2),
+            _norm(4 * w),
+            nn.ReLU(),
+        )
+        self.res = nn.Sequential(*(_Residual(4 * w) for _ in range(residual_blocks)))
+        self.up = nn.Sequential(
+            _Upsample(4 * w, 2 * w),
+            _norm(2 * w),
+            nn.ReLU(),
+            _Upsample(2 * w, w),
+            _norm(w),
+            nn.ReLU(),
+            _conv(w, 3, 9),
+        )
+        last = self.up[-1][1]
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        height, width = x.shape[-2:]
+        pad_h, pad_w = -height % 4, -width % 4
+        padded = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else x
+        residual = self.up(self.res(self.down(padded)))[..., :height, :width]
+        # The sum in float32: under reduced precision the input would lose its low bits.
+        return x.float() + RESIDUAL_SCALE * residual.float()
+
+
+# --- the model file -------------------------------------------------------------------------
+
+
+class ModelFileError(InputError):
+    """A model or checkpoint file is missing, foreign, damaged or from another version."""
+
+
+def weights_checksum(state: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over every tensor's name, dtype, shape and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _plain_state(network: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().float().cpu().clone() for k, v in network.state_dict().items()}
+
+
+def _thumbnail_png(style_rgb: np.ndarray) -> bytes:
+    image = Image.fromarray((np.clip(style_rgb, 0, 1) * 255 + 0.5).astype(np.uint8))
+    image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _atomic_save(data: dict, path: Path) -> None:
+    """torch.save to a temporary file beside `path`, then rename: never a half-written file."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save(data, temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _read(path: str | os.PathLike, what: str) -> dict:
+    """torch.load with weights_only=True (plain tensors and values only, never code)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such {what} file")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a foreign or damaged file
+        reason = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:160]
+        raise ModelFileError(
+            f"{path}: not a {what} file of this program, or a damaged one ({reason})"
+        ) from None
+    if not isinstance(data, dict):
+        raise ModelFileError(f"{path}: not a {what} file of this program")
+    return data
+
+
+def _check_header(data: dict, path: Path, expected_format: str, what: str) -> None:
+    if data.get("format") != expected_format:
+        raise ModelFileError(f"{path}: not a {what} file of this program (no {what} header)")
+    version = data.get("version")
+    if version != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: {what} format version {version!r}; this program reads version "
+            f"{FORMAT_VERSION} only (retrain the style, or use the program that wrote it)"
+        )
+
+
+def _checked_network(data: dict, path: Path) -> TransformerNet:
+    """The network the file describes, with its weights, after checking shapes and checksum."""
+    architecture = data.get("architecture")
+    if not isinstance(architecture, dict):
+        raise ModelFileError(f"{path}: the architecture entry is missing or damaged")
+    width, blocks = architecture.get("width"), architecture.get("residual_blocks")
+    if not (isinstance(width, int) and 1 <= width <= 256):
+        raise ModelFileError(f"{path}: network width {width!r} is out of range")
+    if not (isinstance(blocks, int) and 0 <= blocks <= 32):
+        raise ModelFileError(f"{path}: residual block count {blocks!r} is out of range")
+    weights = data.get("weights")
+    if not isinstance(weights, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()
+    ):
+        raise ModelFileError(f"{path}: the weights entry is missing or damaged")
+    network = TransformerNet(width, blocks)
+    expected = network.state_dict()
+    missing, extra = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
+    if missing or extra:
+        raise ModelFileError(
+            f"{path}: the weights do not fit the network (missing {missing[:3]}, "
+            f"unexpected {extra[:3]})"
+        )
+    for name, tensor in expected.items():
+        if tuple(weights[name].shape) != tuple(tensor.shape):
+            raise ModelFileError(
+                f"{path}: weight {name} has shape {tuple(weights[name].shape)}, the network "
+                f"needs {tuple(tensor.shape)}"
+            )
+        if weights[name].dtype != torch.float32:
+            raise ModelFileError(f"{path}: weight {name} is {weights[name].dtype}, not float32")
+    if data.get("checksum") != weights_checksum(weights):
+        raise ModelFileError(f"{path}: the weights fail their checksum; the file is damaged")
+    if not all(bool(torch.isfinite(t).all()) for t in weights.values()):
+        raise ModelFileError(f"{path}: the weights contain NaN or infinite values")
+    network.load_state_dict(weights)
+    return network.eval().requires_grad_(False)
+
+
+class FastStyleModel:
+    """A loaded style network with its description; `render` applies it to a tensor.
+
+    Thread-safe: one copy of the network per device, made on first use.
+    """
+
+    def __init__(
+        self,
+        network: TransformerNet,
+        name: str,
+        thumbnail_png: bytes,
+        options: dict,
+        architecture: dict,
+        path: Path | None = None,
+    ) -> None:
+        self.network = network.eval().requires_grad_(False)
+        self.name = name
+        self.thumbnail_png = thumbnail_png
+        self.options = dict(options)
+        self.architecture = dict(architecture)
+        self.path = path
+        self._copies: dict[str, nn.Module] = {"cpu": self.network}
+        self._lock = threading.Lock()
+
+    @property
+    def training_size(self) -> int:
+        return int(self.options.get("size", 0))
+
+    @property
+    def strength(self) -> float:
+        return float(self.options.get("strength", math.nan))
+
+    def _on(self, device: torch.device) -> nn.Module:
+        key = str(device)
+        with self._lock:
+            if key not in self._copies:
+                copy = TransformerNet(**self.architecture)
+                copy.load_state_dict(self.network.state_dict())
+                copy = copy.eval().requires_grad_(False)
+                if device.type == "cuda":
+                    copy = copy.to(device, memory_format=torch.channels_last)
+                self._copies[key] = copy.to(device)
+            return self._copies[key]
+
+    @torch.inference_mode()
+    def render(self, content: torch.Tensor) -> torch.Tensor:
+        """B x 3 x H x W RGB in [0, 1] on any device -> the styled image, same shape, float32,
+        clamped to [0, 1]. float16 autocast and channels_last on CUDA."""
+        network = self._on(content.device)
+        if content.device.type == "cuda":
+            content = content.contiguous(memory_format=torch.channels_last)
+            with torch.autocast("cuda", dtype=torch.float16):
+                out = network(content)
+        else:
+            out = network(content)
+        return out.float().clamp(0, 1).contiguous()
+
+    def to_dict(self) -> dict:
+        weights = _plain_state(self.network)
+        return {
+            "format": MODEL_FORMAT,
+            "version": FORMAT_VERSION,
+            "name": self.name,
+            "thumbnail_png": self.thumbnail_png,
+            "options": self.options,
+            "architecture": self.architecture,
+            "weights": weights,
+            "checksum": weights_checksum(weights),
+        }
+
+    def save(self, path: str | os.PathLike) -> None:
+        _atomic_save(self.to_dict(), Path(path))
+
+
+def load_model(path: str | os.PathLike) -> FastStyleModel:
+    """Read and check a model file; raises ModelFileError (an InputError) with a clear message
+    for a missing, foreign, damaged or wrong-version file. Never unpickles code."""
+    path = Path(path)
+    data = _read(path, "style model")
+    _check_header(data, path, MODEL_FORMAT, "style model")
+    name, thumbnail, options = data.get("name"), data.get("thumbnail_png"), data.get("options")
+    if not isinstance(name, str) or not name:
+        raise ModelFileError(f"{path}: the style name is missing or damaged")
+    if not isinstance(thumbnail, bytes) or not thumbnail.startswith(b"\x89PNG"):
+        raise ModelFileError(f"{path}: the style thumbnail is missing or damaged")
+    if not isinstance(options, dict):
+        raise ModelFileError(f"{path}: the training options are missing or damaged")
+    network = _checked_network(data, path)
+    return FastStyleModel(network, name, thumbnail, options, data["architecture"], path)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a style library lists about one model file."""
+
+    name: str
+    path: Path
+    thumbnail_png: bytes
+    training_size: int
+    strength: float
+    steps: int
+
+
+def list_models(folder: str | os.PathLike) -> list[ModelInfo]:
+    """Every valid `*.nstmodel` file in `folder` (not recursive), sorted by name; damaged or
+    foreign files are skipped with a logged warning. A missing folder raises InputError."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: no such style library folder")
+    found = []
+    for path in sorted(folder.glob(f"*{MODEL_SUFFIX}")):
+        try:
+            model = load_model(path)
+        except ModelFileError as exc:
+            log.warning("skipping %s", exc)
+            continue
+        found.append(
+            ModelInfo(
+                model.name,
+                path,
+                model.thumbnail_png,
+                model.training_size,
+                model.strength,
+                int(model.options.get("steps", 0)),
+            )
+        )
+    return sorted(found, key=lambda info: (info.name.lower(), str(info.path)))
+
+
+def apply_model(
+    model: FastStyleModel | str | os.PathLike,
+    content: np.ndarray | Image.Image,
+    *,
+    mask: np.ndarray | Image.Image | None = None,
+    options: StyleOptions | None = None,
+    cancel: CancelCheck | None = None,
+) -> StyleResult:
+    """Stylise `content` with a trained model: `api.stylize(content, None, model=...)`.
+
+    Uses options.size, preserve_color, device and max_pixels (method, strength, quality and
+    iterations belong to the optimisation and are ignored: the strength was fixed at training).
+    """
+    from .api import stylize
+
+    if not isinstance(model, FastStyleModel):
+        model = load_model(model)
+    return stylize(content, None, mask=mask, options=options, cancel=cancel, model=model)
+
+
+# --- training -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """How `train_style` trains. `size` is the side of the square training crops; `strength`
+    means what it means for the optimisation (see `transfer.target_ssim`)."""
+
+    size: int = 256
+    steps: int = 2000
+    batch_size: int = 4
+    strength: float = 0.5
+    lr: float = 1e-3
+    device: str = "auto"
+    seed: int = 0
+    checkpoint_every: int = 100
+    width: int = 32
+    residual_blocks: int = 5
+    name: str | None = None
+
+    def validate(self) -> None:
+        if self.size < 32:
+            raise InputError(f"the training size must be at least 32 pixels, got {self.size}")
+        if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 0:
+            raise InputError("steps and batch size must be at least 1, checkpoint-every >= 0")
+        if not 0.0 <= self.strength <= 1.0:
+            raise InputError(f"strength must be between 0 and 1, got {self.strength}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise InputError(f"the learning rate must be positive, got {self.lr}")
+        if not 1 <= self.width <= 256 or not 0 <= self.residual_blocks <= 32:
+            raise InputError("width must be 1..256 and residual blocks 0..32")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise InputError(f"device must be auto, cpu or cuda, got {self.device!r}")
+
+
+class TrainingInterrupted(Cancelled):
+    """Training stopped early (Ctrl-C or the cancel callback); a checkpoint was saved."""
+
+    def __init__(self, step: int, steps: int, checkpoint: Path) -> None:
+        super().__init__(
+            f"training stopped at step {step}/{steps}; checkpoint saved to {checkpoint}; "
+            "run the same command again to resume"
+        )
+        self.step, self.steps, self.checkpoint = step, steps, checkpoint
+
+
+@dataclass
+class TrainResult:
+    model: FastStyleModel
+    path: Path
+    steps: int
+    resumed_from: int
+    seconds: float
+    seconds_per_step: float
+    losses: dict[str, float] = field(default_factory=dict)
+
+
+def checkpoint_path(output: str | os.PathLike) -> Path:
+    """Where training toward `output` keeps its checkpoint: `output` + '.ckpt'."""
+    output = Path(output)
+    return output.with_name(output.name + ".ckpt")
+
+
+def find_images(folder: str | os.PathLike) -> list[Path]:
+    """Image files under `folder` (recursively) whose header Pillow or tifffile can read."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: no such folder of training images")
+    candidates = sorted(
+        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+    )
+    readable = []
+    for path in candidates:
+        try:
+            with Image.open(path) as image:
+                if min(image.size) >= 32:
+                    readable.append(path)
+        except Exception:  # Pillow raises many types for a bad file
+            if path.suffix.lower() in (".tif", ".tiff"):
+                readable.append(path)  # 16-bit and float TIFFs Pillow cannot open; load_image can
+    if not readable:
+        raise InputError(
+            f"{folder}: no readable training images (looked at {len(candidates)} image files); "
+            "put photographs (PNG, JPEG, TIFF, WebP, at least 32 pixels) in it"
+        )
+    return readable
+
+
+class _Batches:
+    """Random square crops of the training images: each image is scaled so its short side is
+    `size`, cropped at a random place and mirrored at random. Every random choice comes from
+    one generator, whose state the checkpoint keeps, so a resumed run sees the same crops."""
+
+    def __init__(self, files: list[Path], size: int, generator: torch.Generator) -> None:
+        self.files, self.size, self.generator = list(files), size, generator
+        self.cache: dict[Path, torch.Tensor] = {}
+
+    def _image(self, path: Path) -> torch.Tensor | None:
+        if path not in self.cache:
+            try:
+                rgb = split_channels(load_image(path))[0]
+            except InputError as exc:
+                log.warning("skipping training image %s", exc)
+                return None
+            height, width = rgb.shape[:2]
+            scale = self.size / min(height, width)
+            size = max(self.size, round(height * scale)), max(self.size, round(width * scale))
+            image = (resize_tensor(to_tensor(rgb), size)[0].clamp(0, 1) * 255).round()
+            if len(self.cache) < 2048:  # keep decoded images, as 8-bit, for the small folders
+                self.cache[path] = image.to(torch.uint8)
+            else:
+                return image.to(torch.uint8)
+        return self.cache[path]
+
+    def next(self, batch_size: int) -> torch.Tensor:
+        crops = []
+        while len(crops) < batch_size:
+            if not self.files:
+                raise InputError("none of the training images could be read")
+            index = int(torch.randint(len(self.files), (1,), generator=self.generator))
+            top_draw, left_draw, flip = torch.rand(3, generator=self.generator).tolist()
+            image = self._image(self.files[index])
+            if image is None:
+                self.files.pop(index)
+                continue
+            height, width = image.shape[-2:]
+            top = int(top_draw * (height - self.size + 1))
+            left = int(left_draw * (width - self.size + 1))
+            crop = image[:, top : top + self.size, left : left + self.size]
+            crops.append(crop.flip(-1) if flip < 0.5 else crop)
+        return torch.stack(crops).float() / 255
+
+
+def _half(x: torch.Tensor) -> torch.Tensor:
+    return F.avg_pool2d(x, 2)
+
+
+class PerceptualLoss:
+    """The optimisation mode's loss terms for a batch of network outputs and their inputs:
+    content (relu4_2), styled content (relu2_2, x0.1), relative Gram style at the training
+    size and half of it with the extractor's layer weights (times the style weight), total
+    variation (x2). Style terms are averaged over the batch."""
+
+    def __init__(self, extractor: FeatureExtractor, style: torch.Tensor, size: int) -> None:
+        spec = self.spec = extractor.spec
+        self.extractor = extractor
+        digest = hashlib.blake2b(style.cpu().numpy().tobytes(), digest_size=16).hexdigest()
+        # The style's short side must survive VGG's four poolings (16 pixels at least).
+        short, long = sorted(style.shape[-2:])
+        least = math.ceil(16 * long / short)
+        full, half = (
+            STYLE_TARGETS.grams(extractor, [(digest, style)], [1.0], max(side, least), spec.style)
+            for side in (size, size // 2)
+        )
+        self.full = {n: StyleLoss(full[n]) for n in spec.style}
+        self.half = {n: StyleLoss(half[n]) for n in spec.style}
+        total = sum(spec.style_weights)
+        self.layer_weights = {
+            n: w / total for n, w in zip(spec.style, spec.style_weights, strict=True)
+        }
+        self.wanted = set(spec.style) | {spec.content, spec.styled_content}
+
+    def __call__(
+        self, output: torch.Tensor, batch: torch.Tensor, style_weight: float
+    ) -> dict[str, torch.Tensor]:
+        spec, device = self.spec, output.device
+        with torch.no_grad(), autocast(device):
+            targets = self.extractor(batch, {spec.content, spec.styled_content})
+        with autocast(device):
+            feats = self.extractor(output, self.wanted)
+            half_feats = self.extractor(_half(output), set(spec.style))
+        style = (
+            sum(
+                weight * 0.5 * (self.full[n](feats[n]) + self.half[n](half_feats[n]))
+                for n, weight in self.layer_weights.items()
+            )
+            / output.shape[0]
+        )
+        return {
+            "content": ContentLoss(targets[spec.content])(feats[spec.content]),
+            "styled_content": STYLED_CONTENT_WEIGHT
+            * ContentLoss(targets[spec.styled_content])(feats[spec.styled_content]),
+            "style": style_weight * style,
+            "tv": TV_WEIGHT * total_variation(output),
+        }
+
+
+def _device(name: str) -> torch.device:
+    from .api import _device as api_device
+
+    return api_device(name)
+
+
+class _InterruptFlag:
+    """Turns the first Ctrl-C into a flag checked between steps (a second one aborts)."""
+
+    def __init__(self) -> None:
+        self.raised = False
+        self.previous = None
+
+    def __enter__(self) -> _InterruptFlag:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.raised:
+            raise KeyboardInterrupt
+        self.raised = True
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def _config(options: TrainOptions, style_digest: str) -> dict:
+    """The settings a checkpoint must share with the run that resumes it."""
+    return {
+        "size": options.size,
+        "batch_size": options.batch_size,
+        "strength": options.strength,
+        "lr": options.lr,
+        "seed": options.seed,
+        "width": options.width,
+        "residual_blocks": options.residual_blocks,
+        "style_digest": style_digest,
+    }
+
+
+def train_style(
+    style: np.ndarray | Image.Image,
+    images: str | os.PathLike | list[Path],
+    output: str | os.PathLike,
+    options: TrainOptions | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelCheck | None = None,
+) -> TrainResult:
+    """Train a style network on a folder of photographs and write the model to `output`.
+
+    Every `options.checkpoint_every` steps (and when stopped by Ctrl-C or `cancel`) the full
+    training state goes to `checkpoint_path(output)`; a later call with the same output and
+    settings resumes from it and, seeded, ends with exactly the weights of an uninterrupted
+    run. A stop raises TrainingInterrupted after saving. The checkpoint is removed once the
+    model is written. `progress` gets one Progress per step.
+    """
+    options = options or TrainOptions()
+    options.validate()
+    output = Path(output)
+    if not output.parent.is_dir():
+        raise InputError(f"{output}: the folder {output.parent} does not exist")
+    style_array = as_array(style, "the style image")
+    style_rgb = split_channels(style_array)[0]
+    files = images if isinstance(images, list) else find_images(images)
+    device = _device(options.device)
+    style_digest = hashlib.blake2b(
+        style_array.tobytes() + str(style_array.shape).encode(), digest_size=16
+    ).hexdigest()
+    config = _config(options, style_digest)
+
+    extractor = get_extractor("vgg19", "avg", device)
+    loss = PerceptualLoss(extractor, to_tensor(style_rgb, device), options.size)
+
+    torch.manual_seed(options.seed)
+    network = TransformerNet(options.width, options.residual_blocks).to(device)
+    if device.type == "cuda":
+        network = network.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(network.parameters(), lr=options.lr)
+    generator = torch.Generator(device="cpu").manual_seed(options.seed)
+    controller = DynamicWeight(options.strength, rate=TRAINING_CONTROLLER_RATE)
+    start, elapsed_before = 0, 0.0
+
+    ckpt = checkpoint_path(output)
+    if ckpt.exists():
+        start, elapsed_before = _resume(ckpt, config, network, optimizer, generator, controller)
+        if start >= options.steps:
+            raise InputError(
+                f"{ckpt} is already at step {start}; ask for more --steps than that, or delete "
+                "the checkpoint to start over"
+            )
+
+    def save_checkpoint(step: int, elapsed: float) -> None:
+        _atomic_save(
+            {
+                "format": CHECKPOINT_FORMAT,
+                "version": FORMAT_VERSION,
+                "config": config,
+                "step": step,
+                "elapsed": elapsed,
+                "weights": _plain_state(network),
+                "optimizer": optimizer.state_dict(),
+                "generator": generator.get_state(),
+                "controller": {
+                    "log_weight": controller.log_weight,
+                    "previous": math.nan if controller.previous is None else controller.previous,
+                    "slope": controller.slope,
+                },
+            },
+            ckpt,
+        )
+
+    batches = _Batches(files, options.size, generator)
+    started = time.perf_counter()
+    losses: dict[str, float] = {}
+    network.train()
+    with _InterruptFlag() as interrupt, torch.inference_mode(False):
+        for step in range(start, options.steps):
+            batch = batches.next(options.batch_size).to(device)
+            if device.type == "cuda":
+                batch = batch.contiguous(memory_format=torch.channels_last)
+            with autocast(device):
+                out = network(batch)
+            terms = loss(out, batch, controller.value)
+            total = sum(terms.values())
+            optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            optimizer.step()
+            similarity = masked_ssim(out.detach().clamp(0, 1), batch, None)
+            controller.update(similarity)
+            losses = {k: float(v.detach()) for k, v in terms.items()}
+            losses.update(total=float(total.detach()), style_weight=controller.value)
+            losses["ssim"] = similarity
+            done = step + 1
+            elapsed = time.perf_counter() - started
+            if progress is not None:
+                progress(
+                    Progress(
+                        level=0,
+                        levels=1,
+                        iteration=step,
+                        iterations=options.steps,
+                        losses=losses,
+                        elapsed=elapsed,
+                        step=done - start,
+                        total_steps=options.steps - start,
+                    )
+                )
+            stop = interrupt.raised or (cancel is not None and cancel())
+            periodic = options.checkpoint_every and done % options.checkpoint_every == 0
+            if (stop or periodic) and done < options.steps:
+                save_checkpoint(done, elapsed_before + elapsed)
+            if stop and done < options.steps:
+                raise TrainingInterrupted(done, options.steps, ckpt)
+
+    seconds = time.perf_counter() - started
+    network.eval()
+    trained = {
+        **{k: v for k, v in config.items() if k != "style_digest"},
+        "steps": options.steps,
+        "images": len(files),
+        "extractor": "vgg19",
+        "target_ssim": target_ssim(options.strength),
+        "final_ssim": float(losses.get("ssim", math.nan)),
+        "final_style_weight": float(controller.value),
+        "training_seconds": round(elapsed_before + seconds, 1),
+        "device": str(device),
+    }
+    model = FastStyleModel(
+        TransformerNet(options.width, options.residual_blocks),
+        options.name or "style",
+        _thumbnail_png(style_rgb),
+        trained,
+        {"width": options.width, "residual_blocks": options.residual_blocks},
+        output,
+    )
+    model.network.load_state_dict(_plain_state(network))
+    model.save(output)
+    ckpt.unlink(missing_ok=True)
+    ran = options.steps - start
+    return TrainResult(model, output, options.steps, start, seconds, seconds / max(1, ran), losses)
+
+
+def _resume(
+    path: Path,
+    config: dict,
+    network: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    controller: DynamicWeight,
+) -> tuple[int, float]:
+    """Load a checkpoint into the training state; returns (step, seconds spent before)."""
+    data = _read(path, "training checkpoint")
+    _check_header(data, path, CHECKPOINT_FORMAT, "training checkpoint")
+    if data.get("config") != config:
+        saved = data.get("config") if isinstance(data.get("config"), dict) else {}
+        differ = sorted(k for k in config if saved.get(k) != config[k])
+        raise InputError(
+            f"{path} was made with other settings ({', '.join(differ) or 'unknown'} differ); "
+            "use the same style and settings to resume, or delete the checkpoint to start over"
+        )
+    try:
+        network.load_state_dict(data["weights"])
+        optimizer.load_state_dict(data["optimizer"])
+        generator.set_state(data["generator"])
+        state = data["controller"]
+        controller.log_weight = float(state["log_weight"])
+        previous = float(state["previous"])
+        controller.previous = None if math.isnan(previous) else previous
+        controller.slope = float(state["slope"])
+        return int(data["step"]), float(data["elapsed"])
+    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: the checkpoint is damaged ({exc})") from None
