@@ -19,10 +19,12 @@ also turned into a cancel of the job, and a deadline (the `timeout` argument) ca
 
 import json
 import os
+import queue
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import gi
@@ -229,6 +231,52 @@ def _start_server(address, settings):
     return None
 
 
+_DONE = object()
+
+
+def _run_in_worker(job, progress, cancel, timeout, grace=20.0):
+    """Run job(on_event) in a daemon thread while this (main) thread shows its events.
+
+    libgimp's wire to GIMP is not thread-safe, so only this thread talks to GIMP; and it
+    keeps the deadline itself, so GIMP is never left waiting on a stuck connection: once the
+    deadline passes the job is asked to cancel, and after `grace` more seconds it is abandoned.
+    """
+    events = queue.Queue()
+    outcome = {}
+
+    def target():
+        try:
+            outcome["result"] = job(events.put)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            outcome["error"] = exc
+        finally:
+            events.put(_DONE)
+
+    threading.Thread(target=target, name="neural-style-job", daemon=True).start()
+    cancelled_at = None
+    while True:
+        try:
+            event = events.get(timeout=0.2)
+        except queue.Empty:
+            event = None
+        if event is _DONE:
+            break
+        if event is not None:
+            progress(event)
+        if cancelled_at is None and cancel():
+            cancelled_at = time.monotonic()
+            Gimp.progress_set_text("Neural Style: cancelling the job")
+        if cancelled_at is not None and time.monotonic() - cancelled_at > grace:
+            raise PluginError(
+                f"Neural Style gave up: no result after {timeout} s (the timeout argument) and "
+                f"the server did not confirm the cancel within {grace:.0f} s. Check the server "
+                "with `nst-server status` and its log."
+            )
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
 def _write_layer(image, source, name, fmt, width, height, data):
     """Insert the result as a new layer above `source`, in one undo group."""
     layer_type = source.type()
@@ -294,18 +342,21 @@ def stylize_layer(image, drawables, config):
     progress = _Progress()
     cancel = _Deadline(timeout)
 
-    def run_job():
+    def job(on_event):
         client = client_mod.StyleClient(address=address)
         try:
             return client.stylize(
                 pixels, width, height, channels, sample,
                 styles=[(style_bytes, 1.0)], mask=mask, options=options,
-                on_event=progress, cancel=cancel,
+                on_event=on_event, cancel=cancel,
             )
         finally:
             close = getattr(client, "close", None)
             if close is not None:
                 close()
+
+    def run_job():
+        return _run_in_worker(job, progress, cancel, timeout)
 
     unavailable = getattr(client_mod, "ServerUnavailable", ())
     failed = getattr(client_mod, "JobFailed", ())
