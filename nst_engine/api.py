@@ -111,10 +111,9 @@ def stylize(
             raise Cancelled("the job was cancelled")
         result_t = model.render(content_t)
     else:
-        with torch.inference_mode(False):
-            result_t = RUNNERS[options.method](
-                extractor, content_t, style_ts, weights, mask_t, options, progress, cancel, run
-            )
+        result_t = RUNNERS[options.method](
+            extractor, content_t, style_ts, weights, mask_t, options, progress, cancel, run
+        )
     styled = to_numpy(resize_tensor(result_t, crop.shape[:2]).clamp(0, 1))
     if options.preserve_color:
         styled = keep_colors(crop, styled)

@@ -15,6 +15,7 @@ sample types are handled around them in `api.py`.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -113,6 +114,7 @@ class StyleTargets:
 
     def __init__(self, max_entries: int = 64) -> None:
         self._cache: OrderedDict[tuple, dict[str, torch.Tensor]] = OrderedDict()
+        self._lock = threading.Lock()
         self.max_entries = max_entries
 
     def grams(
@@ -134,16 +136,18 @@ class StyleTargets:
 
     def _one(self, extractor, digest, style, side, layers):
         key = (id(extractor), digest, side, layers)
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
         h, w = fit_long_side(*style.shape[-2:], side)
         with torch.no_grad(), autocast(style.device):
             feats = extractor(resize_tensor(style, (h, w)), set(layers))
         result = {name: gram(feats[name]) for name in layers}
-        self._cache[key] = result
-        if len(self._cache) > self.max_entries:
-            self._cache.popitem(last=False)
+        with self._lock:
+            self._cache[key] = result
+            if len(self._cache) > self.max_entries:
+                self._cache.popitem(last=False)
         return result
 
 
@@ -379,8 +383,8 @@ def run_proposed(
             reporter(index, it, level.iterations, losses, image)
         run.timings[f"level{index}_{level.width}x{level.height}"] = time.perf_counter() - tic
     assert image is not None
-    result = image.detach()
-    return result if mask is None else mask * result + (1 - mask) * content
+    # The caller blends through the mask once, at full resolution.
+    return image.detach()
 
 
 def run_gatys(
@@ -440,5 +444,4 @@ def run_gatys(
         run.iterations += 1
         reporter(0, it, iterations, state["losses"], image)
     run.timings[f"level0_{content.shape[-1]}x{content.shape[-2]}"] = time.perf_counter() - tic
-    result = image.detach().clamp(0, 1)
-    return result if mask is None else mask * result + (1 - mask) * content
+    return image.detach().clamp(0, 1)
