@@ -1,0 +1,328 @@
+"""Fast mode: a tiny style network trained for a few steps on the CPU, its model file, resuming,
+and applying it through the engine's shared masks/alpha/dtype handling."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nst_engine.cli import main
+from nst_engine.errors import InputError
+from nst_engine.fast import (
+    MODEL_FORMAT,
+    FastStyleModel,
+    ModelFileError,
+    PerceptualLoss,
+    TrainingInterrupted,
+    TrainOptions,
+    TransformerNet,
+    _Batches,
+    apply_model,
+    checkpoint_path,
+    find_images,
+    list_models,
+    load_model,
+    train_style,
+    weights_checksum,
+)
+from nst_engine.features import get_extractor
+from nst_engine.images import load_image, save_image, split_channels, to_tensor
+from nst_engine.options import StyleOptions
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+# A tiny network at 32 pixels: a training step costs about 0.3 s on one CPU core.
+TINY = TrainOptions(
+    size=32, steps=20, batch_size=2, width=8, lr=0.005, device="cpu", checkpoint_every=0
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Two threads on a shared two-core machine spin against each other (10x slower)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    """Six 96-pixel random crops of the example photographs."""
+    folder = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(0)
+    for name in ("chelsea.png", "rocket.jpg"):
+        image = load_image(EXAMPLES / name)
+        for i in range(3):
+            top = rng.integers(0, image.shape[0] - 96)
+            left = rng.integers(0, image.shape[1] - 96)
+            save_image(
+                folder / f"{Path(name).stem}{i}.png", image[top : top + 96, left : left + 96]
+            )
+    (folder / "notes.txt").write_text("not an image")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def style(starry) -> np.ndarray:
+    return starry
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, photos, style):
+    path = tmp_path_factory.mktemp("model") / "starry.nstmodel"
+    return train_style(style, photos, path, replace(TINY, name="starry"))
+
+
+def _fixed_batch(photos: Path) -> torch.Tensor:
+    return _Batches(find_images(photos), 32, torch.Generator().manual_seed(123)).next(4)
+
+
+def test_training_lowers_the_perceptual_loss(trained, photos, style):
+    loss = PerceptualLoss(
+        get_extractor("vgg19", "avg", "cpu"), to_tensor(split_channels(style)[0]), 32
+    )
+    batch = _fixed_batch(photos)
+    with torch.no_grad():
+        before = loss(TransformerNet(8, 5)(batch), batch, 3.0)
+        after = loss(trained.model.network(batch), batch, 3.0)
+    total_before, total_after = float(sum(before.values())), float(sum(after.values()))
+    print(f"loss at style weight 3 on a fixed batch: {total_before:.3f} -> {total_after:.3f}")
+    # An untrained network is the identity: no content loss, all style loss.
+    assert float(before["content"]) == 0.0
+    assert total_after < 0.92 * total_before
+    assert float(after["style"]) < 0.85 * float(before["style"])
+    assert trained.steps == 20 and trained.resumed_from == 0
+    assert not checkpoint_path(trained.path).exists()
+
+
+def test_model_file_round_trip_gives_identical_outputs(trained, content):
+    loaded = load_model(trained.path)
+    assert loaded.name == "starry"
+    assert loaded.thumbnail_png.startswith(b"\x89PNG")
+    assert loaded.training_size == 32 and loaded.strength == 0.5
+    assert loaded.options["steps"] == 20 and loaded.options["batch_size"] == 2
+    for name, tensor in trained.model.network.state_dict().items():
+        assert torch.equal(tensor, loaded.network.state_dict()[name]), name
+    x = to_tensor(split_channels(content)[0])
+    assert torch.equal(trained.model.render(x), loaded.render(x))
+    from_file = apply_model(trained.path, content).image
+    from_object = apply_model(trained.model, content).image
+    assert np.array_equal(from_file, from_object)
+    assert from_file.shape == content.shape and from_file.dtype == content.dtype
+    # The trained network changes the image (it is no longer the identity).
+    assert np.abs(from_file.astype(int) - content.astype(int)).mean() > 1.0
+
+
+def test_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path, photos, style):
+    options = TrainOptions(
+        size=32, steps=4, batch_size=2, width=4, lr=0.005, device="cpu", checkpoint_every=1
+    )
+    straight = train_style(style, photos, tmp_path / "straight.nstmodel", options)
+
+    target = tmp_path / "resumed.nstmodel"
+    calls = []
+
+    def stop_after_two() -> bool:
+        calls.append(1)
+        return len(calls) >= 2
+
+    with pytest.raises(TrainingInterrupted, match="step 2/4.*run the same command again"):
+        train_style(style, photos, target, options, cancel=stop_after_two)
+    assert checkpoint_path(target).exists() and not target.exists()
+    resumed = train_style(style, photos, target, options)
+    assert resumed.resumed_from == 2 and resumed.steps == 4
+    assert not checkpoint_path(target).exists()
+
+    a, b = straight.model.network.state_dict(), load_model(target).network.state_dict()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+    batch = _fixed_batch(photos)
+    assert torch.equal(straight.model.render(batch), load_model(target).render(batch))
+
+
+def test_checkpoint_of_other_settings_is_refused(tmp_path, photos, style):
+    options = TrainOptions(size=32, steps=3, batch_size=2, width=4, device="cpu")
+    target = tmp_path / "m.nstmodel"
+    with pytest.raises(TrainingInterrupted):
+        train_style(style, photos, target, options, cancel=lambda: True)
+    other = TrainOptions(size=32, steps=3, batch_size=1, width=4, device="cpu")
+    with pytest.raises(InputError, match="other settings.*batch_size"):
+        train_style(style, photos, target, other)
+
+
+def _saved(path: Path, data) -> Path:
+    torch.save(data, path)
+    return path
+
+
+def test_damaged_or_foreign_files_are_refused(tmp_path, trained):
+    good = trained.path.read_bytes()
+    data = torch.load(trained.path, weights_only=True)
+
+    truncated = tmp_path / "truncated.nstmodel"
+    truncated.write_bytes(good[: len(good) // 2])
+    with pytest.raises(ModelFileError, match="damaged"):
+        load_model(truncated)
+
+    with pytest.raises(ModelFileError, match="version 99.*version 1 only"):
+        load_model(_saved(tmp_path / "v99.nstmodel", {**data, "version": 99}))
+
+    with pytest.raises(ModelFileError, match="no style model header"):
+        load_model(_saved(tmp_path / "foreign.pt", {"conv.weight": torch.zeros(3, 3)}))
+
+    wrong = dict(data["weights"])
+    name = next(iter(wrong))
+    wrong[name] = torch.zeros(2, 2)
+    wrong_shape = {**data, "weights": wrong, "checksum": weights_checksum(wrong)}
+    with pytest.raises(ModelFileError, match=f"weight {name} has shape"):
+        load_model(_saved(tmp_path / "shape.nstmodel", wrong_shape))
+
+    flipped = {k: v.clone() for k, v in data["weights"].items()}
+    flipped[name].view(-1)[0] += 1.0
+    with pytest.raises(ModelFileError, match="checksum"):
+        load_model(_saved(tmp_path / "flipped.nstmodel", {**data, "weights": flipped}))
+
+    with pytest.raises(ModelFileError, match="not a style model file"):
+        load_model(EXAMPLES / "chelsea.png")
+
+    # A pickle that would run code when unpickled: refused, and the code never runs.
+    marker = tmp_path / "code-ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.mkdir, (str(marker),))
+
+    evil = tmp_path / "evil.nstmodel"
+    evil.write_bytes(pickle.dumps({"format": MODEL_FORMAT, "x": Payload()}, protocol=2))
+    with pytest.raises(ModelFileError, match="not a style model file"):
+        load_model(evil)
+    evil_zip = _saved(tmp_path / "evil2.nstmodel", {"format": MODEL_FORMAT, "x": Payload()})
+    with pytest.raises(ModelFileError, match="not a style model file"):
+        load_model(evil_zip)
+    assert not marker.exists()
+
+    with pytest.raises(ModelFileError, match="no such style model file"):
+        load_model(tmp_path / "missing.nstmodel")
+
+
+def test_mask_keeps_outside_pixels_and_alpha_bit_identical(trained, content):
+    height, width = content.shape[:2]
+    rng = np.random.default_rng(1)
+    alpha = rng.integers(0, 256, (height, width, 1), dtype=np.uint8)
+    rgba = np.concatenate([content, alpha], axis=2)
+    mask = np.zeros((height, width), np.float32)
+    mask[10:40, 20:70] = 1.0
+    mask[40:50, 20:70] = 0.5
+    for image in (rgba, (rgba.astype(np.uint16) * 257), rgba.astype(np.float32) / 255):
+        for preserve in (False, True):
+            options = StyleOptions(device="cpu", preserve_color=preserve)
+            out = apply_model(trained.model, image, mask=mask, options=options).image
+            assert out.dtype == image.dtype and out.shape == image.shape
+            assert np.array_equal(out[mask == 0], image[mask == 0])
+            assert np.array_equal(out[..., 3], image[..., 3])
+            inside = mask == 1
+            assert not np.array_equal(out[inside][:, :3], image[inside][:, :3])
+
+    empty = apply_model(trained.model, rgba, mask=np.zeros((height, width), np.float32))
+    assert np.array_equal(empty.image, rgba)
+
+
+def test_list_models_reads_a_style_library(tmp_path, trained):
+    (tmp_path / "starry.nstmodel").write_bytes(trained.path.read_bytes())
+    (tmp_path / "damaged.nstmodel").write_bytes(b"garbage")
+    (tmp_path / "other.txt").write_text("ignored")
+    models = list_models(tmp_path)
+    assert [(m.name, m.training_size, m.steps) for m in models] == [("starry", 32, 20)]
+    assert models[0].thumbnail_png.startswith(b"\x89PNG")
+    with pytest.raises(InputError, match="no such style library folder"):
+        list_models(tmp_path / "absent")
+
+
+def test_find_images_refuses_a_folder_without_images(tmp_path, photos):
+    assert len(find_images(photos)) == 6  # the text file and the broken PNG are skipped
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(InputError, match="no readable training images"):
+        find_images(tmp_path)
+    with pytest.raises(InputError, match="no such folder"):
+        find_images(tmp_path / "absent")
+
+
+def test_network_takes_any_size_and_starts_as_identity():
+    net = TransformerNet(4, 1)
+    x = torch.rand(1, 3, 37, 50)
+    assert torch.equal(net(x), x)
+    assert isinstance(
+        FastStyleModel(net, "n", b"", {}, {"width": 4, "residual_blocks": 1}).render(x),
+        torch.Tensor,
+    )
+
+
+def test_cli_train_style_then_stylize_with_the_model(tmp_path, photos, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code = main(["train-style", str(EXAMPLES / "starry_night.jpg"), "--images", str(empty),
+                 "-o", str(tmp_path / "x.nstmodel")])  # fmt: skip
+    assert code == 1
+    assert "no readable training images" in capsys.readouterr().err
+
+    # The real command, as a user runs it: Ctrl-C saves a checkpoint, a second run resumes.
+    model = tmp_path / "starry.nstmodel"
+    argv = [
+        sys.executable, "-m", "nst_engine.cli", "train-style", EXAMPLES / "starry_night.jpg",
+        "--images", photos, "-o", model, "--size", "32", "--batch-size", "1", "--width", "4",
+        "--checkpoint-every", "1",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        [*map(str, argv), "--steps", "500"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not checkpoint_path(model).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    stopped = re.search(r"training stopped at step (\d+)/500; checkpoint saved", stderr)
+    assert stopped and "Traceback" not in stderr, stderr
+    assert checkpoint_path(model).exists() and not model.exists()
+
+    step = int(stopped.group(1))
+    run = subprocess.run(
+        [*map(str, argv), "--steps", str(step + 1)], capture_output=True, text=True, env=env
+    )
+    assert run.returncode == 0, run.stderr
+    assert "resuming from" in run.stderr
+    assert f"wrote {model}" in run.stdout and f"{step + 1} steps at 32 px" in run.stdout
+    assert not checkpoint_path(model).exists()
+    assert load_model(model).name == "starry_night"
+
+    content = tmp_path / "content.png"
+    save_image(content, load_image(EXAMPLES / "chelsea.png")[:64, :80])
+    out = tmp_path / "out.png"
+    assert main(["stylize", str(content), "--model", str(model), "-o", str(out)]) == 0
+    assert "fast:starry_night" in capsys.readouterr().out
+    assert load_image(out).shape == (64, 80, 3)
+
+    style = str(EXAMPLES / "starry_night.jpg")
+    both = ["stylize", str(content), style, "--model", str(model), "-o", str(out)]
+    for argv in (both, ["stylize", str(content), "-o", str(out)]):
+        assert main(argv) == 1
+        assert "--model MODEL, not both" in capsys.readouterr().err
+
+    bad = tmp_path / "bad.nstmodel"
+    bad.write_bytes(b"nonsense")
+    assert main(["stylize", str(content), "--model", str(bad), "-o", str(out)]) == 1
+    assert "not a style model file" in capsys.readouterr().err
