@@ -157,13 +157,16 @@ class _Progress:
         elif kind == "progress":
             fraction = float(getattr(event, "fraction", 0.0) or 0.0)
             Gimp.progress_update(min(max(fraction, 0.0), 1.0))
-            elapsed = time.monotonic() - self.started
-            left = elapsed * (1.0 - fraction) / fraction if fraction > 0.02 else None
-            level = getattr(event, "level", 0)
+            left = getattr(event, "eta", None)
+            if not left:
+                elapsed = time.monotonic() - self.started
+                left = elapsed * (1.0 - fraction) / fraction if fraction > 0.02 else None
+            level = getattr(event, "level", 0)  # 0-based, like the iteration
             levels = getattr(event, "levels", 0)
             iteration = getattr(event, "iteration", 0)
             iterations = getattr(event, "iterations", 0)
-            text = f"Neural Style: level {level + 1}/{levels}, iteration {iteration}/{iterations}"
+            text = (f"Neural Style: level {level + 1}/{levels}, "
+                    f"iteration {iteration + 1}/{iterations}")
             if left is not None:
                 text += f", about {_fmt_seconds(left)} left"
             self.text(text)
@@ -343,7 +346,8 @@ def stylize_layer(image, drawables, config):
     cancel = _Deadline(timeout)
 
     def job(on_event):
-        client = client_mod.StyleClient(address=address)
+        # the gRPC deadline is a backstop behind the plug-in's own deadline (cancel())
+        client = client_mod.StyleClient(address=address, timeout=float(timeout) + 60.0)
         try:
             return client.stylize(
                 pixels, width, height, channels, sample,
@@ -361,6 +365,7 @@ def stylize_layer(image, drawables, config):
     unavailable = getattr(client_mod, "ServerUnavailable", ())
     failed = getattr(client_mod, "JobFailed", ())
     cancelled = getattr(client_mod, "JobCancelled", ())
+    client_error = getattr(client_mod, "ClientError", ())
     try:
         try:
             result = run_job()
@@ -388,6 +393,10 @@ def stylize_layer(image, drawables, config):
         raise PluginError("The Neural Style job was cancelled.") from exc
     except failed as exc:
         raise PluginError(f"The Neural Style server could not stylise the layer: {exc}") from exc
+    except client_error as exc:
+        raise PluginError(f"Neural Style: {exc}") from exc
+    except ValueError as exc:  # the client's argument checks, before anything is sent
+        raise PluginError(f"Neural Style cannot send this layer: {exc}") from exc
 
     if cancel.timed_out:
         raise PluginError(f"Neural Style gave up after {timeout} s (the timeout argument).")
