@@ -1,0 +1,292 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class SampleType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SAMPLE_TYPE_UNSPECIFIED: _ClassVar[SampleType]
+    SAMPLE_TYPE_U8: _ClassVar[SampleType]
+    SAMPLE_TYPE_U16: _ClassVar[SampleType]
+    SAMPLE_TYPE_F32: _ClassVar[SampleType]
+
+class Stream(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STREAM_UNSPECIFIED: _ClassVar[Stream]
+    STREAM_CONTENT: _ClassVar[Stream]
+    STREAM_MASK: _ClassVar[Stream]
+    STREAM_STYLE: _ClassVar[Stream]
+SAMPLE_TYPE_UNSPECIFIED: SampleType
+SAMPLE_TYPE_U8: SampleType
+SAMPLE_TYPE_U16: SampleType
+SAMPLE_TYPE_F32: SampleType
+STREAM_UNSPECIFIED: Stream
+STREAM_CONTENT: Stream
+STREAM_MASK: Stream
+STREAM_STYLE: Stream
+
+class Options(_message.Message):
+    __slots__ = ("method", "strength", "size", "quality", "preserve_color", "seed", "iterations", "pooling", "preview_max_side", "preview_interval")
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    STRENGTH_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_FIELD_NUMBER: _ClassVar[int]
+    PRESERVE_COLOR_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    POOLING_FIELD_NUMBER: _ClassVar[int]
+    PREVIEW_MAX_SIDE_FIELD_NUMBER: _ClassVar[int]
+    PREVIEW_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    method: str
+    strength: float
+    size: int
+    quality: str
+    preserve_color: bool
+    seed: int
+    iterations: int
+    pooling: str
+    preview_max_side: int
+    preview_interval: float
+    def __init__(self, method: _Optional[str] = ..., strength: _Optional[float] = ..., size: _Optional[int] = ..., quality: _Optional[str] = ..., preserve_color: _Optional[bool] = ..., seed: _Optional[int] = ..., iterations: _Optional[int] = ..., pooling: _Optional[str] = ..., preview_max_side: _Optional[int] = ..., preview_interval: _Optional[float] = ...) -> None: ...
+
+class StyleSpec(_message.Message):
+    __slots__ = ("weight", "byte_size", "name")
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    BYTE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    weight: float
+    byte_size: int
+    name: str
+    def __init__(self, weight: _Optional[float] = ..., byte_size: _Optional[int] = ..., name: _Optional[str] = ...) -> None: ...
+
+class JobSpec(_message.Message):
+    __slots__ = ("width", "height", "channels", "sample_type", "has_mask", "styles", "options")
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    HAS_MASK_FIELD_NUMBER: _ClassVar[int]
+    STYLES_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    width: int
+    height: int
+    channels: int
+    sample_type: SampleType
+    has_mask: bool
+    styles: _containers.RepeatedCompositeFieldContainer[StyleSpec]
+    options: Options
+    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., channels: _Optional[int] = ..., sample_type: _Optional[_Union[SampleType, str]] = ..., has_mask: _Optional[bool] = ..., styles: _Optional[_Iterable[_Union[StyleSpec, _Mapping]]] = ..., options: _Optional[_Union[Options, _Mapping]] = ...) -> None: ...
+
+class Chunk(_message.Message):
+    __slots__ = ("stream", "style_index", "offset", "data")
+    STREAM_FIELD_NUMBER: _ClassVar[int]
+    STYLE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    stream: Stream
+    style_index: int
+    offset: int
+    data: bytes
+    def __init__(self, stream: _Optional[_Union[Stream, str]] = ..., style_index: _Optional[int] = ..., offset: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class Submit(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Cancel(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class StylizeRequest(_message.Message):
+    __slots__ = ("spec", "chunk", "submit", "cancel")
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    SUBMIT_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_FIELD_NUMBER: _ClassVar[int]
+    spec: JobSpec
+    chunk: Chunk
+    submit: Submit
+    cancel: Cancel
+    def __init__(self, spec: _Optional[_Union[JobSpec, _Mapping]] = ..., chunk: _Optional[_Union[Chunk, _Mapping]] = ..., submit: _Optional[_Union[Submit, _Mapping]] = ..., cancel: _Optional[_Union[Cancel, _Mapping]] = ...) -> None: ...
+
+class Queued(_message.Message):
+    __slots__ = ("position", "job_id")
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    position: int
+    job_id: str
+    def __init__(self, position: _Optional[int] = ..., job_id: _Optional[str] = ...) -> None: ...
+
+class Started(_message.Message):
+    __slots__ = ("job_id", "device", "queued_seconds")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    device: str
+    queued_seconds: float
+    def __init__(self, job_id: _Optional[str] = ..., device: _Optional[str] = ..., queued_seconds: _Optional[float] = ...) -> None: ...
+
+class ProgressEvent(_message.Message):
+    __slots__ = ("level", "levels", "iteration", "iterations", "step", "total_steps", "fraction", "losses", "elapsed", "eta")
+    class LossesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    LEVELS_FIELD_NUMBER: _ClassVar[int]
+    ITERATION_FIELD_NUMBER: _ClassVar[int]
+    ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_STEPS_FIELD_NUMBER: _ClassVar[int]
+    FRACTION_FIELD_NUMBER: _ClassVar[int]
+    LOSSES_FIELD_NUMBER: _ClassVar[int]
+    ELAPSED_FIELD_NUMBER: _ClassVar[int]
+    ETA_FIELD_NUMBER: _ClassVar[int]
+    level: int
+    levels: int
+    iteration: int
+    iterations: int
+    step: int
+    total_steps: int
+    fraction: float
+    losses: _containers.ScalarMap[str, float]
+    elapsed: float
+    eta: float
+    def __init__(self, level: _Optional[int] = ..., levels: _Optional[int] = ..., iteration: _Optional[int] = ..., iterations: _Optional[int] = ..., step: _Optional[int] = ..., total_steps: _Optional[int] = ..., fraction: _Optional[float] = ..., losses: _Optional[_Mapping[str, float]] = ..., elapsed: _Optional[float] = ..., eta: _Optional[float] = ...) -> None: ...
+
+class Preview(_message.Message):
+    __slots__ = ("width", "height", "rgb")
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    RGB_FIELD_NUMBER: _ClassVar[int]
+    width: int
+    height: int
+    rgb: bytes
+    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., rgb: _Optional[bytes] = ...) -> None: ...
+
+class Finished(_message.Message):
+    __slots__ = ("width", "height", "channels", "sample_type", "byte_size", "stats")
+    class StatsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    BYTE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    width: int
+    height: int
+    channels: int
+    sample_type: SampleType
+    byte_size: int
+    stats: _containers.ScalarMap[str, str]
+    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., channels: _Optional[int] = ..., sample_type: _Optional[_Union[SampleType, str]] = ..., byte_size: _Optional[int] = ..., stats: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class ResultChunk(_message.Message):
+    __slots__ = ("offset", "data")
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    offset: int
+    data: bytes
+    def __init__(self, offset: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class Failed(_message.Message):
+    __slots__ = ("code", "message")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    message: str
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class StylizeEvent(_message.Message):
+    __slots__ = ("queued", "started", "progress", "preview", "finished", "result_chunk", "failed")
+    QUEUED_FIELD_NUMBER: _ClassVar[int]
+    STARTED_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    PREVIEW_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_FIELD_NUMBER: _ClassVar[int]
+    RESULT_CHUNK_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    queued: Queued
+    started: Started
+    progress: ProgressEvent
+    preview: Preview
+    finished: Finished
+    result_chunk: ResultChunk
+    failed: Failed
+    def __init__(self, queued: _Optional[_Union[Queued, _Mapping]] = ..., started: _Optional[_Union[Started, _Mapping]] = ..., progress: _Optional[_Union[ProgressEvent, _Mapping]] = ..., preview: _Optional[_Union[Preview, _Mapping]] = ..., finished: _Optional[_Union[Finished, _Mapping]] = ..., result_chunk: _Optional[_Union[ResultChunk, _Mapping]] = ..., failed: _Optional[_Union[Failed, _Mapping]] = ...) -> None: ...
+
+class GetInfoRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Limits(_message.Message):
+    __slots__ = ("max_pixels", "max_styles", "max_style_bytes", "max_iterations", "max_queue", "chunk_bytes", "max_message_bytes")
+    MAX_PIXELS_FIELD_NUMBER: _ClassVar[int]
+    MAX_STYLES_FIELD_NUMBER: _ClassVar[int]
+    MAX_STYLE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    MAX_QUEUE_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    max_pixels: int
+    max_styles: int
+    max_style_bytes: int
+    max_iterations: int
+    max_queue: int
+    chunk_bytes: int
+    max_message_bytes: int
+    def __init__(self, max_pixels: _Optional[int] = ..., max_styles: _Optional[int] = ..., max_style_bytes: _Optional[int] = ..., max_iterations: _Optional[int] = ..., max_queue: _Optional[int] = ..., chunk_bytes: _Optional[int] = ..., max_message_bytes: _Optional[int] = ...) -> None: ...
+
+class ServerInfo(_message.Message):
+    __slots__ = ("protocol", "server_version", "engine_version", "torch_version", "grpc_version", "protobuf_version", "python_version", "device", "gpu_name", "gpu_memory_bytes", "weights", "limits", "methods", "qualities", "queued", "busy", "uptime_seconds", "pid")
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ENGINE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TORCH_VERSION_FIELD_NUMBER: _ClassVar[int]
+    GRPC_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PROTOBUF_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PYTHON_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    GPU_NAME_FIELD_NUMBER: _ClassVar[int]
+    GPU_MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    METHODS_FIELD_NUMBER: _ClassVar[int]
+    QUALITIES_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_FIELD_NUMBER: _ClassVar[int]
+    BUSY_FIELD_NUMBER: _ClassVar[int]
+    UPTIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    protocol: str
+    server_version: str
+    engine_version: str
+    torch_version: str
+    grpc_version: str
+    protobuf_version: str
+    python_version: str
+    device: str
+    gpu_name: str
+    gpu_memory_bytes: int
+    weights: str
+    limits: Limits
+    methods: _containers.RepeatedScalarFieldContainer[str]
+    qualities: _containers.RepeatedScalarFieldContainer[str]
+    queued: int
+    busy: bool
+    uptime_seconds: float
+    pid: int
+    def __init__(self, protocol: _Optional[str] = ..., server_version: _Optional[str] = ..., engine_version: _Optional[str] = ..., torch_version: _Optional[str] = ..., grpc_version: _Optional[str] = ..., protobuf_version: _Optional[str] = ..., python_version: _Optional[str] = ..., device: _Optional[str] = ..., gpu_name: _Optional[str] = ..., gpu_memory_bytes: _Optional[int] = ..., weights: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., methods: _Optional[_Iterable[str]] = ..., qualities: _Optional[_Iterable[str]] = ..., queued: _Optional[int] = ..., busy: _Optional[bool] = ..., uptime_seconds: _Optional[float] = ..., pid: _Optional[int] = ...) -> None: ...

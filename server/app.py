@@ -1,0 +1,322 @@
+"""Building and running the gRPC server: the style service, grpc.health.v1, reflection, the
+loopback-only rule, TLS and the access token, and a graceful shutdown."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import os
+import platform
+import signal
+import socket
+import threading
+from collections.abc import Callable
+from concurrent import futures
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from nst_proto import SERVICE_NAME
+from nst_proto import style_pb2 as pb
+from nst_proto import style_pb2_grpc as pb_grpc
+
+from . import __version__
+from .service import Limits, Scheduler, StyleService
+
+log = logging.getLogger("nst_server")
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+
+
+class ConfigError(Exception):
+    """The server cannot start as configured; the message says what to change."""
+
+
+@dataclass
+class Security:
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    token: str | None = None
+
+    @property
+    def tls(self) -> bool:
+        return self.cert_file is not None and self.key_file is not None
+
+
+def split_address(address: str) -> tuple[str, int | None]:
+    """("host", port) of "host:port" / "[v6]:port", or ("unix:/path", None)."""
+    if address.startswith("unix:") or address.startswith("unix-abstract:"):
+        return address, None
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(f"address {address!r} is not HOST:PORT or unix:/path")
+    return host.strip("[]"), int(port)
+
+
+def is_loopback(address: str) -> bool:
+    """True for unix sockets and addresses that only this machine can reach."""
+    host, port = split_address(address)
+    if port is None:
+        return True
+    if host in ("localhost", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
+
+
+def check_bind(address: str, security: Security) -> None:
+    """Refuse a non-loopback address unless TLS and an access token are both configured."""
+    if is_loopback(address):
+        return
+    missing = [
+        what
+        for what, ok in (
+            ("TLS (--tls-cert and --tls-key)", security.tls),
+            ("an access token (--token-file or NST_SERVER_TOKEN)", security.token),
+        )
+        if not ok
+    ]
+    if missing:
+        raise ConfigError(
+            f"refusing to listen on {address}: it is reachable from other machines, and "
+            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not configured. "
+            "Use 127.0.0.1:PORT or unix:/path for this machine only, or configure both."
+        )
+
+
+class TokenInterceptor(grpc.ServerInterceptor):
+    """Every call must carry `authorization: Bearer <token>`."""
+
+    def __init__(self, token: str) -> None:
+        self.expected = f"Bearer {token}".encode()
+
+        def deny(request, context):
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "a valid access token is required")
+
+        self.deny_unary = grpc.unary_unary_rpc_method_handler(deny)
+        self.deny_stream = grpc.stream_stream_rpc_method_handler(deny)
+
+    def intercept_service(self, continuation, handler_call_details):
+        metadata = dict(handler_call_details.invocation_metadata or ())
+        given = str(metadata.get("authorization", "")).encode()
+        if hmac.compare_digest(given, self.expected):
+            return continuation(handler_call_details)
+        handler = continuation(handler_call_details)
+        if handler is not None and handler.request_streaming:
+            return self.deny_stream
+        return self.deny_unary
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda:0" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for, but no CUDA GPU is available")
+    if device == "cuda":
+        return "cuda:0"
+    return device
+
+
+def static_info(device: str, extractor: str = "vgg19") -> dict[str, Any]:
+    import google.protobuf
+    import torch
+
+    import nst_engine
+
+    gpu_name, gpu_memory = "", 0
+    if device.startswith("cuda"):
+        props = torch.cuda.get_device_properties(torch.device(device))
+        gpu_name, gpu_memory = props.name, int(props.total_memory)
+    weights = extractor
+    if extractor == "vgg19":
+        from nst_engine import features
+
+        weights = (
+            f"vgg19: Oxford VGG-19 ({features.EMBEDDED_WEIGHTS_FILE} from "
+            f"{features.EMBEDDED_WEIGHTS_PACKAGE}, sha256 {features.EMBEDDED_WEIGHTS_SHA256[:16]})"
+        )
+    from nst_engine.options import METHODS, QUALITY_PRESETS
+
+    return {
+        "server_version": __version__,
+        "engine_version": nst_engine.__version__,
+        "torch_version": torch.__version__,
+        "grpc_version": grpc.__version__,
+        "protobuf_version": google.protobuf.__version__,
+        "python_version": platform.python_version(),
+        "device": device,
+        "gpu_name": gpu_name,
+        "gpu_memory_bytes": gpu_memory,
+        "weights": weights,
+        "methods": list(METHODS),
+        "qualities": list(QUALITY_PRESETS),
+    }
+
+
+def warm_up(device: str) -> None:
+    """Load the feature extractor once, so the first job does not pay for it."""
+    from nst_engine.features import get_extractor
+
+    get_extractor("vgg19", "avg", device)
+
+
+class StyleServer:
+    """A running server: grpc.Server, its scheduler and health servicer."""
+
+    def __init__(
+        self,
+        address: str = DEFAULT_ADDRESS,
+        *,
+        device: str = "auto",
+        limits: Limits | None = None,
+        security: Security | None = None,
+        engine: Callable | None = None,
+        warm: bool = True,
+    ) -> None:
+        self.security = security or Security()
+        check_bind(address, self.security)
+        self.limits = limits or Limits()
+        self.device = resolve_device(device)
+        self.requested_address = address
+        self.scheduler = Scheduler(self.limits, self.device, engine)
+        info = static_info(self.device)
+        self.service = StyleService(self.scheduler, self.limits, lambda: info)
+        self.health = health.HealthServicer()
+        interceptors = [TokenInterceptor(self.security.token)] if self.security.token else []
+        self.server = grpc.server(
+            futures.ThreadPoolExecutor(
+                max_workers=self.limits.max_queue + 12, thread_name_prefix="nst-rpc"
+            ),
+            interceptors=interceptors,
+            options=[
+                ("grpc.so_reuseport", 0),
+                ("grpc.max_receive_message_length", self.limits.max_message_bytes),
+                ("grpc.max_send_message_length", self.limits.max_message_bytes),
+            ],
+            maximum_concurrent_rpcs=self.limits.max_queue + 10,
+        )
+        pb_grpc.add_StyleServiceServicer_to_server(self.service, self.server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        names = (
+            pb.DESCRIPTOR.services_by_name["StyleService"].full_name,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        )
+        reflection.enable_server_reflection(names, self.server)
+        self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        self.address = self._bind(address)
+        self.warm = warm
+        self.stopped = threading.Event()
+
+    def _bind(self, address: str) -> str:
+        host, port = split_address(address)
+        if port is None:
+            path = address.split(":", 1)[1]
+            if os.path.exists(path):
+                if _socket_answers(path):
+                    raise ConfigError(f"{path} is in use by another server")
+                os.unlink(path)  # a stale socket left by a server that died
+        try:
+            if self.security.tls:
+                credentials = grpc.ssl_server_credentials(
+                    [(self.security.key_file.read_bytes(), self.security.cert_file.read_bytes())]
+                )
+                bound = self.server.add_secure_port(address, credentials)
+            else:
+                bound = self.server.add_insecure_port(address)
+        except RuntimeError as exc:
+            bound = 0
+            reason = str(exc)
+        else:
+            reason = ""
+        if not bound:
+            raise ConfigError(
+                f"cannot listen on {address}: the address is already in use or not available"
+                f"{' (' + reason + ')' if reason else ''}; is another nst-server running "
+                "(`nst-server status`)? Pick another port with --address 127.0.0.1:PORT"
+            )
+        if port == 0:
+            return f"{host}:{bound}" if ":" not in host else f"[{host}]:{bound}"
+        return address
+
+    def _set_health(self, status) -> None:
+        self.health.set("", status)
+        self.health.set(SERVICE_NAME, status)
+
+    def start(self) -> None:
+        self.server.start()
+        if self.warm:
+            warm_up(self.device)
+        self._set_health(health_pb2.HealthCheckResponse.SERVING)
+        log.info(
+            "nst-server %s listening on %s (device %s, queue %d, pid %d)",
+            __version__,
+            self.address,
+            self.device,
+            self.limits.max_queue,
+            os.getpid(),
+        )
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Refuse new jobs, cancel the running and waiting ones, end every call, then exit."""
+        if self.stopped.is_set():
+            return
+        self.stopped.set()
+        self.health.enter_graceful_shutdown()
+        self.scheduler.close()
+        self.server.stop(grace).wait(grace + 5)
+        self.scheduler.join(timeout=grace + 30)
+        _, port = split_address(self.address)
+        if port is None:
+            path = self.address.split(":", 1)[1]
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        log.info("nst-server on %s stopped", self.address)
+
+    def wait(self) -> None:
+        self.server.wait_for_termination()
+
+
+def _socket_answers(path: str) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1)
+        try:
+            sock.connect(path)
+            return True
+        except OSError:
+            return False
+
+
+def serve_forever(server: StyleServer, on_ready: Callable[[], None] | None = None) -> None:
+    """Run until SIGTERM or SIGINT, then stop gracefully."""
+    done = threading.Event()
+
+    def handle(signum, _frame) -> None:
+        log.info("signal %d: shutting down", signum)
+        done.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.start()
+        if on_ready is not None:
+            on_ready()
+        while not done.wait(0.5):
+            pass
+    finally:
+        server.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

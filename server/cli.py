@@ -1,0 +1,251 @@
+"""The `nst-server` command.
+
+    nst-server serve   [--address 127.0.0.1:50051 | unix:/path] [options]   foreground
+    nst-server start   [same options] [--timeout S]   background daemon; returns once healthy
+    nst-server status                                 0 running, 1 not answering, 3 not running
+    nst-server stop    [--timeout S]                  graceful: jobs cancelled, files removed
+    nst-server install-service                        a systemd user unit running `serve`
+    nst-server install-gimp-plugin                    (nst_server.gimp_install)
+
+Subcommands are registered in COMMANDS: name -> (help, add_arguments, run). A module adds
+one with `register(name, help, add_arguments, run)`; run(args) returns the exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from . import __version__
+
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+COMMANDS: dict[
+    str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+] = {}
+
+
+def register(
+    name: str,
+    help: str,  # noqa: A002 - argparse's word
+    add_arguments: Callable[[argparse.ArgumentParser], None],
+    run: Callable[[argparse.Namespace], int],
+) -> None:
+    COMMANDS[name] = (help, add_arguments, run)
+
+
+def _default_address() -> str:
+    return os.environ.get("NST_SERVER_ADDRESS", DEFAULT_ADDRESS)
+
+
+def _server_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--address",
+        default=_default_address(),
+        help="HOST:PORT or unix:/path (default $NST_SERVER_ADDRESS or %(default)s); a "
+        "non-loopback address needs --tls-cert, --tls-key and a token",
+    )
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--max-queue", type=int, default=4, help="jobs that may wait (default 4)")
+    p.add_argument(
+        "--max-pixels", type=int, default=8192 * 8192, help="largest content, width*height"
+    )
+    p.add_argument("--tls-cert", type=Path, help="PEM certificate chain (enables TLS)")
+    p.add_argument("--tls-key", type=Path, help="PEM private key")
+    p.add_argument(
+        "--token-file",
+        type=Path,
+        help="file holding the access token every call must carry (or $NST_SERVER_TOKEN)",
+    )
+    p.add_argument("--no-warm-up", action="store_true", help="do not load the model at start")
+    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+
+
+def _forwarded(args: argparse.Namespace) -> list[str]:
+    """The serve options of a `start` command, for the daemon's command line."""
+    out = [
+        "--device", args.device,
+        "--max-queue", str(args.max_queue),
+        "--max-pixels", str(args.max_pixels),
+        "--log-level", args.log_level,
+    ]  # fmt: skip
+    for flag, value in (
+        ("--tls-cert", args.tls_cert),
+        ("--tls-key", args.tls_key),
+        ("--token-file", args.token_file),
+    ):
+        if value is not None:
+            out += [flag, str(Path(value).resolve())]
+    if args.no_warm_up:
+        out.append("--no-warm-up")
+    return out
+
+
+def _security(args: argparse.Namespace):
+    from .app import ConfigError, Security
+
+    token = os.environ.get("NST_SERVER_TOKEN") or None
+    if args.token_file is not None:
+        try:
+            token = args.token_file.read_text().strip() or None
+        except OSError as exc:
+            raise ConfigError(f"cannot read the token file {args.token_file}: {exc}") from None
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise ConfigError("TLS needs both --tls-cert and --tls-key")
+    return Security(args.tls_cert, args.tls_key, token)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from .app import ConfigError, StyleServer, serve_forever
+    from .daemon import remove_pid_file, write_pid_file
+    from .service import Limits
+
+    logging.basicConfig(
+        level=args.log_level,
+        format="%(asctime)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        server = StyleServer(
+            args.address,
+            device=args.device,
+            limits=Limits(max_queue=max(0, args.max_queue), max_pixels=args.max_pixels),
+            security=_security(args),
+            warm=not args.no_warm_up,
+        )
+    except ConfigError as exc:
+        print(f"nst-server: error: {exc}", file=sys.stderr)
+        return 2
+
+    def ready() -> None:
+        print(f"nst-server: serving on {server.address}", file=sys.stderr, flush=True)
+        if args.pid_file is not None:
+            write_pid_file(args.pid_file, server.address, args.log_file_note)
+
+    try:
+        serve_forever(server, ready)
+    finally:
+        if args.pid_file is not None:
+            remove_pid_file(args.pid_file)
+    return 0
+
+
+def _serve_arguments(p: argparse.ArgumentParser) -> None:
+    _server_arguments(p)
+    p.add_argument("--pid-file", type=Path, help="write pid and address here once ready")
+    p.add_argument("--log-file-note", help=argparse.SUPPRESS)
+
+
+def _start_arguments(p: argparse.ArgumentParser) -> None:
+    _server_arguments(p)
+    p.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds to wait for it (default 120)"
+    )
+
+
+def run_start(args: argparse.Namespace) -> int:
+    from .app import ConfigError, check_bind
+    from .daemon import start
+
+    try:
+        security = _security(args)
+        check_bind(args.address, security)  # refuse here too, before anything is spawned
+    except ConfigError as exc:
+        print(f"nst-server: error: {exc}", file=sys.stderr)
+        return 2
+    return start(args.address, _forwarded(args), args.timeout, secure=security.tls)
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from .daemon import status
+
+    return status()
+
+
+def _stop_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds before SIGKILL")
+
+
+def run_stop(args: argparse.Namespace) -> int:
+    from .daemon import stop
+
+    return stop(args.timeout)
+
+
+def _service_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--address", default=_default_address())
+    p.add_argument("--device", default="auto")
+    p.add_argument(
+        "--unit-dir",
+        type=Path,
+        default=Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+        / "systemd"
+        / "user",
+    )
+
+
+def run_install_service(args: argparse.Namespace) -> int:
+    unit = args.unit_dir / "nst-server.service"
+    unit.parent.mkdir(parents=True, exist_ok=True)
+    unit.write_text(
+        "[Unit]\nDescription=Neural Style server (nst-server)\n\n"
+        "[Service]\n"
+        f"ExecStart={sys.executable} -m nst_server serve --address {args.address} "
+        f"--device {args.device}\n"
+        "Restart=on-failure\nKillSignal=SIGTERM\nTimeoutStopSec=40\n\n"
+        "[Install]\nWantedBy=default.target\n"
+    )
+    print(f"wrote {unit}\nenable it with: systemctl --user daemon-reload && "
+          "systemctl --user enable --now nst-server")  # fmt: skip
+    return 0
+
+
+register("serve", "run the server in the foreground", _serve_arguments, run_serve)
+register("start", "start the server as a background daemon", _start_arguments, run_start)
+register("status", "is the daemon running, and where", lambda p: None, run_status)
+register("stop", "stop the daemon gracefully", _stop_arguments, run_stop)
+register("install-service", "write a systemd user unit", _service_arguments, run_install_service)
+
+
+def _register_optional() -> None:
+    """Subcommands from modules that may not be there (the GIMP installer)."""
+    try:
+        from . import gimp_install
+    except ImportError:
+        return
+    if hasattr(gimp_install, "add_arguments") and hasattr(gimp_install, "run_from_args"):
+        register(
+            "install-gimp-plugin",
+            "install the Neural Style plug-in into GIMP 3",
+            gimp_install.add_arguments,
+            gimp_install.run_from_args,
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    _register_optional()
+    parser = argparse.ArgumentParser(
+        prog="nst-server", description="The Neural Style server (gRPC, nst.v1)."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (help_text, add_arguments, run) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        add_arguments(p)
+        p.set_defaults(run=run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""`nst-server start`, `status` and `stop`: the server as a background daemon, with its pid
+file and log file in the user's state directory.
+
+State directory: $NST_STATE_DIR, else $XDG_STATE_HOME/neural-style, else
+~/.local/state/neural-style. It holds server.json (pid, address, log path; written by the
+server once it is ready, removed when it exits) and server.log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+PID_FILE = "server.json"
+LOG_FILE = "server.log"
+
+
+def state_dir() -> Path:
+    if os.environ.get("NST_STATE_DIR"):
+        return Path(os.environ["NST_STATE_DIR"]).expanduser()
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "neural-style"
+
+
+def pid_path() -> Path:
+    return state_dir() / PID_FILE
+
+
+def log_path() -> Path:
+    return state_dir() / LOG_FILE
+
+
+def write_pid_file(path: Path, address: str, log: str | None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"pid": os.getpid(), "address": address, "log": log, "started": time.time()}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record) + "\n")
+    tmp.replace(path)
+
+
+def remove_pid_file(path: Path) -> None:
+    """Remove the pid file if it is this process's."""
+    try:
+        if json.loads(path.read_text()).get("pid") == os.getpid():
+            path.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def read_pid_file(path: Path | None = None) -> dict | None:
+    path = path or pid_path()
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("pid"), int) else None
+
+
+def alive(pid: int) -> bool:
+    """True while `pid` is a live (not zombie) nst-server process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True  # no /proc: trust the signal check
+    state = stat.rsplit(")", 1)[-1].split()[0]
+    return state not in ("Z", "X") and (b"nst_server" in cmdline or b"nst-server" in cmdline)
+
+
+def health_status(address: str, timeout: float = 2.0) -> str | None:
+    """The health service's status name ("SERVING", ...) at `address`, None if no answer."""
+    channel = grpc.insecure_channel(address)
+    try:
+        reply = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(), timeout=timeout
+        )
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+    except grpc.RpcError:
+        return None
+    finally:
+        channel.close()
+
+
+def _tail(path: Path, lines: int = 8) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return "\n".join("    " + line for line in text[-lines:])
+
+
+def start(address: str, serve_args: list[str], timeout: float = 120.0, secure: bool = False) -> int:
+    """Start `nst-server serve` detached; return once it answers (0) or failed (1)."""
+    pid_file, log_file = pid_path(), log_path()
+    record = read_pid_file(pid_file)
+    if record is not None:
+        if alive(record["pid"]):
+            if record.get("address") == address:
+                print(f"nst-server is already running (pid {record['pid']}) on {address}")
+                return 0
+            print(
+                f"nst-server: error: a server is already running (pid {record['pid']}) on "
+                f"{record.get('address')}; stop it first with `nst-server stop`",
+                file=sys.stderr,
+            )
+            return 1
+        pid_file.unlink(missing_ok=True)
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable,
+        "-m",
+        "nst_server",
+        "serve",
+        "--address",
+        address,
+        "--pid-file",
+        str(pid_file),
+        "--log-file-note",
+        str(log_file),
+        *serve_args,
+    ]
+    log = open(log_file, "ab")  # noqa: SIM115 - handed to the child
+    offset = log.tell()
+    try:
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+    finally:
+        log.close()
+    started = time.monotonic()
+    while True:
+        code = proc.poll()
+        if code is not None:
+            print(
+                f"nst-server: error: the server exited with status {code} before it was ready:\n"
+                f"{_new_log(log_file, offset)}\n(full log: {log_file})",
+                file=sys.stderr,
+            )
+            return 1
+        record = read_pid_file(pid_file)
+        if record is not None and record.get("pid") == proc.pid:
+            if secure or health_status(address) == "SERVING":
+                print(
+                    f"nst-server started (pid {proc.pid}) on {address} in "
+                    f"{time.monotonic() - started:.1f} s; log: {log_file}"
+                )
+                return 0
+        if time.monotonic() - started > timeout:
+            proc.terminate()
+            print(
+                f"nst-server: error: the server did not answer within {timeout:g} s; stopped it. "
+                f"Its log ({log_file}):\n{_new_log(log_file, offset)}",
+                file=sys.stderr,
+            )
+            return 1
+        time.sleep(0.2)
+
+
+def _new_log(path: Path, offset: int) -> str:
+    try:
+        with path.open("rb") as fh:
+            fh.seek(offset)
+            text = fh.read().decode(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return "\n".join("    " + line for line in text[-12:])
+
+
+def status() -> int:
+    """0 running and answering, 1 running but not answering, 3 not running."""
+    pid_file = pid_path()
+    record = read_pid_file(pid_file)
+    if record is None:
+        print(f"nst-server is not running (no pid file in {pid_file.parent})")
+        return 3
+    pid, address = record["pid"], record.get("address", "?")
+    if not alive(pid):
+        pid_file.unlink(missing_ok=True)
+        print(f"nst-server is not running (pid {pid} is gone; removed its stale pid file)")
+        return 3
+    health = health_status(address)
+    if health != "SERVING":
+        print(f"nst-server (pid {pid}) is running but does not answer on {address} ({health})")
+        return 1
+    line = f"nst-server is running (pid {pid}) on {address}"
+    try:
+        from nst_proto.client import StyleClient
+
+        with StyleClient(address, connect_timeout=2) as client:
+            info = client.info()
+        line += (
+            f": device {info.device}{' (' + info.gpu_name + ')' if info.gpu_name else ''}, "
+            f"{'busy' if info.busy else 'idle'}, {info.queued} waiting, "
+            f"up {info.uptime_seconds:.0f} s"
+        )
+    except Exception:  # noqa: BLE001 - the health answer is enough for status
+        pass
+    print(f"{line}; log: {record.get('log') or log_path()}")
+    return 0
+
+
+def stop(timeout: float = 30.0) -> int:
+    """Stop the daemon gracefully (SIGTERM: jobs are cancelled, files removed)."""
+    pid_file = pid_path()
+    record = read_pid_file(pid_file)
+    if record is None or not alive(record["pid"]):
+        pid_file.unlink(missing_ok=True)
+        print("nst-server is not running")
+        return 0
+    pid = record["pid"]
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if alive(pid):
+        os.kill(pid, signal.SIGKILL)
+        pid_file.unlink(missing_ok=True)
+        print(f"nst-server (pid {pid}) did not stop within {timeout:g} s; killed it")
+        return 1
+    pid_file.unlink(missing_ok=True)
+    print(f"nst-server (pid {pid}) stopped")
+    return 0

@@ -1,0 +1,170 @@
+"""Running an engine-style job on a server: what `nst stylize --server ADDRESS` calls.
+
+    from nst_server.remote import stylize_remote
+    image, stats = stylize_remote(address, content, style_paths, mask, options, progress)
+
+It takes and returns what the local path does (arrays, nst_engine.StyleOptions, a callback of
+nst_engine.Progress) and raises the engine's errors (InputError, NSTError, Cancelled), so the
+CLI handles both paths alike.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from nst_proto.client import (
+    JobCancelled,
+    JobEvent,
+    JobFailed,
+    ServerUnavailable,
+    StyleClient,
+)
+
+from nst_engine.errors import Cancelled, InputError, NSTError
+from nst_engine.images import from_float, split_channels, to_float
+from nst_engine.options import Progress, StyleOptions
+
+SAMPLE_OF_DTYPE = {
+    np.dtype(np.uint8): "u8",
+    np.dtype(np.uint16): "u16",
+    np.dtype(np.float32): "f32",
+}
+DTYPE_OF_SAMPLE = {"u8": "<u1", "u16": "<u2", "f32": "<f4"}
+
+
+def _style_bytes(style: str | os.PathLike | bytes | np.ndarray) -> tuple[bytes, str]:
+    """Encoded image bytes for the wire: files travel as they are, arrays as 8-bit PNG."""
+    if isinstance(style, bytes | bytearray):
+        return bytes(style), "style"
+    if isinstance(style, np.ndarray):
+        from PIL import Image
+
+        rgb, _ = split_channels(style)
+        buffer = io.BytesIO()
+        Image.fromarray(from_float(rgb, np.uint8)).save(buffer, format="PNG")
+        return buffer.getvalue(), "array"
+    path = Path(style)
+    try:
+        return path.read_bytes(), path.name
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+
+
+def _mask_bytes(mask: np.ndarray | None, height: int, width: int) -> bytes | None:
+    """The mask as width*height u8 (0 keeps, 255 styles fully)."""
+    if mask is None:
+        return None
+    array = np.asarray(mask)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.shape != (height, width):
+        raise InputError(
+            f"the mask is {array.shape[1]}x{array.shape[0]} but the content is "
+            f"{width}x{height}; they must be the same size"
+        )
+    if array.dtype != np.uint8:
+        array = from_float(np.clip(to_float(array), 0, 1), np.uint8)
+    return np.ascontiguousarray(array).tobytes()
+
+
+def options_dict(options: StyleOptions) -> dict:
+    """The StyleOptions fields the wire carries (device, extractor and max_pixels are the
+    server's own)."""
+    return {
+        "method": options.method,
+        "strength": options.strength,
+        "size": options.size,
+        "quality": options.quality,
+        "preserve_color": options.preserve_color,
+        "seed": options.seed,
+        "iterations": options.iterations,
+        "pooling": options.pooling,
+    }
+
+
+def _number(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def stylize_remote(
+    address: str,
+    content: np.ndarray,
+    styles: Sequence[str | os.PathLike | bytes | np.ndarray],
+    mask: np.ndarray | None,
+    options: StyleOptions,
+    progress: Callable[[Progress], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    *,
+    timeout: float | None = None,
+    token: str | None = None,
+    root_certificates: bytes | None = None,
+) -> tuple[np.ndarray, dict]:
+    """Run one job on the server at `address`; return (image, stats) like the local engine."""
+    content = np.ascontiguousarray(content)
+    if content.ndim == 2:
+        content = content[:, :, None]
+    sample_type = SAMPLE_OF_DTYPE.get(content.dtype)
+    if sample_type is None:
+        raise InputError(f"sample type {content.dtype} is not supported (u8, u16 or float32)")
+    height, width, channels = content.shape
+    encoded = [_style_bytes(s) for s in styles]
+    weights = list(options.style_weights or [1.0] * len(encoded))
+    if len(weights) != len(encoded):
+        raise InputError(f"{len(encoded)} style images but {len(weights)} weights")
+
+    def on_event(event: JobEvent) -> None:
+        if progress is not None and event.kind == "progress":
+            progress(
+                Progress(
+                    level=event.level,
+                    levels=event.levels,
+                    iteration=event.iteration,
+                    iterations=event.iterations,
+                    losses=event.losses,
+                    elapsed=event.elapsed,
+                    step=event.step,
+                    total_steps=event.total_steps,
+                )
+            )
+
+    try:
+        with StyleClient(
+            address, timeout, token=token, root_certificates=root_certificates
+        ) as client:
+            result = client.stylize(
+                content.astype(content.dtype.newbyteorder("<"), copy=False).tobytes(),
+                width,
+                height,
+                channels,
+                sample_type,
+                styles=[(data, w) for (data, _), w in zip(encoded, weights, strict=True)],
+                mask=_mask_bytes(mask, height, width),
+                options=options_dict(options),
+                on_event=on_event,
+                cancel=cancel,
+                style_names=[name for _, name in encoded],
+            )
+    except ServerUnavailable as exc:
+        raise NSTError(str(exc)) from None
+    except JobCancelled as exc:
+        raise Cancelled(str(exc)) from None
+    except JobFailed as exc:
+        if exc.code == "INVALID_ARGUMENT":
+            raise InputError(f"the server refused the job: {exc.message}") from None
+        raise NSTError(f"the server failed the job ({exc.code}): {exc.message}") from None
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    image = np.frombuffer(result.pixels, dtype=DTYPE_OF_SAMPLE[result.sample_type])
+    image = image.reshape(result.height, result.width, result.channels)
+    image = image.astype(image.dtype.newbyteorder("="))  # a writable, native copy
+    stats = {k: _number(v) for k, v in result.stats.items()}
+    return image, stats
