@@ -73,6 +73,8 @@ def stylize(
             f"the content image is {width}x{height} = {height * width:,} pixels, over "
             f"the limit of {options.max_pixels:,}; scale it down or raise the limit"
         )
+    if model is not None and styles is not None:
+        raise InputError("give style images or a trained model, not both")
     style_list = [] if model is not None else _style_list(styles, options)
     weights = list(options.style_weights or [1.0] * len(style_list))
     soft_mask = _mask_array(mask, height, width)

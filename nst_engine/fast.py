@@ -687,8 +687,9 @@ def train_style(
     extractor = get_extractor("vgg19", "avg", device)
     loss = PerceptualLoss(extractor, to_tensor(style_rgb, device), options.size)
 
-    torch.manual_seed(options.seed)
-    network = TransformerNet(options.width, options.residual_blocks).to(device)
+    with torch.random.fork_rng(devices=[]):  # seeded, without touching the caller's RNG
+        torch.manual_seed(options.seed)
+        network = TransformerNet(options.width, options.residual_blocks).to(device)
     if device.type == "cuda":
         network = network.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(network.parameters(), lr=options.lr)

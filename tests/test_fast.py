@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 
+from nst_engine.api import stylize
 from nst_engine.cli import main
 from nst_engine.errors import InputError
 from nst_engine.fast import (
@@ -121,6 +122,8 @@ def test_model_file_round_trip_gives_identical_outputs(trained, content):
     from_object = apply_model(trained.model, content).image
     assert np.array_equal(from_file, from_object)
     assert from_file.shape == content.shape and from_file.dtype == content.dtype
+    with pytest.raises(InputError, match="not both"):
+        stylize(content, content, model=loaded)
     # The trained network changes the image (it is no longer the identity).
     assert np.abs(from_file.astype(int) - content.astype(int)).mean() > 1.0
 
