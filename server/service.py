@@ -49,7 +49,8 @@ class Limits:
     max_style_bytes: int = 64 << 20
     max_iterations: int = 5000
     max_queue: int = 4
-    chunk_bytes: int = CHUNK_BYTES
+    chunk_bytes: int = CHUNK_BYTES  # the largest Chunk.data accepted
+    result_chunk_bytes: int = CHUNK_BYTES  # the ResultChunk.data size sent
     max_message_bytes: int = MAX_MESSAGE_BYTES
 
 
@@ -73,7 +74,7 @@ class QueueFull(JobError):
 _job_ids = itertools.count(1)
 
 
-@dataclass
+@dataclass(eq=False)  # identity: jobs are found in the queue by `is`
 class Job:
     """One job from the moment its upload is complete until its call ends."""
 
@@ -90,6 +91,7 @@ class Job:
     enqueued_at: float = field(default_factory=time.perf_counter)
     preview_max_side: int = 0
     preview_interval: float = 1.0
+    position: int = -1
 
     def cancel(self, reason: str) -> None:
         if not self.cancelled.is_set():
@@ -170,6 +172,7 @@ class Scheduler:
             self._check_room()
             self.waiting.append(job)
             ahead = len(self.waiting) - 1 + (self.running is not None)
+            job.position = ahead
             job.events.put(
                 ("event", pb.StylizeEvent(queued=pb.Queued(position=ahead, job_id=job.id)))
             )
@@ -184,11 +187,14 @@ class Scheduler:
                 self.lock.notify_all()
 
     def _announce_positions(self) -> None:
+        """Tell every waiting job its place, when it changed."""
         base = 1 if self.running is not None else 0
         for i, job in enumerate(self.waiting):
-            job.events.put(
-                ("event", pb.StylizeEvent(queued=pb.Queued(position=base + i, job_id=job.id)))
-            )
+            if job.position != base + i:
+                job.position = base + i
+                job.events.put(
+                    ("event", pb.StylizeEvent(queued=pb.Queued(position=base + i, job_id=job.id)))
+                )
 
     def status(self) -> tuple[int, bool]:
         with self.lock:
@@ -231,7 +237,6 @@ class Scheduler:
                 with self.lock:
                     self.running = None
                     self.jobs_done += 1
-                    self._announce_positions()
                 _free_memory()
 
     def _run(self, job: Job) -> None:
@@ -711,7 +716,7 @@ class StyleService(pb_grpc.StyleServiceServicer):
             )
         )
         view = memoryview(data)
-        step = self.limits.chunk_bytes
+        step = self.limits.result_chunk_bytes
         for offset in range(0, len(data), step):
             yield pb.StylizeEvent(
                 result_chunk=pb.ResultChunk(offset=offset, data=bytes(view[offset : offset + step]))
