@@ -284,7 +284,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         if args.server:
-            from .remote import stylize_remote
+            from nst_server.remote import stylize_remote  # lazily: the engine needs no gRPC
 
             image, stats = stylize_remote(args.server, content, args.styles, mask, options, bar)
         else:
