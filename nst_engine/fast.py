@@ -15,13 +15,14 @@ mode (`transfer.DynamicWeight`) steers it every step so that the SSIM between th
 output and its input batch settles at `transfer.target_ssim(strength)`. The network is thus
 trained toward the same structural budget that the same strength asks of the optimisation.
 A network responds to its style weight over many steps, not one, so the controller moves
-a fifth as fast per step as it does in the optimisation.
+a fifth as fast per step as it does in the optimisation. SSIM is measured on the training
+crops; applied to an image of another size, the balance is that of the training size.
 
-A model is one file (`save_model` / `load_model`): a dict of plain tensors, strings, numbers
-and bytes written by `torch.save` and read with `weights_only=True`, so loading never runs
-pickled code. It holds the weights, the style's name, a PNG thumbnail of the style, the
-training options, the architecture, a format version and a SHA-256 of the weights; loading
-checks every one of them.
+A model is one file (`FastStyleModel.save` / `load_model`): a dict of plain tensors,
+strings, numbers and bytes written by `torch.save` and read with `weights_only=True`, so
+loading never runs pickled code. It holds the weights, the style's name, a PNG thumbnail of
+the style, the training options, the architecture, a format version and a SHA-256 of the
+weights; loading checks every one of them.
 
 Applying a model goes through `api.stylize(..., model=...)`, so masks, colour preservation,
 alpha, sample types and bit-identical pixels outside the mask work exactly as for the other
@@ -489,7 +490,7 @@ def checkpoint_path(output: str | os.PathLike) -> Path:
 
 
 def find_images(folder: str | os.PathLike) -> list[Path]:
-    """Image files under `folder` (recursively) whose header Pillow or tifffile can read."""
+    """Image files under `folder` (recursively) whose header Pillow reads (and any TIFF)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: no such folder of training images")
