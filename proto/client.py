@@ -296,7 +296,8 @@ class StyleClient:
     """A connection to nst-server. `address` is "host:port" or "unix:/path".
 
     timeout: overall deadline of a stylize call in seconds (None: none).
-    connect_timeout: how long to wait for the server to answer at all before ServerUnavailable.
+    connect_timeout: the deadline of the info call (a stylize call fails at once with
+    ServerUnavailable when nothing listens at the address).
     token / root_certificates: for a server on another machine (TLS and an access token);
     root_certificates are the PEM bytes of the CA (or the server's self-signed certificate).
     """
@@ -375,7 +376,6 @@ class StyleClient:
 
     def info(self) -> ServerInfo:
         """The server's versions, device, weights and limits."""
-        self.wait_ready()
         try:
             reply = self.stub.GetInfo(pb.GetInfoRequest(), timeout=self.connect_timeout + 25)
         except grpc.RpcError as exc:
@@ -438,7 +438,6 @@ class StyleClient:
         first = next(messages)  # runs the argument checks now, in the caller's thread
         if cancel is not None and cancel():
             raise JobCancelled("the job was cancelled before it was sent")
-        self.wait_ready()
         requests = _Requests(_chain(first, messages))
         call = self.stub.Stylize(iter(requests), timeout=self.timeout)
         inbox: queue.Queue = queue.Queue()

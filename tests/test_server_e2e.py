@@ -220,6 +220,18 @@ def test_cancel_stops_the_job_within_an_iteration_and_the_next_runs(server, cont
     assert as_array(stylize(server["address"], content)).shape == content.shape
 
 
+def test_a_deadline_cancels_the_job_on_the_server(server, content):
+    tic = time.monotonic()
+    with pytest.raises(JobFailed) as late:
+        stylize(server["address"], content, options={"iterations": 500}, timeout=2.5)
+    assert late.value.code == "DEADLINE_EXCEEDED" and "deadline" in str(late.value)
+    assert time.monotonic() - tic < 5
+    while _busy(server["address"]):
+        assert time.monotonic() - tic < 10, "the job outlived its deadline"
+        time.sleep(0.05)
+    assert "deadline passed" in server["log"].read_text()
+
+
 def test_client_disconnect_stops_the_job_and_the_next_runs(server, content, tmp_path):
     script = tmp_path / "client.py"
     script.write_text(
@@ -489,3 +501,61 @@ def test_daemon_start_status_stop_as_a_user_would(tmp_path, content):
     status = nst_server("status", env=env)
     assert status.returncode == 3
     assert nst_server("stop", env=env).stdout.strip() == "nst-server is not running"
+
+
+def test_stylize_remote_is_the_local_path_through_the_server(server, content, tmp_path):
+    """nst_server.remote.stylize_remote, what `nst stylize --server` runs: same image, engine
+    Progress objects, and the engine's error types."""
+    from nst_server.remote import stylize_remote
+
+    from nst_engine.errors import InputError, NSTError
+
+    seen = []
+    options = nst_engine.StyleOptions(iterations=ITERATIONS, seed=7)
+    image, stats = stylize_remote(
+        server["address"], content, [EXAMPLES / "starry_night.jpg"], None, options, seen.append
+    )
+    assert np.array_equal(image, local(content)) and image.flags.writeable
+    assert stats["iterations"] == ITERATIONS and stats["device"] == "cpu"
+    assert [p.step for p in seen] == [1, 2, 3] and seen[-1].fraction == 1.0
+    assert all(isinstance(p, nst_engine.Progress) for p in seen)
+
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"\x89PNG\r\n\x1a\n but not really")
+    with pytest.raises(InputError, match="the server refused the job: style image 1"):
+        stylize_remote(server["address"], content, [junk], None, options)
+    with pytest.raises(NSTError, match="nst-server start --address 127.0.0.1:9"):
+        stylize_remote("127.0.0.1:9", content, [junk], None, options)
+
+
+def test_nst_stylize_server_writes_the_same_file_as_the_local_path(server, tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("nst_engine.remote") is None:
+        pytest.skip("nst_engine.remote (the CLI's hook to nst_server.remote) is not there yet")
+    common = [
+        "-m", "nst_engine.cli", "stylize", str(EXAMPLES / "chelsea.png"),
+        str(EXAMPLES / "starry_night.jpg"), "--size", "64", "--iterations", "3", "--seed", "7",
+    ]  # fmt: skip
+    remote = subprocess.run(
+        [
+            sys.executable,
+            *common,
+            "-o",
+            str(tmp_path / "remote.png"),
+            "--server",
+            server["address"],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert remote.returncode == 0, remote.stderr
+    here = subprocess.run(
+        [sys.executable, *common, "-o", str(tmp_path / "local.png"), "--device", "cpu"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert here.returncode == 0, here.stderr
+    assert np.array_equal(load_image(tmp_path / "remote.png"), load_image(tmp_path / "local.png"))

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import nst_proto
-import pytest
 from nst_proto import generate
 
 PROTO_DIR = Path(nst_proto.__file__).resolve().parent
@@ -56,10 +55,17 @@ def test_client_imports_nothing_but_stdlib_grpc_and_protobuf(tmp_path):
     assert names == "StyleClient 2"
 
 
-@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_a_regular_install_ships_both_packages_and_the_proto(tmp_path):
     """`pip install .` (not editable) into a target dir holds nst_server and nst_proto."""
-    repo = PROTO_DIR.parent
+    repo = tmp_path / "src"  # a copy: the build leaves nothing in the working tree
+    source = PROTO_DIR.parent
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        if (source / name).is_file():
+            repo.mkdir(exist_ok=True)
+            shutil.copy(source / name, repo / name)
+    for name in ("nst_engine", "server", "proto", "gimp_plugin"):
+        shutil.copytree(source / name, repo / name, ignore=skip)
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
          "--target", str(tmp_path / "site"), str(repo)],
