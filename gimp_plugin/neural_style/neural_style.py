@@ -199,24 +199,30 @@ class _Deadline:
 
 
 def _server_command(settings):
-    """The command that starts the daemon: the installer's record, else nst-server on PATH."""
+    """(command, None) to start the daemon, or (None, why not).
+
+    The installer's record (neural_style.json) first, then $NST_SERVER_COMMAND, then
+    nst-server on GIMP's PATH.
+    """
+    reasons = []
     command = settings.get("server_command")
-    if isinstance(command, list) and command and os.path.isfile(command[0]) and os.access(
-        command[0], os.X_OK
-    ):
-        return command
-    env_command = os.environ.get("NST_SERVER_COMMAND")
-    if env_command and shutil.which(env_command):
-        return [shutil.which(env_command)]
-    found = shutil.which("nst-server")
-    return [found] if found else None
+    if isinstance(command, list) and command:
+        if os.path.isfile(command[0]) and os.access(command[0], os.X_OK):
+            return command, None
+        reasons.append(f"the installed start command {command[0]} is not there")
+    for name in (os.environ.get("NST_SERVER_COMMAND"), "nst-server"):
+        found = shutil.which(name) if name else None
+        if found:
+            return [found], None
+    reasons.append("nst-server is not on GIMP's PATH")
+    return None, " and ".join(reasons)
 
 
 def _start_server(address, settings):
     """Try `nst-server start`; return None on success, else the reason it could not."""
-    command = _server_command(settings)
+    command, why_not = _server_command(settings)
     if command is None:
-        return "nst-server was not found on GIMP's PATH"
+        return why_not
     Gimp.progress_set_text("Neural Style: starting the server (nst-server start)")
     try:
         proc = subprocess.run(
@@ -373,8 +379,8 @@ def stylize_layer(image, drawables, config):
             reason = _start_server(address, settings)
             if reason is not None:
                 raise PluginError(
-                    f"The Neural Style server is not running at {address} ({first}), and "
-                    f"GIMP could not start it: {reason}. Start it in a terminal with:\n"
+                    f"The Neural Style server is not running at {address}, and GIMP could "
+                    f"not start it ({reason}). Start it in a terminal with:\n"
                     f"    nst-server start --address {address}\n"
                     "then run Filters > Neural Style again."
                 ) from first

@@ -149,6 +149,6 @@ def load_raw(path: Path, shape: tuple[int, ...], dtype) -> np.ndarray:
 
 def colour_distance(pixels: np.ndarray, style: np.ndarray) -> float:
     """Distance between colour statistics (mean and covariance of RGB in [0, 1])."""
-    a = pixels.reshape(-1, pixels.shape[-1])[:, :3].astype(np.float64)
-    b = style.reshape(-1, style.shape[-1])[:, :3].astype(np.float64)
+    a = pixels.reshape(-1, pixels.shape[-1])[:, :3] / float(np.iinfo(pixels.dtype).max)
+    b = style.reshape(-1, style.shape[-1])[:, :3] / float(np.iinfo(style.dtype).max)
     return float(np.linalg.norm(a.mean(0) - b.mean(0)) + np.linalg.norm(np.cov(a.T) - np.cov(b.T)))

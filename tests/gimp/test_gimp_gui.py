@@ -115,3 +115,80 @@ def test_one_undo_removes_the_new_layer(gui_root, installed, server, tmp_path):
     after = load_raw(work.host / "after.raw", (48, 64, 3), np.uint8)
     assert np.array_equal(before, after)
     shutil.rmtree(work.host, ignore_errors=True)
+
+
+CANCEL_SCRIPT = r"""
+import json, time
+P = PARAMS
+img = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(P["content"]))
+Gimp.Display.new(img)
+src = img.get_layers()[0]
+proc = Gimp.get_pdb().lookup_procedure("plug-in-neural-style")
+def run(iterations):
+    cfg = proc.create_config()
+    cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    cfg.set_property("image", img)
+    cfg.set_core_object_array("drawables", [src])
+    cfg.set_property("style-file", Gio.File.new_for_path(P["style"]))
+    for key, value in P["args"].items():
+        cfg.set_property(key, value)
+    cfg.set_property("iterations", iterations)
+    started = time.monotonic()
+    res = proc.run(cfg)
+    return {"status": res.index(0).value_nick, "seconds": round(time.monotonic() - started, 1),
+            "message": str(res.index(1)) if res.length() > 1 else None,
+            "layers": [l.get_name() for l in img.get_layers()]}
+long_job = run(P["long_iterations"])
+open(P["dir"] + "/cancelled.json", "w").write(json.dumps(long_job))
+next_job = run(1)
+open(P["dir"] + "/next.json", "w").write(json.dumps(next_job))
+"""
+
+
+def test_cancel_in_gimp_cancels_the_job_on_the_server(gui_root, installed, server):
+    """The status bar's Cancel button: GIMP kills the plug-in, the server drops the job."""
+    from conftest import REPO
+
+    work = gui_root.workdir("cancel")
+    content_host, content_in = work.path("content.png")
+    style_host, style_in = work.path("style.png")
+    y, x = np.mgrid[0:48, 0:64]
+    Image.fromarray(np.stack([x * 3, y * 4, (x + y) * 2], -1).astype(np.uint8)).save(content_host)
+    style = Image.open(REPO / "examples" / "starry_night.jpg").convert("RGB")
+    style.thumbnail((96, 96))
+    style.save(style_host)
+    params = {"content": content_in, "style": style_in, "dir": work.inside,
+              "long_iterations": 5000,  # far longer than the test may take
+              "args": {"strength": 1.0, "quality": "draft", "size": 0,
+                       "server": server["address"], "timeout": 600}}
+    script_host, script_in = work.path("cancel.py")
+    script_host.write_text(f"PARAMS = {params!r}\n" + CANCEL_SCRIPT)
+    log_size = server["log"].stat().st_size
+    with gui_root.xvfb(display=97) as x11:
+        gimp = x11.spawn("gimp-3.0", "--no-splash", "--batch-interpreter", "python-fu-eval",
+                         "-b", f'exec(open("{script_in}").read())',
+                         env={"GIMP3_DIRECTORY": installed["config_in"], "LANG": "C.UTF-8"},
+                         log=work.host / "gimp.log")
+        window = x11.wait_window("RGB color", timeout=60)
+        # wait until the job runs on the server (its progress shows in the status bar)
+        time.sleep(12)
+        geometry = x11.x("xdotool", "getwindowgeometry", "--shell", window).output
+        geo = dict(line.split("=", 1) for line in geometry.split() if "=" in line)
+        # GIMP 3.0.4's status bar Cancel button, 800x600 image window (default session)
+        bx, by = int(geo["X"]) + 517, int(geo["Y"]) + 562
+        x11.x("import", "-window", "root", f"{work.inside}/before-cancel.png")
+        clicked = time.monotonic()
+        x11.x("xdotool", "mousemove", str(bx), str(by), "click", "1")
+        cancelled = _wait_file(work.host / "cancelled.json", 30, gimp)
+        after_click = time.monotonic() - clicked
+        following = _wait_file(work.host / "next.json", 240, gimp)
+    server_log = server["log"].read_text()[log_size:]
+    _report(f"GUI cancel: status {cancelled['status']} {after_click:.1f} s after the click; "
+            f"next job: {following['status']} in {following['seconds']} s; server log: "
+            f"{[line for line in server_log.splitlines() if 'cancel' in line.lower()][:3]}")
+    assert cancelled["status"] == "cancel", cancelled
+    assert len(cancelled["layers"]) == 1, "a cancelled run adds no layer"
+    # one job at a time per GPU: the next job only runs this soon if the long one was dropped
+    assert following["status"] == "success", following
+    assert following["seconds"] < 120
+    shutil.rmtree(work.host, ignore_errors=True)
