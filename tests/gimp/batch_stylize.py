@@ -21,6 +21,8 @@ def dump(drawable, fmt, path):
 try:
     img = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE,  # noqa: F821
                          Gio.File.new_for_path(P["content"]))  # noqa: F821
+    if P.get("precision"):
+        img.convert_precision(getattr(Gimp.Precision, P["precision"]))  # noqa: F821
     out["precision"] = img.get_precision().value_name
     if P.get("canvas"):
         cw, ch, dx, dy = P["canvas"]

@@ -9,43 +9,21 @@ them on purpose.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
-from pathlib import Path
 
-import numpy as np
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "scripts"))
-from gimp_root import GimpRoot, RootUnavailable  # noqa: E402
-
-HERE = Path(__file__).resolve().parent
-BATCH_STYLIZE = HERE / "batch_stylize.py"
-GIMPRC = '(config-version "3.0.4")\n(show-welcome-dialog no)\n(color-profile-policy keep)\n'
-
-
-def _report(message: str) -> None:
-    print(f"[gimp-tests] {message}", file=sys.stderr, flush=True)
-
-
-def nst_server_command() -> list[str]:
-    found = shutil.which("nst-server")
-    beside = Path(sys.executable).with_name("nst-server")
-    if beside.is_file():
-        return [str(beside)]
-    return [found] if found else [sys.executable, "-m", "nst_server"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from gimp_helpers import (
+    GIMPRC,
+    REPO,
+    GimpRoot,
+    RootUnavailable,
+    _report,
+    free_port,
+    nst_server_command,
+)
 
 
 @pytest.fixture(scope="session")
@@ -120,35 +98,3 @@ def server():
             proc.kill()
             proc.wait()
         log.close()
-
-
-def run_stylize(root: GimpRoot, installed: dict, params: dict, files: dict[str, Path],
-                timeout: float = 300) -> tuple[dict, object, object]:
-    """Run tests/gimp/batch_stylize.py in headless GIMP; return (result, batch, workdir)."""
-    work = root.workdir("stylize")
-    for key, src in files.items():
-        host, inside = work.path(src.name)
-        shutil.copy(src, host)
-        params[key] = inside
-    params["dir"] = work.inside
-    script_host, script_in = work.path("run.py")
-    script_host.write_text(f"PARAMS = {params!r}\n" + BATCH_STYLIZE.read_text())
-    batch = root.batch(installed["config_in"], script_in, timeout=timeout)
-    result_path = work.host / "result.json"
-    assert result_path.is_file(), f"GIMP wrote no result (exit {batch.returncode}):\n" + \
-        batch.output[-3000:]
-    result = json.loads(result_path.read_text())
-    _report(f"GIMP batch exit {batch.returncode} in {batch.seconds:.1f} s: status "
-            f"{result['status']}, layers {[layer['name'] for layer in result['layers']]}")
-    return result, batch, work
-
-
-def load_raw(path: Path, shape: tuple[int, ...], dtype) -> np.ndarray:
-    return np.fromfile(path, dtype=dtype).reshape(shape)
-
-
-def colour_distance(pixels: np.ndarray, style: np.ndarray) -> float:
-    """Distance between colour statistics (mean and covariance of RGB in [0, 1])."""
-    a = pixels.reshape(-1, pixels.shape[-1])[:, :3] / float(np.iinfo(pixels.dtype).max)
-    b = style.reshape(-1, style.shape[-1])[:, :3] / float(np.iinfo(style.dtype).max)
-    return float(np.linalg.norm(a.mean(0) - b.mean(0)) + np.linalg.norm(np.cov(a.T) - np.cov(b.T)))

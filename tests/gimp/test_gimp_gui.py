@@ -12,8 +12,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import _report, load_raw
-from gimp_root import GimpRoot, RootUnavailable
+from gimp_helpers import REPO, GimpRoot, RootUnavailable, _report, load_raw
 from PIL import Image
 
 SCRIPT = r"""
@@ -76,7 +75,6 @@ def _wait_file(path, timeout, proc):
 
 
 def test_one_undo_removes_the_new_layer(gui_root, installed, server, tmp_path):
-    from conftest import REPO
 
     work = gui_root.workdir("undo")
     content_host, content_in = work.path("content.png")
@@ -147,7 +145,6 @@ open(P["dir"] + "/next.json", "w").write(json.dumps(next_job))
 
 def test_cancel_in_gimp_cancels_the_job_on_the_server(gui_root, installed, server):
     """The status bar's Cancel button: GIMP kills the plug-in, the server drops the job."""
-    from conftest import REPO
 
     work = gui_root.workdir("cancel")
     content_host, content_in = work.path("content.png")

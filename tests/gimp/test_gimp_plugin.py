@@ -8,7 +8,7 @@ import stat
 import numpy as np
 import png
 import pytest
-from conftest import (
+from gimp_helpers import (
     REPO,
     _report,
     colour_distance,
@@ -166,6 +166,36 @@ def test_16_bit_image_round_trips_at_16_bits(gimp_root, installed, server, image
     assert changed > 256
     assert not_8bit > 0.5, "the result was quantised to 8 bits on the way"
 
+
+
+def test_float_image_travels_as_float(gimp_root, installed, server, images):
+    """A 32-bit float linear image: read and written as float32 in its own (linear) TRC."""
+    params = {
+        "fmt": "RGB float",
+        "precision": "FLOAT_LINEAR",
+        "ellipse": [8, 6, 48, 36],
+        "feather": 4.0,
+        "args": {"strength": 1.0, "iterations": 4, "quality": "draft", "size": 0,
+                 "server": server["address"], "timeout": 300},
+    }
+    result, batch, work = run_stylize(
+        gimp_root, installed, params, {"content": images["content"], "style": images["style"]})
+    assert batch.returncode == 0, batch.output[-3000:]
+    assert result["status"] == "success", result["message"]
+    assert result["precision"] == result["precision_after"] == "GIMP_PRECISION_FLOAT_LINEAR"
+    before = load_raw(work.host / "source_before.raw", (H, W, 3), np.float32)
+    mask = load_raw(work.host / "mask.raw", (H, W), np.uint8)
+    styled = load_raw(work.host / "layer0.raw", (H, W, 3), np.float32)
+    after = load_raw(work.host / "layer1.raw", (H, W, 3), np.float32)
+    assert np.array_equal(after, before)
+    outside, inside = mask == 0, mask > 0
+    assert np.array_equal(styled[outside], before[outside]), "float pixels outside moved"
+    changed = float(np.abs(styled[inside] - before[inside]).mean())
+    levels = float(np.mean(np.abs(styled[inside] * 255 - np.round(styled[inside] * 255)) > 1e-3))
+    _report(f"float: {outside.sum()} px outside bit-identical; inside mean change {changed:.4f}; "
+            f"{levels:.0%} of values off the 8-bit grid")
+    assert changed > 0.005
+    assert levels > 0.5, "the float result was quantised on the way"
 
 def test_server_down_and_not_startable_gives_an_error(gimp_root, installed, images):
     settings_path = installed["plugin_dir"] / "neural_style.json"
