@@ -49,6 +49,7 @@ class BatchResult:
 class GimpRoot:
     def __init__(self, path: Path = DEFAULT_ROOT):
         self.path = Path(path)
+        self.workdirs: list[Path] = []
 
     # -- building ---------------------------------------------------------------------
     @classmethod
@@ -88,7 +89,14 @@ class GimpRoot:
         host = self.path / inside.lstrip("/")
         host.mkdir(parents=True)
         host.chmod(0o777)
+        self.workdirs.append(host)
         return Workdir(host, inside)
+
+    def cleanup(self) -> None:
+        """Remove the work folders this object made."""
+        for host in self.workdirs:
+            shutil.rmtree(host, ignore_errors=True)
+        self.workdirs.clear()
 
     def command(self, *args: str, env: dict[str, str] | None = None) -> list[str]:
         """argv running `args` in the root under a clean environment."""

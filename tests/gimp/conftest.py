@@ -4,7 +4,7 @@ fresh GIMP config dir, and the real server on a free loopback port.
 
 When the machine cannot build the root (not root, no debootstrap/apt, no network to the Debian
 mirror) the tests are skipped with the reason, shown by pytest -ra. NST_SKIP_GIMP_TESTS=1 skips
-them on purpose.
+them on purpose; NST_GIMP_KEEP=1 keeps the work folders inside the root for debugging.
 """
 
 from __future__ import annotations
@@ -37,7 +37,11 @@ def gimp_root() -> GimpRoot:
         _report(f"skipping: {exc}")
         pytest.skip(f"GIMP 3 root unavailable: {exc}")
     _report(f"GIMP 3 root {root.path} ready ({time.monotonic() - started:.1f} s)")
-    return root
+    yield root
+    if os.environ.get("NST_GIMP_KEEP"):
+        _report(f"kept the work folders (NST_GIMP_KEEP): {[str(p) for p in root.workdirs]}")
+    else:
+        root.cleanup()
 
 
 @pytest.fixture(scope="session")
