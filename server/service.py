@@ -92,6 +92,7 @@ class Job:
     preview_max_side: int = 0
     preview_interval: float = 1.0
     position: int = -1
+    ran: bool = False  # reached the worker (which then logs its line)
 
     def cancel(self, reason: str) -> None:
         if not self.cancelled.is_set():
@@ -240,6 +241,7 @@ class Scheduler:
                 _free_memory()
 
     def _run(self, job: Job) -> None:
+        job.ran = True
         started = time.perf_counter()
         queued_seconds = started - job.enqueued_at
         job.events.put(
@@ -617,6 +619,14 @@ class StyleService(pb_grpc.StyleServiceServicer):
             job = self._receive(request_iterator, context)
             yield from self._follow(job, request_iterator, context)
         except JobError as exc:
+            if job is None or not job.ran:  # the worker logs the jobs it ran
+                log.info(
+                    "job %s %s before it started: %s: %s",
+                    job.id if job is not None else "-",
+                    "refused" if job is None else "ended",
+                    exc.code.name,
+                    exc.message,
+                )
             if context.is_active():
                 yield pb.StylizeEvent(failed=pb.Failed(code=exc.code.name, message=exc.message))
             context.abort(exc.code, exc.message)

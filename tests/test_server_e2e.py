@@ -363,6 +363,7 @@ def _call(address, requests, timeout=20):
 def test_bad_requests_get_actionable_invalid_argument(server, fields, code, words):
     status, details, _ = _call(server["address"], _raw_job(**fields))
     assert (status, words in details) == (code, True), details
+    assert f"{code}: " in server["log"].read_text() and words in server["log"].read_text()
 
 
 requests_strategy = st.lists(
