@@ -255,9 +255,10 @@ class Scheduler:
             )
         )
         spec = job.spec
-        outcome = "done"
+        outcome = "INTERNAL: the worker was interrupted"
         stats: dict[str, Any] = {}
         decode_seconds = 0.0
+        final = None  # handed to the call after the log line is written
         try:
             tic = time.perf_counter()
             styles = [decode_style(data, i) for i, data in enumerate(job.styles)]
@@ -335,16 +336,17 @@ class Scheduler:
                     f"the engine returned {image.shape} {image.dtype}; expected "
                     f"{spec.height}x{spec.width}",
                 )
-            job.events.put(("result", (image, stats)))
+            final = ("result", (image, stats))
+            outcome = "done"
         except JobError as exc:
             outcome = f"{exc.code.name}: {exc.message}"
-            job.events.put(("error", exc))
+            final = ("error", exc)
         except Exception as exc:  # noqa: BLE001 - mapped to a status for the caller
             error = engine_error(exc, job)
             outcome = f"{error.code.name}: {error.message}"
             if error.code == grpc.StatusCode.INTERNAL:
                 log.error("job %s failed:\n%s", job.id, traceback.format_exc())
-            job.events.put(("error", error))
+            final = ("error", error)
         finally:
             total = time.perf_counter() - started
             phases = " ".join(
@@ -373,6 +375,8 @@ class Scheduler:
                 stats.get("peak_memory_mb", "?"),
                 outcome,
             )
+            if final is not None:
+                job.events.put(final)
 
 
 def engine_error(exc: Exception, job: Job) -> JobError:
