@@ -43,6 +43,8 @@ LEVEL_ITERATIONS = (80, 30, 15, 8, 5)
 PRESET_SCALE = {"draft": 0.5, "normal": 1.0, "high": 2.0}
 GATYS_ITERATIONS = 300
 COARSEST_SIDE = 128
+# relu5_1 sits behind four 2x poolings: an input under 16 pixels leaves it nothing.
+MIN_FEATURE_SIDE = 16
 
 # Loss weights of the proposed method (content weight is 1; style weight is dynamic).
 STYLED_CONTENT_WEIGHT = 0.1
@@ -141,6 +143,9 @@ class StyleTargets:
                 self._cache.move_to_end(key)
                 return self._cache[key]
         h, w = fit_long_side(*style.shape[-2:], side)
+        if min(h, w) < 2 * MIN_FEATURE_SIDE:  # a wide style at a small size: keep it usable
+            grow = 2 * MIN_FEATURE_SIDE / min(h, w)
+            h, w = round(h * grow), round(w * grow)
         with torch.no_grad(), autocast(style.device):
             feats = extractor(resize_tensor(style, (h, w)), set(layers))
         result = {name: gram(feats[name]) for name in layers}
@@ -267,10 +272,6 @@ class Reporter:
             )
 
 
-def _half(x: torch.Tensor) -> torch.Tensor:
-    return F.avg_pool2d(x, 2)
-
-
 def run_proposed(
     extractor: FeatureExtractor,
     content: torch.Tensor,
@@ -304,11 +305,14 @@ def run_proposed(
 
         # Targets at this level: style Grams at full and half scale (multi-scale loss),
         # content features, and the previous level's result for the combined-image loss.
-        long_side = max(size)
-        grams_full = STYLE_TARGETS.grams(extractor, styles, weights, long_side, style_layers)
-        grams_half = STYLE_TARGETS.grams(extractor, styles, weights, long_side // 2, style_layers)
-        style_full = {n: StyleLoss(grams_full[n]) for n in style_layers}
-        style_half = {n: StyleLoss(grams_half[n]) for n in style_layers}
+        # The half-size copy is skipped when it would be too small for the deepest layer.
+        scales = (1, 2) if min(size) // 2 >= MIN_FEATURE_SIDE else (1,)
+        style_losses = {}
+        for scale in scales:
+            grams = STYLE_TARGETS.grams(
+                extractor, styles, weights, max(size) // scale, style_layers
+            )
+            style_losses[scale] = {n: StyleLoss(grams[n]) for n in style_layers}
         wanted = set(style_layers) | {spec.styled_content}
         if level.full_depth:
             wanted.add(spec.content)
@@ -340,15 +344,18 @@ def run_proposed(
             blended = image if level_mask is None else level_mask * image + (1 - level_mask) * base
             with autocast(device):
                 feats = extractor(blended, wanted)
-                half_feats = extractor(_half(blended), set(style_layers))
-            half_mask = None if level_mask is None else _half(level_mask)
-            style_term = sum(
-                layer_weights[n]
-                / norm
-                * 0.5
-                * (style_full[n](feats[n], level_mask) + style_half[n](half_feats[n], half_mask))
-                for n in style_layers
-            )
+            style_term = 0.0
+            for scale, losses_at in style_losses.items():
+                if scale == 1:
+                    scaled_feats, scaled_mask = feats, level_mask
+                else:
+                    with autocast(device):
+                        scaled_feats = extractor(F.avg_pool2d(blended, scale), set(style_layers))
+                    scaled_mask = None if level_mask is None else F.avg_pool2d(level_mask, scale)
+                style_term = style_term + sum(
+                    layer_weights[n] / norm * losses_at[n](scaled_feats[n], scaled_mask)
+                    for n in style_layers
+                ) / len(style_losses)
             terms = {
                 "style": weight.value * style_term,
                 "styled_content": STYLED_CONTENT_WEIGHT

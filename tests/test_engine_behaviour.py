@@ -118,3 +118,15 @@ def test_bad_images_give_clear_errors(content, starry):
         stylize(content, starry, mask=np.ones((10, 10), np.float32))
     with pytest.raises(InputError, match="at least one style"):
         stylize(content, [])
+
+
+def test_small_and_wide_inputs_work(content, starry):
+    """The smallest content (32 px), a very wide style, and a small mask crop all run."""
+    tiny = content[:32, :48]
+    wide_style = np.concatenate([starry] * 4, axis=1)
+    result = stylize(tiny, wide_style, options=opts(iterations=3))
+    assert result.image.shape == tiny.shape
+    mask = np.zeros(content.shape[:2], np.float32)
+    mask[30:34, 40:44] = 1
+    masked = stylize(content, wide_style, mask=mask, options=opts(iterations=3))
+    assert np.array_equal(masked.image[mask == 0], content[mask == 0])
