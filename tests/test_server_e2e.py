@@ -530,10 +530,6 @@ def test_stylize_remote_is_the_local_path_through_the_server(server, content, tm
 
 
 def test_nst_stylize_server_writes_the_same_file_as_the_local_path(server, tmp_path):
-    import importlib.util
-
-    if importlib.util.find_spec("nst_engine.remote") is None:
-        pytest.skip("nst_engine.remote (the CLI's hook to nst_server.remote) is not there yet")
     common = [
         "-m", "nst_engine.cli", "stylize", str(EXAMPLES / "chelsea.png"),
         str(EXAMPLES / "starry_night.jpg"), "--size", "64", "--iterations", "3", "--seed", "7",
