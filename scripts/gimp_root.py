@@ -102,26 +102,43 @@ class GimpRoot:
         """argv running `args` in the root under a clean environment."""
         base = {"PATH": CLEAN_PATH, "HOME": "/root", "LANG": "C.UTF-8"}
         base.update(env or {})
-        return ["chroot", str(self.path), "env", "-i", *(f"{k}={v}" for k, v in base.items()),
-                *args]
+        return [
+            "chroot",
+            str(self.path),
+            "env",
+            "-i",
+            *(f"{k}={v}" for k, v in base.items()),
+            *args,
+        ]
 
     def run(self, *args: str, env=None, timeout: float = 120) -> BatchResult:
         started = time.monotonic()
         proc = subprocess.run(
             self.command(*args, env=env), capture_output=True, text=True, timeout=timeout
         )
-        return BatchResult(proc.returncode, proc.stdout + proc.stderr,
-                           time.monotonic() - started)
+        return BatchResult(proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started)
 
-    def batch(self, config_inside: str, script_inside: str, *, timeout: float = 180,
-              env: dict[str, str] | None = None) -> BatchResult:
+    def batch(
+        self,
+        config_inside: str,
+        script_inside: str,
+        *,
+        timeout: float = 180,
+        env: dict[str, str] | None = None,
+    ) -> BatchResult:
         """Run a python-fu-eval script in headless gimp-console-3.0 and quit."""
         cmd_env = {"GIMP3_DIRECTORY": config_inside, **(env or {})}
         return self.run(
-            "timeout", str(int(timeout)), "gimp-console-3.0", "-i",
+            "timeout",
+            str(int(timeout)),
+            "gimp-console-3.0",
+            "-i",
             "--batch-interpreter=python-fu-eval",
-            "-b", f'exec(open("{script_inside}").read())', "--quit",
-            env=cmd_env, timeout=timeout + 30,
+            "-b",
+            f'exec(open("{script_inside}").read())',
+            "--quit",
+            env=cmd_env,
+            timeout=timeout + 30,
         )
 
     @contextlib.contextmanager
@@ -147,7 +164,9 @@ class GuiSession:
     def spawn(self, *args: str, env=None, log: Path | None = None) -> subprocess.Popen:
         out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
         proc = subprocess.Popen(
-            self.root.command(*args, env=self.env(env)), stdout=out, stderr=subprocess.STDOUT,
+            self.root.command(*args, env=self.env(env)),
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.procs.append(proc)

@@ -67,15 +67,20 @@ def take(output: Path, whole_screen: bool = False, log=print) -> Path:
     shutil.copy(REPO / "examples" / "starry_night.jpg", style_host)
     script_host, script_in = work.path("open_dialog.py")
     status_host, status_in = work.path("status.json")
-    script_host.write_text(OPEN_DIALOG.format(content=content_in, style=style_in,
-                                              status=status_in))
+    script_host.write_text(OPEN_DIALOG.format(content=content_in, style=style_in, status=status_in))
     shot_host, shot_in = work.path("shot.png")
     started = time.monotonic()
     with root.xvfb() as x:
-        x.spawn("gimp-3.0", "--no-splash", "--batch-interpreter", "python-fu-eval",
-                "-b", f'exec(open("{script_in}").read())',
-                env={"GIMP3_DIRECTORY": cfg_in, "LANG": "C.UTF-8"},
-                log=work.host / "gimp.log")
+        x.spawn(
+            "gimp-3.0",
+            "--no-splash",
+            "--batch-interpreter",
+            "python-fu-eval",
+            "-b",
+            f'exec(open("{script_in}").read())',
+            env={"GIMP3_DIRECTORY": cfg_in, "LANG": "C.UTF-8"},
+            log=work.host / "gimp.log",
+        )
         wid = x.wait_window("^Neural Style$", timeout=120)
         log(f"dialog window {wid} appeared after {time.monotonic() - started:.1f} s")
         x.x("xdotool", "mousemove", "1279", "799")
@@ -95,8 +100,9 @@ def take(output: Path, whole_screen: bool = False, log=print) -> Path:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-o", "--output", type=Path,
-                        default=REPO / "docs" / "images" / "gimp-dialog.png")
+    parser.add_argument(
+        "-o", "--output", type=Path, default=REPO / "docs" / "images" / "gimp-dialog.png"
+    )
     parser.add_argument("--whole-screen", action="store_true")
     args = parser.parse_args()
     take(args.output, args.whole_screen)

@@ -109,10 +109,23 @@ def vendor_packages(target: Path, python_version: str, log=print) -> None:
     arch = {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
     requirements = [_pinned("grpcio"), _pinned("protobuf")]
     cmd = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-        "--target", str(target), "--python-version", python_version,
-        "--implementation", "cp", "--only-binary=:all:",
-        "--platform", f"manylinux_2_17_{arch}", "--platform", f"manylinux2014_{arch}",
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--target",
+        str(target),
+        "--python-version",
+        python_version,
+        "--implementation",
+        "cp",
+        "--only-binary=:all:",
+        "--platform",
+        f"manylinux_2_17_{arch}",
+        "--platform",
+        f"manylinux2014_{arch}",
         *requirements,
     ]
     log(f"  fetching {' '.join(requirements)} for Python {python_version} ({arch}):")
@@ -165,8 +178,10 @@ def install(
             log("  kept the existing vendor/ folder (--no-vendor)")
         settings = {"server_command": server_command(), "address": address}
         (staging / f"{PLUGIN_NAME}.json").write_text(json.dumps(settings, indent=2) + "\n")
-        log(f"  the plug-in will start the server with: {' '.join(settings['server_command'])}"
-            " start")
+        log(
+            f"  the plug-in will start the server with: {' '.join(settings['server_command'])}"
+            " start"
+        )
         staging.chmod(0o755)
         if dest.exists():
             old = plugins / f".{PLUGIN_NAME}-old"
@@ -185,20 +200,25 @@ def install(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--gimp-config-dir", type=Path, default=None,
+        "--gimp-config-dir",
+        type=Path,
+        default=None,
         help="GIMP 3 config dir (default: $GIMP3_DIRECTORY, ~/.config/GIMP/3.0 and the "
         "Flatpak one when present)",
     )
     parser.add_argument(
-        "--python-version", default=GIMP_PYTHON_VERSION,
+        "--python-version",
+        default=GIMP_PYTHON_VERSION,
         help=f"GIMP's own Python version, for the vendored wheels (default {GIMP_PYTHON_VERSION})",
     )
     parser.add_argument(
-        "--no-vendor", action="store_true",
+        "--no-vendor",
+        action="store_true",
         help="do not fetch grpcio/protobuf (GIMP's Python already has them)",
     )
     parser.add_argument(
-        "--address", default=DEFAULT_ADDRESS,
+        "--address",
+        default=DEFAULT_ADDRESS,
         help=f"server address the plug-in uses by default (default {DEFAULT_ADDRESS})",
     )
 
@@ -208,15 +228,19 @@ def run_from_args(args: argparse.Namespace) -> int:
     try:
         for config_dir in dirs:
             dest = install(
-                config_dir, python_version=args.python_version, vendor=not args.no_vendor,
+                config_dir,
+                python_version=args.python_version,
+                vendor=not args.no_vendor,
                 address=args.address,
             )
             print(f"Done: {dest}")
     except InstallError as exc:
         print(f"nst-server install-gimp-plugin: error: {exc}", file=sys.stderr)
         return 1
-    print("Restart GIMP, then use Filters > Neural Style... (start the server first with "
-          "`nst-server start`, or let the plug-in start it).")
+    print(
+        "Restart GIMP, then use Filters > Neural Style... (start the server first with "
+        "`nst-server start`, or let the plug-in start it)."
+    )
     return 0
 
 

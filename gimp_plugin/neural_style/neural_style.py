@@ -121,7 +121,7 @@ def _style_path(config):
     style_file = config.get_property("style-file")
     path = style_file.get_path() if style_file is not None else None
     if not path:
-        raise PluginError("Choose a style image (the \"Style image\" argument is empty).")
+        raise PluginError('Choose a style image (the "Style image" argument is empty).')
     if not os.path.isfile(path):
         raise PluginError(f"The style image {path} does not exist or is not a file.")
     return path
@@ -149,8 +149,11 @@ class _Progress:
         kind = getattr(event, "kind", None) or type(event).__name__.lower()
         if kind == "queued":
             position = getattr(event, "position", None)
-            self.text(f"Neural Style: queued (position {position})" if position else
-                      "Neural Style: queued")
+            self.text(
+                f"Neural Style: queued (position {position})"
+                if position
+                else "Neural Style: queued"
+            )
         elif kind == "started":
             self.started = time.monotonic()
             self.text("Neural Style: started")
@@ -165,8 +168,9 @@ class _Progress:
             levels = getattr(event, "levels", 0)
             iteration = getattr(event, "iteration", 0)
             iterations = getattr(event, "iterations", 0)
-            text = (f"Neural Style: level {level + 1}/{levels}, "
-                    f"iteration {iteration + 1}/{iterations}")
+            text = (
+                f"Neural Style: level {level + 1}/{levels}, iteration {iteration + 1}/{iterations}"
+            )
             if left is not None:
                 text += f", about {_fmt_seconds(left)} left"
             self.text(text)
@@ -291,8 +295,7 @@ def _write_layer(image, source, name, fmt, width, height, data):
     layer_type = source.type()
     image.undo_group_start()
     try:
-        layer = Gimp.Layer.new(image, name, width, height, layer_type, 100.0,
-                               Gimp.LayerMode.NORMAL)
+        layer = Gimp.Layer.new(image, name, width, height, layer_type, 100.0, Gimp.LayerMode.NORMAL)
         parent = source.get_parent()
         image.insert_layer(layer, parent, image.get_item_position(source))
         _ok, ox, oy = source.get_offsets()
@@ -356,9 +359,16 @@ def stylize_layer(image, drawables, config):
         client = client_mod.StyleClient(address=address, timeout=float(timeout) + 60.0)
         try:
             return client.stylize(
-                pixels, width, height, channels, sample,
-                styles=[(style_bytes, 1.0)], mask=mask, options=options,
-                on_event=on_event, cancel=cancel,
+                pixels,
+                width,
+                height,
+                channels,
+                sample,
+                styles=[(style_bytes, 1.0)],
+                mask=mask,
+                options=options,
+                on_event=on_event,
+                cancel=cancel,
             )
         finally:
             close = getattr(client, "close", None)
@@ -440,9 +450,7 @@ def run(procedure, run_mode, image, drawables, config, _data):
     try:
         stylize_layer(image, drawables, config)
     except PluginError as exc:
-        return procedure.new_return_values(
-            Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(str(exc))
-        )
+        return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(str(exc)))
     except Exception as exc:  # noqa: BLE001 - GIMP must get an error, never a crash
         return procedure.new_return_values(
             Gimp.PDBStatusType.EXECUTION_ERROR,
@@ -481,43 +489,89 @@ class NeuralStyle(Gimp.PlugIn):
         )
         procedure.set_attribution("Neural Style for GIMP", "MIT", "2026")
         procedure.add_file_argument(
-            "style-file", "St_yle image", "The image whose style is transferred",
-            Gimp.FileChooserAction.OPEN, True, None, rw,
+            "style-file",
+            "St_yle image",
+            "The image whose style is transferred",
+            Gimp.FileChooserAction.OPEN,
+            True,
+            None,
+            rw,
         )
         procedure.add_double_argument(
-            "strength", "_Strength", "How far the result moves from the layer (0 to 1)",
-            0.0, 1.0, 0.5, rw,
+            "strength",
+            "_Strength",
+            "How far the result moves from the layer (0 to 1)",
+            0.0,
+            1.0,
+            0.5,
+            rw,
         )
         procedure.add_choice_argument(
-            "quality", "_Quality", "Quality preset (iterations and levels)",
-            _choice(QUALITIES), "normal", rw,
+            "quality",
+            "_Quality",
+            "Quality preset (iterations and levels)",
+            _choice(QUALITIES),
+            "normal",
+            rw,
         )
         procedure.add_int_argument(
-            "size", "Max working si_ze", "Largest long side in pixels the style is computed "
+            "size",
+            "Max working si_ze",
+            "Largest long side in pixels the style is computed "
             "at (0: always the layer's own size); the new layer keeps the layer's size",
-            0, 8192, 512, rw,
+            0,
+            8192,
+            512,
+            rw,
         )
         procedure.add_choice_argument(
-            "method", "_Method", "Optimisation method", _choice(METHODS), "proposed", rw,
+            "method",
+            "_Method",
+            "Optimisation method",
+            _choice(METHODS),
+            "proposed",
+            rw,
         )
         procedure.add_boolean_argument(
-            "preserve-color", "Preserve _colours", "Keep the layer's colours, take only "
-            "texture and brushwork from the style", False, rw,
+            "preserve-color",
+            "Preserve _colours",
+            "Keep the layer's colours, take only texture and brushwork from the style",
+            False,
+            rw,
         )
         procedure.add_string_argument(
-            "server", "Ser_ver address", "host:port of the Neural Style server "
-            "(nst-server start)", DEFAULT_ADDRESS, rw,
+            "server",
+            "Ser_ver address",
+            "host:port of the Neural Style server (nst-server start)",
+            DEFAULT_ADDRESS,
+            rw,
         )
         procedure.add_int_argument(
-            "iterations", "_Iterations", "Iteration budget (0: the quality preset's)",
-            0, 100000, 0, rw,
+            "iterations",
+            "_Iterations",
+            "Iteration budget (0: the quality preset's)",
+            0,
+            100000,
+            0,
+            rw,
         )
         procedure.add_int_argument(
-            "seed", "See_d", "Random seed, for repeatable results", 0, 2**31 - 1, 0, rw,
+            "seed",
+            "See_d",
+            "Random seed, for repeatable results",
+            0,
+            2**31 - 1,
+            0,
+            rw,
         )
         procedure.add_int_argument(
-            "timeout", "_Timeout (s)", "Give up and cancel the job after this many seconds",
-            5, 86400, 1800, rw,
+            "timeout",
+            "_Timeout (s)",
+            "Give up and cancel the job after this many seconds",
+            5,
+            86400,
+            1800,
+            rw,
         )
         return procedure
 

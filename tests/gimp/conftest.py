@@ -57,8 +57,13 @@ def installed(gimp_root):
     seconds = time.monotonic() - started
     _report(f"installer: {' '.join(cmd)} -> exit {proc.returncode} in {seconds:.1f} s")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    yield {"work": work, "config_host": cfg_host, "config_in": cfg_in,
-           "plugin_dir": cfg_host / "plug-ins" / "neural_style", "output": proc.stdout}
+    yield {
+        "work": work,
+        "config_host": cfg_host,
+        "config_in": cfg_in,
+        "plugin_dir": cfg_host / "plug-ins" / "neural_style",
+        "output": proc.stdout,
+    }
     shutil.rmtree(work.host, ignore_errors=True)
 
 

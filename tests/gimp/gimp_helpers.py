@@ -38,8 +38,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def run_stylize(root: GimpRoot, installed: dict, params: dict, files: dict[str, Path],
-                timeout: float = 300) -> tuple[dict, object, object]:
+def run_stylize(
+    root: GimpRoot, installed: dict, params: dict, files: dict[str, Path], timeout: float = 300
+) -> tuple[dict, object, object]:
     """Run tests/gimp/batch_stylize.py in headless GIMP; return (result, batch, workdir)."""
     work = root.workdir("stylize")
     for key, src in files.items():
@@ -51,11 +52,14 @@ def run_stylize(root: GimpRoot, installed: dict, params: dict, files: dict[str, 
     script_host.write_text(f"PARAMS = {params!r}\n" + BATCH_STYLIZE.read_text())
     batch = root.batch(installed["config_in"], script_in, timeout=timeout)
     result_path = work.host / "result.json"
-    assert result_path.is_file(), f"GIMP wrote no result (exit {batch.returncode}):\n" + \
-        batch.output[-3000:]
+    assert result_path.is_file(), (
+        f"GIMP wrote no result (exit {batch.returncode}):\n" + batch.output[-3000:]
+    )
     result = json.loads(result_path.read_text())
-    _report(f"GIMP batch exit {batch.returncode} in {batch.seconds:.1f} s: status "
-            f"{result['status']}, layers {[layer['name'] for layer in result['layers']]}")
+    _report(
+        f"GIMP batch exit {batch.returncode} in {batch.seconds:.1f} s: status "
+        f"{result['status']}, layers {[layer['name'] for layer in result['layers']]}"
+    )
     return result, batch, work
 
 

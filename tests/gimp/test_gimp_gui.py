@@ -86,28 +86,47 @@ def test_one_undo_removes_the_new_layer(gui_root, installed, server, tmp_path):
     style = Image.open(REPO / "examples" / "starry_night.jpg").convert("RGB")
     style.thumbnail((96, 96))
     style.save(style_host)
-    params = {"content": content_in, "style": style_in, "dir": work.inside,
-              "args": {"strength": 1.0, "iterations": 1, "quality": "draft", "size": 0,
-                       "server": server["address"], "timeout": 300}}
+    params = {
+        "content": content_in,
+        "style": style_in,
+        "dir": work.inside,
+        "args": {
+            "strength": 1.0,
+            "iterations": 1,
+            "quality": "draft",
+            "size": 0,
+            "server": server["address"],
+            "timeout": 300,
+        },
+    }
     script_host, script_in = work.path("undo.py")
     script_host.write_text(f"PARAMS = {params!r}\n" + SCRIPT)
     started = time.monotonic()
     with gui_root.xvfb(display=98) as x11:
-        gimp = x11.spawn("gimp-3.0", "--no-splash", "--batch-interpreter", "python-fu-eval",
-                         "-b", f'exec(open("{script_in}").read())',
-                         env={"GIMP3_DIRECTORY": installed["config_in"], "LANG": "C.UTF-8"},
-                         log=work.host / "gimp.log")
+        gimp = x11.spawn(
+            "gimp-3.0",
+            "--no-splash",
+            "--batch-interpreter",
+            "python-fu-eval",
+            "-b",
+            f'exec(open("{script_in}").read())',
+            env={"GIMP3_DIRECTORY": installed["config_in"], "LANG": "C.UTF-8"},
+            log=work.host / "gimp.log",
+        )
         ran = _wait_file(work.host / "ran.json", 240, gimp)
         assert ran["status"] == "success", ran["message"]
         assert len(ran["layers"]) == 2, ran
         window = x11.wait_window("RGB color", timeout=30)  # the image window
-        res = x11.x("xdotool", "windowactivate", "--sync", window, "key", "--clearmodifiers",
-                    "ctrl+z")
+        res = x11.x(
+            "xdotool", "windowactivate", "--sync", window, "key", "--clearmodifiers", "ctrl+z"
+        )
         assert res.returncode == 0, res.output
         undone = _wait_file(work.host / "undone.json", 90, gimp)
-    _report(f"GUI: after the run {ran['layers']}; after one Ctrl+Z {undone['layers']}, "
-            f"selection kept: {not undone['selection_empty']} "
-            f"({time.monotonic() - started:.1f} s)")
+    _report(
+        f"GUI: after the run {ran['layers']}; after one Ctrl+Z {undone['layers']}, "
+        f"selection kept: {not undone['selection_empty']} "
+        f"({time.monotonic() - started:.1f} s)"
+    )
     assert undone["layers"] == ran["layers"][1:], "one undo step must remove the new layer"
     assert not undone["selection_empty"], "one undo must not undo more than the plug-in's step"
     before = load_raw(work.host / "before.raw", (48, 64, 3), np.uint8)
@@ -155,18 +174,33 @@ def test_cancel_in_gimp_cancels_the_job_on_the_server(gui_root, installed, serve
     style = Image.open(REPO / "examples" / "starry_night.jpg").convert("RGB")
     style.thumbnail((96, 96))
     style.save(style_host)
-    params = {"content": content_in, "style": style_in, "dir": work.inside,
-              "long_iterations": 5000,  # far longer than the test may take
-              "args": {"strength": 1.0, "quality": "draft", "size": 0,
-                       "server": server["address"], "timeout": 600}}
+    params = {
+        "content": content_in,
+        "style": style_in,
+        "dir": work.inside,
+        "long_iterations": 5000,  # far longer than the test may take
+        "args": {
+            "strength": 1.0,
+            "quality": "draft",
+            "size": 0,
+            "server": server["address"],
+            "timeout": 600,
+        },
+    }
     script_host, script_in = work.path("cancel.py")
     script_host.write_text(f"PARAMS = {params!r}\n" + CANCEL_SCRIPT)
     log_size = server["log"].stat().st_size
     with gui_root.xvfb(display=97) as x11:
-        gimp = x11.spawn("gimp-3.0", "--no-splash", "--batch-interpreter", "python-fu-eval",
-                         "-b", f'exec(open("{script_in}").read())',
-                         env={"GIMP3_DIRECTORY": installed["config_in"], "LANG": "C.UTF-8"},
-                         log=work.host / "gimp.log")
+        gimp = x11.spawn(
+            "gimp-3.0",
+            "--no-splash",
+            "--batch-interpreter",
+            "python-fu-eval",
+            "-b",
+            f'exec(open("{script_in}").read())',
+            env={"GIMP3_DIRECTORY": installed["config_in"], "LANG": "C.UTF-8"},
+            log=work.host / "gimp.log",
+        )
         window = x11.wait_window("RGB color", timeout=60)
         # wait until the job runs on the server (its progress shows in the status bar)
         time.sleep(12)
@@ -181,9 +215,11 @@ def test_cancel_in_gimp_cancels_the_job_on_the_server(gui_root, installed, serve
         after_click = time.monotonic() - clicked
         following = _wait_file(work.host / "next.json", 240, gimp)
     server_log = server["log"].read_text()[log_size:]
-    _report(f"GUI cancel: status {cancelled['status']} {after_click:.1f} s after the click; "
-            f"next job: {following['status']} in {following['seconds']} s; server log: "
-            f"{[line for line in server_log.splitlines() if 'cancel' in line.lower()][:3]}")
+    _report(
+        f"GUI cancel: status {cancelled['status']} {after_click:.1f} s after the click; "
+        f"next job: {following['status']} in {following['seconds']} s; server log: "
+        f"{[line for line in server_log.splitlines() if 'cancel' in line.lower()][:3]}"
+    )
     assert cancelled["status"] == "cancel", cancelled
     assert len(cancelled["layers"]) == 1, "a cancelled run adds no layer"
     # one job at a time per GPU: the next job only runs this soon if the long one was dropped

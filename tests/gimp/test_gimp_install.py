@@ -34,8 +34,9 @@ def test_flatpak_dir_is_found(tmp_path):
 
 def test_install_layout_and_reinstall(tmp_path):
     lines: list[str] = []
-    dest = gimp_install.install(tmp_path / "cfg", vendor=False, log=lines.append,
-                                address="127.0.0.1:6000")
+    dest = gimp_install.install(
+        tmp_path / "cfg", vendor=False, log=lines.append, address="127.0.0.1:6000"
+    )
     assert dest == (tmp_path / "cfg" / "plug-ins" / "neural_style").resolve()
     plugin = dest / "neural_style.py"
     assert plugin.stat().st_mode & stat.S_IXUSR

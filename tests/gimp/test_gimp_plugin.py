@@ -38,8 +38,14 @@ def images(tmp_path_factory):
     """A smooth 8-bit content image, a 16-bit RGBA one, and a small crop of Starry Night."""
     folder = tmp_path_factory.mktemp("gimp-images")
     y, x = np.mgrid[0:H, 0:W].astype(np.float64)
-    base = np.stack([0.47 + 0.2 * np.sin(x / 9.0), 0.43 + 0.2 * np.cos(y / 7.0),
-                     0.39 + 0.15 * np.sin((x + y) / 11.0)], -1)
+    base = np.stack(
+        [
+            0.47 + 0.2 * np.sin(x / 9.0),
+            0.43 + 0.2 * np.cos(y / 7.0),
+            0.39 + 0.15 * np.sin((x + y) / 11.0),
+        ],
+        -1,
+    )
     content8 = np.clip(base * 255, 0, 255).round().astype(np.uint8)
     Image.fromarray(content8).save(folder / "content.png")
     alpha = np.full((H, W), 65535, np.uint16)
@@ -47,13 +53,19 @@ def images(tmp_path_factory):
     content16 = np.dstack([np.clip(base * 65535, 0, 65535).round().astype(np.uint16), alpha])
     with open(folder / "content16.png", "wb") as fh:
         png.Writer(W, H, bitdepth=16, greyscale=False, alpha=True).write(
-            fh, content16.reshape(H, W * 4).tolist())
+            fh, content16.reshape(H, W * 4).tolist()
+        )
     style = Image.open(REPO / "examples" / "starry_night.jpg").convert("RGB")
     style.thumbnail((96, 96))
     style.save(folder / "starry_night.png")
-    return {"content": folder / "content.png", "content16": folder / "content16.png",
-            "style": folder / "starry_night.png", "content8": content8,
-            "content16_array": content16, "style_array": np.asarray(style)}
+    return {
+        "content": folder / "content.png",
+        "content16": folder / "content16.png",
+        "style": folder / "starry_night.png",
+        "content8": content8,
+        "content16_array": content16,
+        "style_array": np.asarray(style),
+    }
 
 
 def test_installer_puts_a_registered_plugin_in_gimp(gimp_root, installed):
@@ -69,7 +81,8 @@ def test_installer_puts_a_registered_plugin_in_gimp(gimp_root, installed):
     # GIMP's own Python (3.13) imports the vendored grpc and the client the way the plug-in does
     inside = f"{installed['config_in']}/plug-ins/neural_style"
     probe = gimp_root.run(
-        "python3", "-c",
+        "python3",
+        "-c",
         f"import sys; sys.path[:0] = [{inside + '/vendor'!r}, {inside!r}]; "
         "import grpc, google.protobuf, nst_proto.client as c; "
         "print(sys.version.split()[0], grpc.__version__, c.StyleClient.__name__)",
@@ -90,8 +103,18 @@ def test_installer_puts_a_registered_plugin_in_gimp(gimp_root, installed):
     assert info["found"], "GIMP did not register plug-in-neural-style"
     assert info["menu_paths"] == ["<Image>/Filters/"]
     assert info["menu_label"] == "Neural _Style..."
-    for name in ("style-file", "strength", "quality", "size", "method", "preserve-color",
-                 "server", "iterations", "seed", "timeout"):
+    for name in (
+        "style-file",
+        "strength",
+        "quality",
+        "size",
+        "method",
+        "preserve-color",
+        "server",
+        "iterations",
+        "seed",
+        "timeout",
+    ):
         assert name in info["arguments"]
 
 
@@ -101,11 +124,18 @@ def test_feathered_selection_gives_a_new_styled_layer(gimp_root, installed, serv
         "canvas": [80, 60, 8, 6],  # the layer sits at offsets (8, 6) on a larger canvas
         "ellipse": [14, 8, 52, 40],  # image coordinates
         "feather": 6.0,
-        "args": {"strength": 1.0, "iterations": 40, "quality": "draft", "size": 0,
-                 "server": server["address"], "timeout": 300},
+        "args": {
+            "strength": 1.0,
+            "iterations": 40,
+            "quality": "draft",
+            "size": 0,
+            "server": server["address"],
+            "timeout": 300,
+        },
     }
     result, batch, work = run_stylize(
-        gimp_root, installed, params, {"content": images["content"], "style": images["style"]})
+        gimp_root, installed, params, {"content": images["content"], "style": images["style"]}
+    )
     assert batch.returncode == 0, batch.output[-3000:]
     assert result["status"] == "success", result["message"]
     names = [layer["name"] for layer in result["layers"]]
@@ -127,9 +157,11 @@ def test_feathered_selection_gives_a_new_styled_layer(gimp_root, installed, serv
     d_source = colour_distance(before[inside], images["style_array"])
     d_styled = colour_distance(styled[inside], images["style_array"])
     changed = np.abs(styled[inside].astype(int) - before[inside]).mean()
-    _report(f"8-bit: {outside.sum()} px outside identical; inside: mean change {changed:.1f}/255, "
-            f"colour distance to the style {d_source:.4f} -> {d_styled:.4f}; "
-            f"procedure ran {result['seconds']} s")
+    _report(
+        f"8-bit: {outside.sum()} px outside identical; inside: mean change {changed:.1f}/255, "
+        f"colour distance to the style {d_source:.4f} -> {d_styled:.4f}; "
+        f"procedure ran {result['seconds']} s"
+    )
     assert changed > 2.0
     assert d_styled < 0.9 * d_source, "the selection did not move toward the style"
 
@@ -139,11 +171,18 @@ def test_16_bit_image_round_trips_at_16_bits(gimp_root, installed, server, image
         "fmt": "R'G'B'A u16",
         "ellipse": [8, 6, 48, 36],
         "feather": 4.0,
-        "args": {"strength": 1.0, "iterations": 4, "quality": "draft", "size": 0,
-                 "server": server["address"], "timeout": 300},
+        "args": {
+            "strength": 1.0,
+            "iterations": 4,
+            "quality": "draft",
+            "size": 0,
+            "server": server["address"],
+            "timeout": 300,
+        },
     }
     result, batch, work = run_stylize(
-        gimp_root, installed, params, {"content": images["content16"], "style": images["style"]})
+        gimp_root, installed, params, {"content": images["content16"], "style": images["style"]}
+    )
     assert batch.returncode == 0, batch.output[-3000:]
     assert result["status"] == "success", result["message"]
     assert result["precision"] == "GIMP_PRECISION_U16_NON_LINEAR"
@@ -161,11 +200,12 @@ def test_16_bit_image_round_trips_at_16_bits(gimp_root, installed, server, image
     rgb = styled[inside][:, :3]
     not_8bit = float(np.mean(rgb % 257 != 0))
     changed = np.abs(rgb.astype(int) - before[inside][:, :3]).mean()
-    _report(f"16-bit: {outside.sum()} px outside identical at 16 bits, alpha identical; inside "
-            f"mean change {changed:.0f}/65535, {not_8bit:.0%} of values are not 8-bit levels")
+    _report(
+        f"16-bit: {outside.sum()} px outside identical at 16 bits, alpha identical; inside "
+        f"mean change {changed:.0f}/65535, {not_8bit:.0%} of values are not 8-bit levels"
+    )
     assert changed > 256
     assert not_8bit > 0.5, "the result was quantised to 8 bits on the way"
-
 
 
 def test_float_image_travels_as_float(gimp_root, installed, server, images):
@@ -175,11 +215,18 @@ def test_float_image_travels_as_float(gimp_root, installed, server, images):
         "precision": "FLOAT_LINEAR",
         "ellipse": [8, 6, 48, 36],
         "feather": 4.0,
-        "args": {"strength": 1.0, "iterations": 4, "quality": "draft", "size": 0,
-                 "server": server["address"], "timeout": 300},
+        "args": {
+            "strength": 1.0,
+            "iterations": 4,
+            "quality": "draft",
+            "size": 0,
+            "server": server["address"],
+            "timeout": 300,
+        },
     }
     result, batch, work = run_stylize(
-        gimp_root, installed, params, {"content": images["content"], "style": images["style"]})
+        gimp_root, installed, params, {"content": images["content"], "style": images["style"]}
+    )
     assert batch.returncode == 0, batch.output[-3000:]
     assert result["status"] == "success", result["message"]
     assert result["precision"] == result["precision_after"] == "GIMP_PRECISION_FLOAT_LINEAR"
@@ -192,10 +239,13 @@ def test_float_image_travels_as_float(gimp_root, installed, server, images):
     assert np.array_equal(styled[outside], before[outside]), "float pixels outside moved"
     changed = float(np.abs(styled[inside] - before[inside]).mean())
     levels = float(np.mean(np.abs(styled[inside] * 255 - np.round(styled[inside] * 255)) > 1e-3))
-    _report(f"float: {outside.sum()} px outside bit-identical; inside mean change {changed:.4f}; "
-            f"{levels:.0%} of values off the 8-bit grid")
+    _report(
+        f"float: {outside.sum()} px outside bit-identical; inside mean change {changed:.4f}; "
+        f"{levels:.0%} of values off the 8-bit grid"
+    )
     assert changed > 0.005
     assert levels > 0.5, "the float result was quantised on the way"
+
 
 def test_server_down_and_not_startable_gives_an_error(gimp_root, installed, images):
     settings_path = installed["plugin_dir"] / "neural_style.json"
@@ -210,15 +260,20 @@ def test_server_down_and_not_startable_gives_an_error(gimp_root, installed, imag
     }
     try:
         result, batch, _work = run_stylize(
-            gimp_root, installed, params,
-            {"content": images["content"], "style": images["style"]}, timeout=120)
+            gimp_root,
+            installed,
+            params,
+            {"content": images["content"], "style": images["style"]},
+            timeout=120,
+        )
     finally:
         settings_path.write_text(saved)
-    _report(f"server down: status {result['status']} after {result.get('seconds')} s, "
-            f"message: {result['message']!r}")
+    _report(
+        f"server down: status {result['status']} after {result.get('seconds')} s, "
+        f"message: {result['message']!r}"
+    )
     assert batch.returncode == 0, "GIMP did not exit cleanly"
     assert batch.seconds < 90
     assert result["status"] == "execution-error"
     assert f"nst-server start --address {address}" in result["message"]
     assert len(result["layers"]) == 1, "no layer may be added on failure"
-
