@@ -43,6 +43,9 @@ LEVEL_ITERATIONS = (80, 30, 15, 8, 5)
 PRESET_SCALE = {"draft": 0.5, "normal": 1.0, "high": 2.0}
 GATYS_ITERATIONS = 300
 COARSEST_SIDE = 128
+# The seed's noise on the starting image: small, because flat regions (a clear sky) lose
+# their SSIM to any visible noise, which the dynamic weighting would then fight.
+INIT_NOISE = 0.004
 # relu5_1 sits behind four 2x poolings: an input under 16 pixels leaves it nothing.
 MIN_FEATURE_SIDE = 16
 
@@ -190,6 +193,11 @@ class DynamicWeight:
     def value(self) -> float:
         return math.exp(self.log_weight)
 
+    def new_level(self) -> None:
+        """Forget SSIM's slope: at a new level the image is upsampled and compared with a
+        sharper content, so SSIM jumps, and that jump is not a trend to act on."""
+        self.previous, self.slope = None, 0.0
+
     def update(self, similarity: float) -> None:
         # SSIM keeps falling for a while after the style weight stops growing (the optimiser
         # has momentum, and texture once painted is not unpainted), so the controller acts on
@@ -291,6 +299,7 @@ def run_proposed(
     device = content.device
     image = None
     for index, level in enumerate(levels):
+        weight.new_level()
         tic = time.perf_counter()
         size = (level.height, level.width)
         base = resize_tensor(content, size)
@@ -322,7 +331,7 @@ def run_proposed(
         main_content = ContentLoss(content_feats[spec.content]) if level.full_depth else None
 
         if image is None:
-            noise = torch.randn(base.shape, generator=generator).to(device) * 0.02
+            noise = torch.randn(base.shape, generator=generator).to(device) * INIT_NOISE
             image = (base + noise).clamp(0, 1)
             combined = None
         else:
