@@ -146,7 +146,9 @@ def measure(
 ) -> dict[str, MethodFigures]:
     figures = {name: MethodFigures() for name in runners}
     for size in sizes:
-        inputs = [(p, square(p.content, size), square(p.style, max(size, 256))) for p in pairs]
+        # The style goes in whole: GMD judges the output against this same image, and the
+        # engine scales the style to each level itself.
+        inputs = [(p, square(p.content, size), p.style) for p in pairs]
         for name, runner in runners.items():
             fig = figures[name]
             # Warm-up: a short run at the same sizes loads kernels, caches and the allocator.
@@ -186,7 +188,7 @@ def strength_curve(
             s_vals, g_vals = [], []
             for pair in pairs:
                 content = square(pair.content, size)
-                out = runner(content, square(pair.style, max(size, 256)), strength)
+                out = runner(content, pair.style, strength)
                 s_vals.append(ssim(content, out))
                 g_vals.append(gram_difference(out, pair.style))
             points.append(

@@ -348,7 +348,7 @@ def run_proposed(
         previous_total = math.inf
 
         for it in range(level.iterations):
-            # Cosine decay to a tenth over the level; `backoff` halves it when the loss jumps.
+            # Cosine decay to a tenth over the level (base_lr halves when the loss jumps, below).
             cosine = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * it / max(1, level.iterations)))
             blended = image if level_mask is None else level_mask * image + (1 - level_mask) * base
             with autocast(device):
