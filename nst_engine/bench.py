@@ -373,7 +373,7 @@ def run_bench(
         else ("cpu" if device == "auto" else device)
     )
     tic = time.perf_counter()
-    get_extractor("vgg19", "avg", dev)
+    get_extractor("vgg19", StyleOptions().pooling, dev)
     get_extractor("vgg19", "max", "cpu")  # the metrics' extractor
     model_load = time.perf_counter() - tic
     runners = {m: make_runner(m, str(dev), iterations) for m in methods}

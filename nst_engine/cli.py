@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="vgg19",
         help="vgg19 (embedded, offline), vgg19-torchvision, resnet50, or a .pth file",
     )
-    p.add_argument("--pooling", choices=("avg", "max"), default="avg")
+    p.add_argument("--pooling", choices=("avg", "max"), default=StyleOptions().pooling)
     p.add_argument("--max-pixels", type=_positive, default=DEFAULT_MAX_PIXELS)
     p.add_argument(
         "--server",
