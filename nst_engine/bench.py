@@ -1,6 +1,9 @@
 """`nst bench`: the paper's Fig. 10 evaluation, reproduced with this project's own methods.
 
 Every method runs on the same content/style pairs at the same square sizes on one device.
+The fast feed-forward mode (`fast`, the paper's Johnson et al. row) needs one trained network
+per style: the bench loads `<style>-<size>px-<steps>steps.nstmodel` from its models folder,
+or trains it there first (training time reported apart, like model loading).
 Reported per method: mean SSIM and GMD (`metrics.py`), runtime (median of the repeats after
 a warm-up run; model loading is timed apart), peak memory (GPU: peak allocated; CPU: peak
 resident set, sampled) and the speed-up over `gatys` measured in the same run. Outputs: a
@@ -25,6 +28,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from .api import stylize
+from .fast import FastStyleModel, TrainOptions, apply_model, load_model, train_style
 from .features import get_extractor
 from .images import as_array, from_float, load_image, resize_tensor, to_float, to_numpy, to_tensor
 from .metrics import gram_difference, ssim
@@ -50,6 +54,19 @@ class Pair:
     name: str
     content: np.ndarray
     style: np.ndarray
+    content_path: Path
+    style_name: str
+
+
+@dataclass(frozen=True)
+class FastTraining:
+    """Where the fast row's networks live and how a missing one is trained."""
+
+    models_dir: Path
+    steps: int = 2000
+    size: int = 256
+    batch_size: int = 4
+    images: tuple[Path, ...] = ()  # empty: the pairs' content images
 
 
 @dataclass
@@ -85,6 +102,8 @@ def load_pairs(specs: list[str] | None) -> list[Pair]:
                 f"{Path(content_path).stem}+{Path(style_path).stem}",
                 as_array(load_image(content_path))[..., :3],
                 as_array(load_image(style_path))[..., :3],
+                Path(content_path),
+                Path(style_path).stem,
             )
         )
     return pairs
@@ -125,15 +144,71 @@ class PeakMemory:
 
 
 def make_runner(method: str, device: str, iterations: int | None) -> Runner:
-    def run(
-        content: np.ndarray, style: np.ndarray, strength: float, iterations=iterations
-    ) -> np.ndarray:
+    """runner(pair, content, strength, iterations=...) -> the styled content."""
+
+    def run(pair: Pair, content: np.ndarray, strength: float, iterations=iterations) -> np.ndarray:
         options = StyleOptions(
             method=method, strength=strength, device=device, iterations=iterations
         )
-        return stylize(content, style, options=options).image
+        return stylize(content, pair.style, options=options).image
 
     return run
+
+
+def make_fast_runner(models: dict[str, FastStyleModel], device: str) -> Runner:
+    """The fast row: the pair's style network in one pass (its strength was set in training)."""
+
+    def run(pair: Pair, content: np.ndarray, strength: float, iterations=None) -> np.ndarray:
+        return apply_model(
+            models[pair.style_name], content, options=StyleOptions(device=device)
+        ).image
+
+    return run
+
+
+def fast_models(
+    pairs: list[Pair], training: FastTraining, device: torch.device, log: Callable[[str], None]
+) -> tuple[dict[str, FastStyleModel], dict[str, dict]]:
+    """One network per style: loaded from the models folder, or trained into it first.
+
+    Returns the models and, per style, what it cost: load or training seconds, steps, the
+    training images and the final training losses.
+    """
+    training.models_dir.mkdir(parents=True, exist_ok=True)
+    images = list(training.images) or sorted({p.content_path for p in pairs})
+    models, report = {}, {}
+    for pair in pairs:
+        if pair.style_name in models:
+            continue
+        path = training.models_dir / (
+            f"{pair.style_name}-{training.size}px-{training.steps}steps.nstmodel"
+        )
+        tic = time.perf_counter()
+        if path.exists():
+            models[pair.style_name] = load_model(path)
+            report[pair.style_name] = {"path": str(path), "trained": False}
+        else:
+            log(f"     fast: training {path.name} on {len(images)} image(s)")
+            options = TrainOptions(
+                size=training.size,
+                steps=training.steps,
+                batch_size=training.batch_size,
+                device=str(device),
+                name=pair.style_name,
+            )
+            result = train_style(pair.style, images, path, options)
+            models[pair.style_name] = result.model
+            report[pair.style_name] = {
+                "path": str(path),
+                "trained": True,
+                "images": [str(i) for i in images],
+                "steps": result.steps,
+                "size": training.size,
+                "batch_size": training.batch_size,
+                "losses": result.losses,
+            }
+        report[pair.style_name]["seconds"] = time.perf_counter() - tic
+    return models, report
 
 
 def measure(
@@ -148,18 +223,18 @@ def measure(
     for size in sizes:
         # The style goes in whole: GMD judges the output against this same image, and the
         # engine scales the style to each level itself.
-        inputs = [(p, square(p.content, size), p.style) for p in pairs]
+        inputs = [(p, square(p.content, size)) for p in pairs]
         for name, runner in runners.items():
             fig = figures[name]
             # Warm-up: a short run at the same sizes loads kernels, caches and the allocator.
-            runner(inputs[0][1], inputs[0][2], 0.5, iterations=WARMUP_ITERATIONS)
+            runner(*inputs[0], 0.5, iterations=WARMUP_ITERATIONS)
             fig.seconds[size], fig.ssim[size], fig.gmd[size], fig.outputs[size] = [], [], [], []
             peak = 0.0
-            for pair, content, style in inputs:
+            for pair, content in inputs:
                 for repeat in range(repeats):
                     with PeakMemory(device) as memory:
                         tic = time.perf_counter()
-                        out = runner(content, style, 0.5)
+                        out = runner(pair, content, 0.5)
                         fig.seconds[size].append(time.perf_counter() - tic)
                     peak = max(peak, memory.mb)
                     if repeat == 0:
@@ -188,7 +263,7 @@ def strength_curve(
             s_vals, g_vals = [], []
             for pair in pairs:
                 content = square(pair.content, size)
-                out = runner(content, pair.style, strength)
+                out = runner(pair, content, strength)
                 s_vals.append(ssim(content, out))
                 g_vals.append(gram_difference(out, pair.style))
             points.append(
@@ -261,12 +336,20 @@ def verdicts(
                 "- OWED: the GPU targets (1024 < 1 s, 256 < 0.15 s, >= 10x gatys, "
                 "< 2 GB) need a CUDA run"
             )
+    if "fast" in figures:
+        f = figures["fast"]
+        if device.type == "cuda" and 1024 in f.seconds:
+            t = statistics.median(f.seconds[1024])
+            say(t < 0.010, f"fast at 1024x1024 on cuda: {t * 1000:.1f} ms (target < 10 ms)")
+        elif device.type != "cuda":
+            lines.append("- OWED: the fast target (1024x1024 under 10 ms) needs a CUDA run")
     return lines
 
 
 def markdown(
     figures: dict[str, MethodFigures], sizes: list[int], info: dict, checks: list[str]
 ) -> str:
+    """The paper's table, then how the fast networks were made, then the targets."""
     top = max(sizes)
     head = ["approach", f"SSIM ({top}px)", f"GMD ({top}px)"]
     head += [f"{s}x{s}" for s in sizes] + ["speed-up vs gatys", f"memory ({top}px)"]
@@ -290,10 +373,26 @@ def markdown(
         "",
         *rows,
         "",
+        *fast_lines(info.get("fast_models", {})),
         "Targets:",
         *checks,
     ]
     return "\n".join(text) + "\n"
+
+
+def fast_lines(report: dict[str, dict]) -> list[str]:
+    """How each fast network was obtained: the fast row means little without it."""
+    lines = []
+    for style, r in report.items():
+        if r["trained"]:
+            images = ", ".join(Path(i).name for i in r["images"])
+            lines.append(
+                f"- fast network for {style}: trained here, {r['steps']} steps of "
+                f"{r['batch_size']} crops at {r['size']} px on {images}, {r['seconds']:.0f} s"
+            )
+        else:
+            lines.append(f"- fast network for {style}: loaded from {r['path']}")
+    return ["Fast networks (time excluded from runtimes):", *lines, ""] if lines else []
 
 
 def contact_sheet(
@@ -364,8 +463,13 @@ def run_bench(
     curve_size: int | None,
     strengths: tuple[float, ...],
     log: Callable[[str], None] = print,
+    fast: FastTraining | None = None,
 ) -> dict:
-    """Run everything, write the four outputs into out_dir, return the JSON figures."""
+    """Run everything, write the four outputs into out_dir, return the JSON figures.
+
+    `fast` says where the fast row's networks are (default: `out_dir/models`, trained with
+    FastTraining's defaults when missing); it matters only when "fast" is in `methods`.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     dev = torch.device(
         "cuda"
@@ -376,7 +480,11 @@ def run_bench(
     get_extractor("vgg19", StyleOptions().pooling, dev)
     get_extractor("vgg19", "max", "cpu")  # the metrics' extractor
     model_load = time.perf_counter() - tic
-    runners = {m: make_runner(m, str(dev), iterations) for m in methods}
+    runners = {m: make_runner(m, str(dev), iterations) for m in methods if m != "fast"}
+    fast_report: dict[str, dict] = {}
+    if "fast" in methods:
+        models, fast_report = fast_models(pairs, fast or FastTraining(out_dir / "models"), dev, log)
+        runners["fast"] = make_fast_runner(models, str(dev))
     figures = measure(runners, pairs, sizes, repeats, dev, log)
     curve = strength_curve(runners, pairs, curve_size or min(sizes), strengths) if strengths else {}
     checks = verdicts(figures, sizes, dev, curve)
@@ -392,6 +500,7 @@ def run_bench(
         "sizes": sizes,
         "torch": torch.__version__,
         "iterations_override": iterations,
+        "fast_models": fast_report,
     }
     table = markdown(figures, sizes, info, checks)
     (out_dir / "results.md").write_text(table)

@@ -135,7 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="content/style pairs (default: the example images)",
     )
     b.add_argument("--sizes", type=_positive, nargs="+", help="square sizes (default 256 1024)")
-    b.add_argument("--methods", nargs="+", choices=METHODS, default=["gatys", "proposed"])
+    b.add_argument(
+        "--methods",
+        nargs="+",
+        choices=("gatys", "proposed", "fast"),
+        default=["gatys", "proposed", "fast"],
+        help="fast: a trained network per style (see --fast-models)",
+    )
     b.add_argument("--device", default="auto")
     b.add_argument("--repeats", type=_positive, default=3)
     b.add_argument(
@@ -153,6 +159,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--quick",
         action="store_true",
         help="CPU-sized run: sizes 128 256, two pairs, one repeat, three strengths",
+    )
+    b.add_argument(
+        "--fast-models",
+        type=Path,
+        metavar="DIR",
+        help="where the fast networks are (STYLE-SIZEpx-STEPSsteps.nstmodel) and missing "
+        "ones are trained to (default: OUT/models)",
+    )
+    b.add_argument(
+        "--fast-steps", type=_positive, help="training steps of a missing network (2000; quick 300)"
+    )
+    b.add_argument(
+        "--fast-size", type=_positive, help="training crop side of a missing network (256; 128)"
+    )
+    b.add_argument(
+        "--train-images",
+        type=Path,
+        metavar="DIR",
+        help="photographs to train missing fast networks on (default: the pairs' contents)",
     )
     b.add_argument("-o", "--out", type=Path, default=Path("bench-results"))
     b.set_defaults(run=cmd_bench)
@@ -323,6 +348,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
+    from .fast import find_images
 
     pairs = bench.load_pairs(args.pairs)
     sizes = args.sizes or ([128, 256] if args.quick else [256, 1024])
@@ -332,6 +358,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         repeats = 1
     else:
         repeats = args.repeats
+    fast = bench.FastTraining(
+        args.fast_models or args.out / "models",
+        steps=args.fast_steps or (300 if args.quick else 2000),
+        size=args.fast_size or (128 if args.quick else 256),
+        batch_size=2 if args.quick else 4,
+        images=tuple(find_images(args.train_images)) if args.train_images else (),
+    )
     bench.run_bench(
         pairs,
         sizes,
@@ -342,6 +375,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         args.iterations,
         args.curve_size,
         () if args.no_curve else strengths,
+        fast=fast,
     )
     print(f"wrote {args.out}/results.md, results.json, contact_sheet.png, ssim_vs_gmd.png")
     return 0

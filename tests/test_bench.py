@@ -20,10 +20,11 @@ def test_square_crops_the_centre(content):
 def test_bench_writes_consistent_outputs(tmp_path, examples):
     pairs = bench.load_pairs([f"{examples / 'chelsea.png'}:{examples / 'starry_night.jpg'}"])
     lines = []
+    fast = bench.FastTraining(tmp_path / "models", steps=2, size=32, batch_size=1)
     result = bench.run_bench(
         pairs,
         [48],
-        ["gatys", "proposed"],
+        ["gatys", "proposed", "fast"],
         "cpu",
         repeats=2,
         out_dir=tmp_path,
@@ -31,11 +32,25 @@ def test_bench_writes_consistent_outputs(tmp_path, examples):
         curve_size=48,
         strengths=(0.2, 0.8),
         log=lines.append,
+        fast=fast,
     )
     names = {p.name for p in tmp_path.iterdir()}
-    assert names == {"results.md", "results.json", "contact_sheet.png", "ssim_vs_gmd.png"}
+    assert names == {
+        "results.md",
+        "results.json",
+        "contact_sheet.png",
+        "ssim_vs_gmd.png",
+        "models",
+    }
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved == json.loads(json.dumps(result))
+    trained = saved["info"]["fast_models"]["starry_night"]
+    assert trained["trained"] and trained["steps"] == 2
+    assert (tmp_path / "models" / "starry_night-32px-2steps.nstmodel").is_file()
+    fast_figures = saved["methods"]["fast"]
+    assert len(fast_figures["seconds"]["48"]) == 2
+    assert 0 < fast_figures["ssim"]["48"][0] <= 1 and fast_figures["gmd"]["48"][0] > 0
+    assert "fast" not in saved["curve"]  # its strength was fixed in training
     for method in ("gatys", "proposed"):
         figures = saved["methods"][method]
         assert len(figures["seconds"]["48"]) == 2  # one pair, two repeats
@@ -43,9 +58,23 @@ def test_bench_writes_consistent_outputs(tmp_path, examples):
         assert 0 < figures["ssim"]["48"][0] <= 1 and figures["gmd"]["48"][0] > 0
         assert [pt["strength"] for pt in saved["curve"][method]] == [0.2, 0.8]
     table = (tmp_path / "results.md").read_text()
-    assert "| gatys |" in table and "| proposed |" in table
+    assert "| gatys |" in table and "| proposed |" in table and "| fast |" in table
+    assert "fast network for starry_night: trained here, 2 steps" in table
     assert any(line.startswith("- OWED") for line in saved["targets"])  # CPU run
     sheet = Image.open(tmp_path / "contact_sheet.png")
-    assert sheet.size == (4 * 192, 192 + 20)
+    assert sheet.size == (5 * 192, 192 + 20)
     plot = np.asarray(Image.open(tmp_path / "ssim_vs_gmd.png").convert("L"))
     assert (plot < 128).mean() > 0.005  # axes, lines and labels were drawn
+
+
+def test_bench_reuses_a_trained_fast_network(tmp_path, examples):
+    pairs = bench.load_pairs([f"{examples / 'chelsea.png'}:{examples / 'starry_night.jpg'}"])
+    training = bench.FastTraining(tmp_path, steps=1, size=32, batch_size=1)
+    first, report = bench.fast_models(pairs, training, bench.torch.device("cpu"), print)
+    again, report_again = bench.fast_models(pairs, training, bench.torch.device("cpu"), print)
+    assert report["starry_night"]["trained"] and not report_again["starry_night"]["trained"]
+    content = bench.square(pairs[0].content, 40)
+    runner = bench.make_fast_runner(again, "cpu")
+    assert np.array_equal(
+        runner(pairs[0], content, 0.5), bench.make_fast_runner(first, "cpu")(pairs[0], content, 0.5)
+    )
