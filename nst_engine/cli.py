@@ -64,8 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument(
         "--model",
-        type=Path,
-        help="a style network made by `nst train-style` (fast mode), instead of STYLE",
+        help="a style network made by `nst train-style` (fast mode), instead of STYLE: a "
+        ".nstmodel file, or with --server the name of one in the server's style library",
     )
     p.add_argument(
         "--size",
@@ -269,12 +269,10 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     if bool(args.styles) == (args.model is not None):
         raise NSTError("give one or more STYLE images or --model MODEL, not both")
     model = None
-    if args.model is not None:
-        if args.server:
-            raise NSTError("--model does not work with --server yet; leave out --server")
+    if args.model is not None and not args.server:
         from .fast import load_model
 
-        model = load_model(args.model)
+        model = load_model(Path(args.model))
     content = load_image(args.content)
     styles = [load_image(path) for path in args.styles]
     mask = None
@@ -311,7 +309,9 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         if args.server:
             from nst_server.remote import stylize_remote  # lazily: the engine needs no gRPC
 
-            image, stats = stylize_remote(args.server, content, args.styles, mask, options, bar)
+            image, stats = stylize_remote(
+                args.server, content, args.styles, mask, options, bar, model=args.model or ""
+            )
         else:
             from .api import stylize
 

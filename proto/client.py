@@ -22,6 +22,11 @@ styling is computed at), quality ("draft" | "normal" | "high"), preserve_color (
 (int >= 0), iterations (int >= 1), pooling ("avg" | "max"), preview_max_side (int: ask for
 Preview events), preview_interval (seconds between previews).
 
+A job can name a trained fast-mode style network from the server's style library instead of
+sending style images: `client.list_models()` lists them (id, name, PNG thumbnail, training
+size), and `client.stylize(pixels, width, height, 4, "u8", styles=[], model="starry")`
+applies one in a single pass (of the options, only size and preserve_color apply).
+
 on_event and cancel are called in the caller's thread: on_event for every JobEvent, cancel
 about ten times a second; when cancel() returns True the job is cancelled on the server and
 JobCancelled is raised.
@@ -148,6 +153,19 @@ class ServerInfo:
     busy: bool
     uptime_seconds: float
     pid: int
+    model_folder: str = ""
+
+
+@dataclass
+class StyleModel:
+    """A trained fast-mode style network in the server's style library."""
+
+    id: str  # what stylize(model=...) names
+    name: str
+    thumbnail_png: bytes
+    training_size: int
+    strength: float
+    steps: int
 
 
 def _option_message(options: dict[str, Any] | None) -> pb.Options:
@@ -186,11 +204,19 @@ def job_requests(
     options: dict[str, Any] | None = None,
     chunk_bytes: int = CHUNK_BYTES,
     style_names: Iterable[str] = (),
+    model: str = "",
 ) -> Iterator[pb.StylizeRequest]:
-    """The request messages of one job, up to and including Submit (checks sizes first)."""
+    """The request messages of one job, up to and including Submit (checks sizes first).
+
+    `model` names a style network of the server's library; then `styles` must be empty.
+    """
     if sample_type not in SAMPLE_TYPES:
         raise ValueError(f"sample_type must be one of u8, u16, f32; got {sample_type!r}")
     styles = [(bytes(data), float(weight)) for data, weight in styles]
+    if model and styles:
+        raise ValueError("give style images or a style model, not both")
+    if not model and not styles:
+        raise ValueError("give at least one style image, or a style model")
     names = list(style_names)
     expected = width * height * channels * SAMPLE_BYTES[sample_type]
     pixels = memoryview(pixels).cast("B")
@@ -216,6 +242,7 @@ def job_requests(
             for i, (d, w) in enumerate(styles)
         ],
         options=_option_message(options),
+        model=model,
     )
     yield pb.StylizeRequest(spec=spec)
 
@@ -400,7 +427,19 @@ class StyleClient:
             busy=reply.busy,
             uptime_seconds=reply.uptime_seconds,
             pid=reply.pid,
+            model_folder=reply.model_folder,
         )
+
+    def list_models(self) -> list[StyleModel]:
+        """The trained style networks in the server's style library, sorted by name."""
+        try:
+            reply = self.stub.ListModels(pb.ListModelsRequest(), timeout=self.connect_timeout + 25)
+        except grpc.RpcError as exc:
+            raise self._error(exc) from None
+        return [
+            StyleModel(m.id, m.name, m.thumbnail_png, m.training_size, m.strength, m.steps)
+            for m in reply.models
+        ]
 
     def stylize(
         self,
@@ -417,6 +456,7 @@ class StyleClient:
         *,
         style_names: Iterable[str] = (),
         poll_interval: float = 0.1,
+        model: str = "",
     ) -> StyleResult:
         """Run one job on the server and return its result (see the module's docstring).
 
@@ -434,6 +474,7 @@ class StyleClient:
             options,
             self.chunk_bytes,
             style_names,
+            model,
         )
         first = next(messages)  # runs the argument checks now, in the caller's thread
         if cancel is not None and cancel():

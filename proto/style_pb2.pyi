@@ -64,7 +64,7 @@ class StyleSpec(_message.Message):
     def __init__(self, weight: _Optional[float] = ..., byte_size: _Optional[int] = ..., name: _Optional[str] = ...) -> None: ...
 
 class JobSpec(_message.Message):
-    __slots__ = ("width", "height", "channels", "sample_type", "has_mask", "styles", "options")
+    __slots__ = ("width", "height", "channels", "sample_type", "has_mask", "styles", "options", "model")
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     CHANNELS_FIELD_NUMBER: _ClassVar[int]
@@ -72,6 +72,7 @@ class JobSpec(_message.Message):
     HAS_MASK_FIELD_NUMBER: _ClassVar[int]
     STYLES_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
     width: int
     height: int
     channels: int
@@ -79,7 +80,8 @@ class JobSpec(_message.Message):
     has_mask: bool
     styles: _containers.RepeatedCompositeFieldContainer[StyleSpec]
     options: Options
-    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., channels: _Optional[int] = ..., sample_type: _Optional[_Union[SampleType, str]] = ..., has_mask: _Optional[bool] = ..., styles: _Optional[_Iterable[_Union[StyleSpec, _Mapping]]] = ..., options: _Optional[_Union[Options, _Mapping]] = ...) -> None: ...
+    model: str
+    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., channels: _Optional[int] = ..., sample_type: _Optional[_Union[SampleType, str]] = ..., has_mask: _Optional[bool] = ..., styles: _Optional[_Iterable[_Union[StyleSpec, _Mapping]]] = ..., options: _Optional[_Union[Options, _Mapping]] = ..., model: _Optional[str] = ...) -> None: ...
 
 class Chunk(_message.Message):
     __slots__ = ("stream", "style_index", "offset", "data")
@@ -252,7 +254,7 @@ class Limits(_message.Message):
     def __init__(self, max_pixels: _Optional[int] = ..., max_styles: _Optional[int] = ..., max_style_bytes: _Optional[int] = ..., max_iterations: _Optional[int] = ..., max_queue: _Optional[int] = ..., chunk_bytes: _Optional[int] = ..., max_message_bytes: _Optional[int] = ...) -> None: ...
 
 class ServerInfo(_message.Message):
-    __slots__ = ("protocol", "server_version", "engine_version", "torch_version", "grpc_version", "protobuf_version", "python_version", "device", "gpu_name", "gpu_memory_bytes", "weights", "limits", "methods", "qualities", "queued", "busy", "uptime_seconds", "pid")
+    __slots__ = ("protocol", "server_version", "engine_version", "torch_version", "grpc_version", "protobuf_version", "python_version", "device", "gpu_name", "gpu_memory_bytes", "weights", "limits", "methods", "qualities", "queued", "busy", "uptime_seconds", "pid", "model_folder")
     PROTOCOL_FIELD_NUMBER: _ClassVar[int]
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
     ENGINE_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -271,6 +273,7 @@ class ServerInfo(_message.Message):
     BUSY_FIELD_NUMBER: _ClassVar[int]
     UPTIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FOLDER_FIELD_NUMBER: _ClassVar[int]
     protocol: str
     server_version: str
     engine_version: str
@@ -289,4 +292,33 @@ class ServerInfo(_message.Message):
     busy: bool
     uptime_seconds: float
     pid: int
-    def __init__(self, protocol: _Optional[str] = ..., server_version: _Optional[str] = ..., engine_version: _Optional[str] = ..., torch_version: _Optional[str] = ..., grpc_version: _Optional[str] = ..., protobuf_version: _Optional[str] = ..., python_version: _Optional[str] = ..., device: _Optional[str] = ..., gpu_name: _Optional[str] = ..., gpu_memory_bytes: _Optional[int] = ..., weights: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., methods: _Optional[_Iterable[str]] = ..., qualities: _Optional[_Iterable[str]] = ..., queued: _Optional[int] = ..., busy: _Optional[bool] = ..., uptime_seconds: _Optional[float] = ..., pid: _Optional[int] = ...) -> None: ...
+    model_folder: str
+    def __init__(self, protocol: _Optional[str] = ..., server_version: _Optional[str] = ..., engine_version: _Optional[str] = ..., torch_version: _Optional[str] = ..., grpc_version: _Optional[str] = ..., protobuf_version: _Optional[str] = ..., python_version: _Optional[str] = ..., device: _Optional[str] = ..., gpu_name: _Optional[str] = ..., gpu_memory_bytes: _Optional[int] = ..., weights: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., methods: _Optional[_Iterable[str]] = ..., qualities: _Optional[_Iterable[str]] = ..., queued: _Optional[int] = ..., busy: _Optional[bool] = ..., uptime_seconds: _Optional[float] = ..., pid: _Optional[int] = ..., model_folder: _Optional[str] = ...) -> None: ...
+
+class ListModelsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class StyleModel(_message.Message):
+    __slots__ = ("id", "name", "thumbnail_png", "training_size", "strength", "steps")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    THUMBNAIL_PNG_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_SIZE_FIELD_NUMBER: _ClassVar[int]
+    STRENGTH_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    thumbnail_png: bytes
+    training_size: int
+    strength: float
+    steps: int
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., thumbnail_png: _Optional[bytes] = ..., training_size: _Optional[int] = ..., strength: _Optional[float] = ..., steps: _Optional[int] = ...) -> None: ...
+
+class ModelList(_message.Message):
+    __slots__ = ("models", "folder")
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    FOLDER_FIELD_NUMBER: _ClassVar[int]
+    models: _containers.RepeatedCompositeFieldContainer[StyleModel]
+    folder: str
+    def __init__(self, models: _Optional[_Iterable[_Union[StyleModel, _Mapping]]] = ..., folder: _Optional[str] = ...) -> None: ...

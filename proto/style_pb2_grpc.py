@@ -44,6 +44,11 @@ class StyleServiceStub:
                 request_serializer=nst_dot_v1_dot_style__pb2.GetInfoRequest.SerializeToString,
                 response_deserializer=nst_dot_v1_dot_style__pb2.ServerInfo.FromString,
                 _registered_method=True)
+        self.ListModels = channel.unary_unary(
+                '/nst.v1.StyleService/ListModels',
+                request_serializer=nst_dot_v1_dot_style__pb2.ListModelsRequest.SerializeToString,
+                response_deserializer=nst_dot_v1_dot_style__pb2.ModelList.FromString,
+                _registered_method=True)
 
 
 class StyleServiceServicer:
@@ -63,6 +68,13 @@ class StyleServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListModels(self, request, context):
+        """The trained fast-mode style networks in the server's style library folder, by name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StyleServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -75,6 +87,11 @@ def add_StyleServiceServicer_to_server(servicer, server):
                     servicer.GetInfo,
                     request_deserializer=nst_dot_v1_dot_style__pb2.GetInfoRequest.FromString,
                     response_serializer=nst_dot_v1_dot_style__pb2.ServerInfo.SerializeToString,
+            ),
+            'ListModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModels,
+                    request_deserializer=nst_dot_v1_dot_style__pb2.ListModelsRequest.FromString,
+                    response_serializer=nst_dot_v1_dot_style__pb2.ModelList.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -131,6 +148,33 @@ class StyleService:
             '/nst.v1.StyleService/GetInfo',
             nst_dot_v1_dot_style__pb2.GetInfoRequest.SerializeToString,
             nst_dot_v1_dot_style__pb2.ServerInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nst.v1.StyleService/ListModels',
+            nst_dot_v1_dot_style__pb2.ListModelsRequest.SerializeToString,
+            nst_dot_v1_dot_style__pb2.ModelList.FromString,
             options,
             channel_credentials,
             insecure,

@@ -25,6 +25,7 @@ from nst_proto import style_pb2 as pb
 from nst_proto import style_pb2_grpc as pb_grpc
 
 from . import __version__
+from .library import StyleLibrary
 from .service import Limits, Scheduler, StyleService
 
 log = logging.getLogger("nst_server")
@@ -168,8 +169,9 @@ def static_info(device: str, extractor: str = "vgg19") -> dict[str, Any]:
 def warm_up(device: str) -> None:
     """Load the feature extractor once, so the first job does not pay for it."""
     from nst_engine.features import get_extractor
+    from nst_engine.options import StyleOptions
 
-    get_extractor("vgg19", "avg", device)
+    get_extractor("vgg19", StyleOptions().pooling, device)
 
 
 class StyleServer:
@@ -184,13 +186,24 @@ class StyleServer:
         security: Security | None = None,
         engine: Callable | None = None,
         warm: bool = True,
+        models: str | os.PathLike | None = None,
     ) -> None:
+        """`models` is the style library folder (created if missing); None serves none."""
         self.security = security or Security()
         check_bind(address, self.security)
         self.limits = limits or Limits()
         self.device = resolve_device(device)
         self.requested_address = address
-        self.scheduler = Scheduler(self.limits, self.device, engine)
+        library = None
+        if models is not None:
+            library = StyleLibrary(models)
+            try:
+                library.ensure_folder()
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot create the style library {library.folder}: {exc}"
+                ) from None
+        self.scheduler = Scheduler(self.limits, self.device, engine, library)
         info = static_info(self.device)
         self.service = StyleService(self.scheduler, self.limits, lambda: info)
         self.health = health.HealthServicer()

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import __version__
+from .library import default_folder
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 COMMANDS: dict[
@@ -60,6 +61,14 @@ def _server_arguments(p: argparse.ArgumentParser) -> None:
         type=Path,
         help="file holding the access token every call must carry (or $NST_SERVER_TOKEN)",
     )
+    p.add_argument(
+        "--models",
+        type=Path,
+        default=default_folder(),
+        metavar="DIR",
+        help="the style library: trained fast-mode networks (*.nstmodel) offered to clients "
+        "(default $NST_MODELS or %(default)s; created if missing)",
+    )
     p.add_argument("--no-warm-up", action="store_true", help="do not load the model at start")
     p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
@@ -71,6 +80,7 @@ def _forwarded(args: argparse.Namespace) -> list[str]:
         "--max-queue", str(args.max_queue),
         "--max-pixels", str(args.max_pixels),
         "--log-level", args.log_level,
+        "--models", str(Path(args.models).expanduser().resolve()),
     ]  # fmt: skip
     for flag, value in (
         ("--tls-cert", args.tls_cert),
@@ -115,6 +125,7 @@ def run_serve(args: argparse.Namespace) -> int:
             limits=Limits(max_queue=max(0, args.max_queue), max_pixels=args.max_pixels),
             security=_security(args),
             warm=not args.no_warm_up,
+            models=args.models,
         )
     except ConfigError as exc:
         print(f"nst-server: error: {exc}", file=sys.stderr)

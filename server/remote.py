@@ -2,6 +2,7 @@
 
     from nst_server.remote import stylize_remote
     image, stats = stylize_remote(address, content, style_paths, mask, options, progress)
+    image, stats = stylize_remote(address, content, [], mask, options, model="starry")
 
 It takes and returns what the local path does (arrays, nst_engine.StyleOptions, a callback of
 nst_engine.Progress) and raises the engine's errors (InputError, NSTError, Cancelled), so the
@@ -107,8 +108,13 @@ def stylize_remote(
     timeout: float | None = None,
     token: str | None = None,
     root_certificates: bytes | None = None,
+    model: str = "",
 ) -> tuple[np.ndarray, dict]:
-    """Run one job on the server at `address`; return (image, stats) like the local engine."""
+    """Run one job on the server at `address`; return (image, stats) like the local engine.
+
+    `model` names a trained style network in the server's style library (then `styles` is
+    empty and of the options only size and preserve_color apply).
+    """
     content = np.ascontiguousarray(content)
     if content.ndim == 2:
         content = content[:, :, None]
@@ -117,7 +123,7 @@ def stylize_remote(
         raise InputError(f"sample type {content.dtype} is not supported (u8, u16 or float32)")
     height, width, channels = content.shape
     encoded = [_style_bytes(s) for s in styles]
-    weights = list(options.style_weights or [1.0] * len(encoded))
+    weights = [] if model else list(options.style_weights or [1.0] * len(encoded))
     if len(weights) != len(encoded):
         raise InputError(f"{len(encoded)} style images but {len(weights)} weights")
 
@@ -152,6 +158,7 @@ def stylize_remote(
                 on_event=on_event,
                 cancel=cancel,
                 style_names=[name for _, name in encoded],
+                model=model,
             )
     except ServerUnavailable as exc:
         raise NSTError(str(exc)) from None

@@ -28,6 +28,8 @@ from nst_proto import PROTOCOL
 from nst_proto import style_pb2 as pb
 from nst_proto import style_pb2_grpc as pb_grpc
 
+from .library import StyleLibrary
+
 log = logging.getLogger("nst_server")
 
 CHUNK_BYTES = 1 << 20
@@ -105,16 +107,22 @@ class Job:
 
 
 def default_engine(content, styles, mask, options, progress, cancel):
-    """The real engine: nst_engine.stylize; returns (image, stats)."""
+    """The real engine: nst_engine.stylize; returns (image, stats).
+
+    A fast-mode job carries its loaded network as options["model"] and no styles.
+    """
     import nst_engine
 
+    options = dict(options)
+    model = options.pop("model", None)
     result = nst_engine.stylize(
         content,
-        styles,
+        styles if model is None else None,
         mask=mask,
         options=nst_engine.StyleOptions(**options),
         progress=progress,
         cancel=cancel,
+        model=model,
     )
     return result.image, result.stats
 
@@ -141,10 +149,12 @@ class Scheduler:
         limits: Limits,
         device: str,
         engine: Callable | None = None,
+        library: StyleLibrary | None = None,
     ) -> None:
         self.limits = limits
         self.device = device
         self.engine = engine or default_engine
+        self.library = library
         self.lock = threading.Condition()
         self.waiting: collections.deque[Job] = collections.deque()
         self.running: Job | None = None
@@ -318,6 +328,10 @@ class Scheduler:
             options = dict(job.options)
             options["device"] = self.device
             options["max_pixels"] = self.limits.max_pixels
+            if spec.model:
+                if self.library is None:
+                    raise invalid("this server has no style library; send a style image")
+                options["model"] = self.library.get(spec.model)
             image, stats = self.engine(
                 job.content,
                 styles,
@@ -364,7 +378,7 @@ class Scheduler:
                 SAMPLE_NAMES.get(spec.sample_type, "?"),
                 len(job.styles),
                 "yes" if job.mask is not None else "no",
-                job.options.get("method", "proposed"),
+                f"fast:{spec.model}" if spec.model else job.options.get("method", "proposed"),
                 stats.get("device", self.device),
                 queued_seconds,
                 job.upload_seconds,
@@ -441,8 +455,18 @@ def check_spec(spec, limits: Limits) -> dict[str, Any]:
             f"the content is {spec.width}x{spec.height} = {spec.width * spec.height:,} pixels, "
             f"over the server's limit of {limits.max_pixels:,}; scale the layer down or crop it"
         )
+    if spec.model:
+        if spec.styles:
+            raise invalid(
+                f"both style images and the style model {spec.model[:80]!r}; a job takes one "
+                "or the other"
+            )
+        return check_options(spec.options, [], limits)
     if not spec.styles:
-        raise invalid("no style image: send at least one style (its encoded file bytes)")
+        raise invalid(
+            "no style image: send at least one style (its encoded file bytes), or name a "
+            "style model from ListModels"
+        )
     if len(spec.styles) > limits.max_styles:
         raise invalid(
             f"{len(spec.styles)} style images; the server takes at most {limits.max_styles}"
@@ -465,7 +489,7 @@ def check_spec(spec, limits: Limits) -> dict[str, Any]:
 def check_options(o, weights: list[float], limits: Limits) -> dict[str, Any]:
     from nst_engine.options import METHODS, QUALITY_PRESETS
 
-    options: dict[str, Any] = {"style_weights": tuple(weights)}
+    options: dict[str, Any] = {"style_weights": tuple(weights)} if weights else {}
     if o.method:
         if o.method not in METHODS:
             raise invalid(f"unknown method {o.method[:40]!r}: choose one of {', '.join(METHODS)}")
@@ -614,7 +638,27 @@ class StyleService(pb_grpc.StyleServiceServicer):
             busy=busy,
             uptime_seconds=time.time() - self.started,
             pid=os.getpid(),
+            model_folder=str(self.scheduler.library.folder) if self.scheduler.library else "",
             **static,
+        )
+
+    def ListModels(self, request, context):  # noqa: N802 - gRPC's name
+        library = self.scheduler.library
+        if library is None:
+            return pb.ModelList()
+        return pb.ModelList(
+            folder=str(library.folder),
+            models=[
+                pb.StyleModel(
+                    id=info.path.stem,
+                    name=info.name,
+                    thumbnail_png=info.thumbnail_png,
+                    training_size=info.training_size,
+                    strength=info.strength if math.isfinite(info.strength) else 0.0,
+                    steps=info.steps,
+                )
+                for info in library.list()
+            ],
         )
 
     def Stylize(self, request_iterator, context) -> Iterator[pb.StylizeEvent]:  # noqa: N802

@@ -28,7 +28,7 @@ def test_an_edited_proto_is_detected(tmp_path):
     shutil.copytree(PROTO_DIR, root, ignore=shutil.ignore_patterns("__pycache__"))
     source = root / generate.PROTO
     source.write_text(
-        source.read_text().replace("uint32 pid = 18;", "uint32 pid = 18;\n  int32 x = 19;")
+        source.read_text().replace("uint32 pid = 18;", "uint32 pid = 18;\n  int32 x = 99;")
     )
     assert generate.differences(root) == ["style_pb2.py", "style_pb2.pyi"]
     assert generate.differences(PROTO_DIR) == []

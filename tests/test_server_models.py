@@ -1,0 +1,171 @@
+"""Fast mode through the server: `nst-server serve --models DIR` lists the style library's
+trained networks, a job naming one returns what the local engine returns (masks included),
+bad names and mixed requests get actionable INVALID_ARGUMENT, and `nst stylize --model NAME
+--server ADDRESS` works end to end."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+import torch
+from nst_proto import style_pb2 as pb
+from nst_proto import style_pb2_grpc as pb_grpc
+from nst_proto.client import JobFailed, StyleClient
+from PIL import Image
+from test_server_e2e import EXAMPLES, as_array, free_port, wait_healthy
+
+from nst_engine.fast import FastStyleModel, TransformerNet, apply_model, load_model
+from nst_engine.images import load_image, save_image
+from nst_engine.options import StyleOptions
+
+ARCHITECTURE = {"width": 8, "residual_blocks": 1}
+
+
+def _thumbnail() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (200, 120, 40)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _model(name: str, seed: int) -> FastStyleModel:
+    """A small network with random weights: its output differs from its input, which an
+    untrained one (the identity) would not, so the comparisons below can fail."""
+    torch.manual_seed(seed)
+    network = TransformerNet(**ARCHITECTURE)
+    with torch.no_grad():
+        for parameter in network.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.5)
+    options = {"size": 64, "strength": 0.5, "steps": 3}
+    return FastStyleModel(network, name, _thumbnail(), options, ARCHITECTURE)
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("library")
+    _model("Tiny swirls", 1).save(folder / "tiny.nstmodel")
+    (folder / "broken.nstmodel").write_bytes(b"not a model")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, library):
+    address = f"127.0.0.1:{free_port()}"
+    log = tmp_path_factory.mktemp("server") / "serve.log"
+    with log.open("w") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "nst_server", "serve", "--address", address]
+            + ["--models", str(library), "--no-warm-up"],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_healthy(address, proc, log)
+        yield address
+    finally:
+        proc.terminate()
+        proc.wait(60)
+
+
+@pytest.fixture(scope="module")
+def content() -> np.ndarray:
+    from nst_engine.cli import _resized
+
+    return _resized(load_image(EXAMPLES / "chelsea.png"), 64)
+
+
+def _run(address: str, image: np.ndarray, model: str, mask: bytes | None = None):
+    with StyleClient(address, 120) as client:
+        return client.stylize(
+            image.tobytes(), image.shape[1], image.shape[0], image.shape[2], "u8", [],
+            mask=mask, model=model,
+        )  # fmt: skip
+
+
+def test_list_models_shows_the_library_and_skips_damaged_files(server, library):
+    with StyleClient(server, 60) as client:
+        models = client.list_models()
+        info = client.info()
+    assert [m.id for m in models] == ["tiny"]
+    tiny = models[0]
+    assert tiny.name == "Tiny swirls" and tiny.training_size == 64 and tiny.steps == 3
+    assert tiny.strength == 0.5
+    assert Image.open(io.BytesIO(tiny.thumbnail_png)).size == (16, 16)
+    assert info.model_folder == str(library)
+
+
+def test_model_job_equals_the_local_engine_and_keeps_unmasked_pixels(server, library, content):
+    mask = np.zeros(content.shape[:2], np.uint8)
+    mask[:, : content.shape[1] // 2] = 255
+    local_model = load_model(library / "tiny.nstmodel")
+    expected = apply_model(local_model, content, options=StyleOptions(device="cpu")).image
+    got = as_array(_run(server, content, "tiny"))
+    assert np.abs(got.astype(int) - content.astype(int)).mean() > 2  # it did style
+    assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
+
+    masked = as_array(_run(server, content, "tiny", mask=mask.tobytes()))
+    right = slice(content.shape[1] // 2, None)
+    assert np.array_equal(masked[:, right], content[:, right])
+    assert np.abs(masked[:, : content.shape[1] // 2].astype(int) - content[:, :32]).mean() > 2
+
+
+def test_an_unknown_model_names_the_library_and_what_it_has(server, library, content):
+    with pytest.raises(JobFailed) as failure:
+        _run(server, content, "starry")
+    assert failure.value.code == "INVALID_ARGUMENT"
+    assert "'starry'" in failure.value.message and str(library) in failure.value.message
+    assert "available: tiny" in failure.value.message
+
+
+def test_a_job_with_both_a_model_and_style_images_is_refused(server, content):
+    spec = pb.JobSpec(
+        width=content.shape[1],
+        height=content.shape[0],
+        channels=3,
+        sample_type=pb.SAMPLE_TYPE_U8,
+        styles=[pb.StyleSpec(weight=1.0, byte_size=10)],
+        model="tiny",
+    )
+    channel = grpc.insecure_channel(server)
+    try:
+        call = pb_grpc.StyleServiceStub(channel).Stylize(
+            iter([pb.StylizeRequest(spec=spec)]), timeout=30
+        )
+        with pytest.raises(grpc.RpcError) as failure:
+            list(call)
+    finally:
+        channel.close()
+    assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "one or the other" in failure.value.details()
+
+
+def test_nst_stylize_with_a_library_model_through_the_server(server, library, tmp_path):
+    content_path = tmp_path / "content.png"
+    save_image(content_path, load_image(EXAMPLES / "chelsea.png")[:48, :64])
+    out = tmp_path / "out.png"
+    done = subprocess.run(
+        [sys.executable, "-m", "nst_engine.cli", "stylize", str(content_path), "--model", "tiny"]
+        + ["-o", str(out), "--server", server],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    local_model = load_model(library / "tiny.nstmodel")
+    expected = apply_model(local_model, load_image(content_path)).image
+    assert np.abs(load_image(out).astype(int) - expected.astype(int)).max() <= 1
+
+    missing = subprocess.run(
+        [sys.executable, "-m", "nst_engine.cli", "stylize", str(content_path), "--model", "nope"]
+        + ["-o", str(tmp_path / "x.png"), "--server", server],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert missing.returncode != 0 and "available: tiny" in missing.stderr
+    assert not (tmp_path / "x.png").exists()
