@@ -13,42 +13,22 @@ from pathlib import Path
 import grpc
 import numpy as np
 import pytest
-import torch
+from fast_models import random_style_model
 from nst_proto import style_pb2 as pb
 from nst_proto import style_pb2_grpc as pb_grpc
 from nst_proto.client import JobFailed, StyleClient
 from PIL import Image
 from test_server_e2e import EXAMPLES, as_array, free_port, wait_healthy
 
-from nst_engine.fast import FastStyleModel, TransformerNet, apply_model, load_model
+from nst_engine.fast import apply_model, load_model
 from nst_engine.images import load_image, save_image
 from nst_engine.options import StyleOptions
-
-ARCHITECTURE = {"width": 8, "residual_blocks": 1}
-
-
-def _thumbnail() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (16, 16), (200, 120, 40)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _model(name: str, seed: int) -> FastStyleModel:
-    """A small network with random weights: its output differs from its input, which an
-    untrained one (the identity) would not, so the comparisons below can fail."""
-    torch.manual_seed(seed)
-    network = TransformerNet(**ARCHITECTURE)
-    with torch.no_grad():
-        for parameter in network.parameters():
-            parameter.add_(torch.randn_like(parameter) * 0.5)
-    options = {"size": 64, "strength": 0.5, "steps": 3}
-    return FastStyleModel(network, name, _thumbnail(), options, ARCHITECTURE)
 
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("library")
-    _model("Tiny swirls", 1).save(folder / "tiny.nstmodel")
+    random_style_model("Tiny swirls", 1).save(folder / "tiny.nstmodel")
     (folder / "broken.nstmodel").write_bytes(b"not a model")
     return folder
 

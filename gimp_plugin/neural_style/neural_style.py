@@ -6,6 +6,10 @@ as a soft mask, sends them with a style image to the local Neural Style server t
 project's gRPC client (nst_proto.client), and writes the result as a new layer above the
 source, in one undo group. No torch or numpy runs inside GIMP; grpc is imported lazily.
 
+Instead of a style image, the user can pick a trained style network from the server's style
+library (fast mode, `style-model`): the dialog lists what the server offers; a script passes
+the model's name.
+
 Installed by `nst-server install-gimp-plugin`, which puts this file, the nst_proto package
 and a vendor/ folder (grpcio and protobuf for GIMP's own Python) into
 <GIMP config dir>/plug-ins/neural_style/, and may write neural_style.json beside it with
@@ -41,6 +45,8 @@ METHODS = (
     ("proposed", "Proposed (dynamic weighting)", "Keeps the style/content balance steady"),
     ("gatys", "Gatys et al. (classic)", "The classic optimisation with fixed weights"),
 )
+# The job's own arguments, set by GIMP or through the drop-down, not shown as fields.
+ARGUMENTS_OFF_DIALOG = ("run-mode", "image", "drawables", "style-model")
 QUALITIES = (
     ("draft", "Draft (fast)", "Few iterations, for a quick look"),
     ("normal", "Normal", "The default balance of time and quality"),
@@ -318,7 +324,8 @@ def stylize_layer(image, drawables, config):
         raise PluginError(
             "Neural Style needs a pixel layer, not a layer group, layer mask or channel."
         )
-    style_path = _style_path(config)
+    model = (config.get_property("style-model") or "").strip()
+    style_path = None if model else _style_path(config)
     settings = _settings()
     address = (config.get_property("server") or "").strip() or settings.get(
         "address", DEFAULT_ADDRESS
@@ -330,11 +337,13 @@ def stylize_layer(image, drawables, config):
     rect = Gegl.Rectangle.new(0, 0, width, height)
     pixels = bytes(source.get_buffer().get(rect, 1.0, fmt, Gegl.AbyssPolicy.NONE))
     mask = _read_mask(image, source, width, height)
-    try:
-        with open(style_path, "rb") as fh:
-            style_bytes = fh.read()
-    except OSError as exc:
-        raise PluginError(f"Cannot read the style image {style_path}: {exc}") from exc
+    styles = []
+    if style_path is not None:
+        try:
+            with open(style_path, "rb") as fh:
+                styles = [(fh.read(), 1.0)]
+        except OSError as exc:
+            raise PluginError(f"Cannot read the style image {style_path}: {exc}") from exc
 
     size = int(config.get_property("size"))
     iterations = int(config.get_property("iterations"))
@@ -364,11 +373,12 @@ def stylize_layer(image, drawables, config):
                 height,
                 channels,
                 sample,
-                styles=[(style_bytes, 1.0)],
+                styles=styles,
                 mask=mask,
                 options=options,
                 on_event=on_event,
                 cancel=cancel,
+                model=model,
             )
         finally:
             close = getattr(client, "close", None)
@@ -424,11 +434,48 @@ def stylize_layer(image, drawables, config):
             f"({result.width}x{result.height}x{result.channels} {result.sample_type}, expected "
             f"{width}x{height}x{channels} {sample}); update the server and the plug-in together."
         )
-    name = f"{os.path.splitext(os.path.basename(style_path))[0]} (Neural Style)"
+    style_name = model or os.path.splitext(os.path.basename(style_path))[0]
+    name = f"{style_name} (Neural Style)"
     layer = _write_layer(image, source, name, fmt, width, height, bytes(result.pixels))
     Gimp.progress_end()
     Gimp.displays_flush()
     return layer
+
+
+def _library_models(config):
+    """(id, label) of the server's style models, or [] when it has none or does not answer
+    within two seconds (the dialog must open at once; the job starts the server if needed)."""
+    address = (config.get_property("server") or "").strip() or _settings().get(
+        "address", DEFAULT_ADDRESS
+    )
+    try:
+        client_mod = _import_client()
+        with client_mod.StyleClient(address=address, timeout=5.0, connect_timeout=2.0) as client:
+            models = client.list_models()
+    except Exception:  # noqa: BLE001 - no list is no choice, never a failed dialog
+        return []
+    return [(m.id, f"{m.name} (trained at {m.training_size} px)") for m in models]
+
+
+def _style_model_combo(config, models):
+    """A drop-down "Style model" bound to the `style-model` argument; the first entry means
+    "use the style image"."""
+    gi.require_version("Gtk", "3.0")
+    from gi.repository import Gtk  # noqa: PLC0415
+
+    box = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=6)
+    box.pack_start(Gtk.Label(label="Style model (fast):"), False, False, 0)
+    combo = Gtk.ComboBoxText()
+    combo.append("", "None: use the style image")
+    for model_id, label in models:
+        combo.append(model_id, label)
+    current = (config.get_property("style-model") or "").strip()
+    combo.set_active_id(current if current in {m for m, _ in models} else "")
+    combo.connect("changed", lambda c: config.set_property("style-model", c.get_active_id() or ""))
+    config.set_property("style-model", combo.get_active_id() or "")
+    box.pack_start(combo, True, True, 0)
+    box.show_all()
+    return box
 
 
 def _show_dialog(procedure, config):
@@ -438,7 +485,13 @@ def _show_dialog(procedure, config):
     GimpUi.init(PROC_NAME)
     dialog = GimpUi.ProcedureDialog.new(procedure, config, "Neural Style")
     dialog.get_scale_entry("strength", 1.0)
-    dialog.fill(None)
+    arguments = [spec.get_name() for spec in procedure.get_arguments()]
+    dialog.fill([name for name in arguments if name not in ARGUMENTS_OFF_DIALOG])
+    models = _library_models(config)
+    if models:
+        dialog.get_content_area().pack_start(_style_model_combo(config, models), False, False, 6)
+    else:
+        config.set_property("style-model", "")
     ok = dialog.run()
     dialog.destroy()
     return ok
@@ -495,6 +548,14 @@ class NeuralStyle(Gimp.PlugIn):
             Gimp.FileChooserAction.OPEN,
             True,
             None,
+            rw,
+        )
+        procedure.add_string_argument(
+            "style-model",
+            "Style _model",
+            "The name of a trained style network in the server's style library (nst-server "
+            "--models); when set it is used instead of the style image (fast mode)",
+            "",
             rw,
         )
         procedure.add_double_argument(

@@ -68,16 +68,20 @@ def installed(gimp_root):
 
 
 @pytest.fixture(scope="session")
-def server():
-    """The real server (`nst-server serve`) on a free loopback port; stopped at the end."""
+def server(tmp_path_factory):
+    """The real server (`nst-server serve`) on a free loopback port, with a style library
+    holding one small network named "tiny"; stopped at the end."""
     import grpc
+    from fast_models import random_style_model
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+    models = tmp_path_factory.mktemp("models")
+    random_style_model("Tiny swirls").save(models / "tiny.nstmodel")
     port = free_port()
     address = f"127.0.0.1:{port}"
     log_path = REPO / ".cache" / f"gimp-test-server-{port}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [*nst_server_command(), "serve", "--address", address]
+    cmd = [*nst_server_command(), "serve", "--address", address, "--models", str(models)]
     log = open(log_path, "w")  # noqa: SIM115
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     started = time.monotonic()

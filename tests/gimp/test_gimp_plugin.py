@@ -105,6 +105,7 @@ def test_installer_puts_a_registered_plugin_in_gimp(gimp_root, installed):
     assert info["menu_label"] == "Neural _Style..."
     for name in (
         "style-file",
+        "style-model",
         "strength",
         "quality",
         "size",
@@ -164,6 +165,34 @@ def test_feathered_selection_gives_a_new_styled_layer(gimp_root, installed, serv
     )
     assert changed > 2.0
     assert d_styled < 0.9 * d_source, "the selection did not move toward the style"
+
+
+def test_a_style_model_from_the_server_library_styles_the_selection(
+    gimp_root, installed, server, images
+):
+    params = {
+        "fmt": "R'G'B' u8",
+        "ellipse": [10, 6, 44, 34],
+        "args": {"style-model": "tiny", "server": server["address"], "timeout": 120},
+    }
+    result, batch, work = run_stylize(
+        gimp_root, installed, params, {"content": images["content"], "style": images["style"]}
+    )
+    assert batch.returncode == 0, batch.output[-3000:]
+    assert result["status"] == "success", result["message"]
+    assert [layer["name"] for layer in result["layers"]] == [
+        "tiny (Neural Style)",
+        result["source"]["name"],
+    ]
+    before = load_raw(work.host / "source_before.raw", (H, W, 3), np.uint8)
+    mask = load_raw(work.host / "mask.raw", (H, W), np.uint8)
+    styled = load_raw(work.host / "layer0.raw", (H, W, 3), np.uint8)
+    outside, inside = mask == 0, mask == 255
+    assert outside.sum() > 300 and inside.sum() > 300
+    assert np.array_equal(styled[outside], before[outside]), "pixels outside the selection moved"
+    changed = np.abs(styled[inside].astype(int) - before[inside]).mean()
+    _report(f"style model: mean change inside {changed:.1f}/255 in {result['seconds']} s")
+    assert changed > 2.0
 
 
 def test_16_bit_image_round_trips_at_16_bits(gimp_root, installed, server, images):
