@@ -214,10 +214,31 @@ def run_install_service(args: argparse.Namespace) -> int:
     return 0
 
 
+def _models_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--address", default=_default_address(), help="the server to ask")
+
+
+def run_models(args: argparse.Namespace) -> int:
+    """List the style models a running server offers (what `--model NAME` can name)."""
+    from nst_proto.client import ClientError, StyleClient
+
+    try:
+        with StyleClient(args.address, 60) as client:
+            models, folder = client.list_models(), client.info().model_folder
+    except ClientError as exc:
+        print(f"nst-server: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"style library {folder or '(none)'}: {len(models)} model(s)")
+    for m in models:
+        print(f"  {m.id:24} {m.name} (trained at {m.training_size} px, {m.steps} steps)")
+    return 0
+
+
 register("serve", "run the server in the foreground", _serve_arguments, run_serve)
 register("start", "start the server as a background daemon", _start_arguments, run_start)
 register("status", "is the daemon running, and where", lambda p: None, run_status)
 register("stop", "stop the daemon gracefully", _stop_arguments, run_stop)
+register("models", "list the style models a running server offers", _models_arguments, run_models)
 register("install-service", "write a systemd user unit", _service_arguments, run_install_service)
 
 

@@ -149,3 +149,15 @@ def test_nst_stylize_with_a_library_model_through_the_server(server, library, tm
     )
     assert missing.returncode != 0 and "available: tiny" in missing.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_nst_server_models_lists_the_library(server, library):
+    done = subprocess.run(
+        [sys.executable, "-m", "nst_server", "models", "--address", server],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"style library {library}: 1 model(s)" in done.stdout
+    assert "tiny" in done.stdout and "Tiny swirls (trained at 64 px, 3 steps)" in done.stdout
