@@ -1,38 +1,20 @@
-"""Fast mode: a feed-forward style network per style, trained once, applied in one pass.
+"""Training a style network (`train_style`) with the optimisation mode's perceptual losses
+(`losses.py`): content at relu4_2, styled content at relu2_2 (weight 0.1), the relative Gram
+style loss at relu1_1 ... relu5_1 with the extractor's layer weights at the training size and
+at half of it, and total variation (weight 2).
 
-The network is Johnson et al.'s (2016) residual transformation network with instance
-normalisation (Ulyanov et al. 2016) in place of batch normalisation, reflection padding, and
-upsampling by nearest-neighbour resize followed by a convolution instead of transposed
-convolutions (which leave checkerboard artefacts). It adds its output to the input image, and
-its last convolution starts at zero, so an untrained network is the identity and training
-starts from the content, as the optimisation does.
-
-Training (`train_style`) uses the optimisation mode's perceptual losses (`losses.py`): content
-at relu4_2, styled content at relu2_2 (weight 0.1), the relative Gram style loss at relu1_1 ...
-relu5_1 with the extractor's layer weights at the training size and at half of it, and total
-variation (weight 2). The style weight is not fixed: the same controller as the optimisation
-mode (`transfer.DynamicWeight`) steers it every step so that the SSIM between the network's
+The style weight is not fixed: the same controller as the optimisation mode
+(`transfer.DynamicWeight`) steers it every step so that the SSIM between the network's
 output and its input batch settles at `transfer.target_ssim(strength)`. The network is thus
 trained toward the same structural budget that the same strength asks of the optimisation.
 A network responds to its style weight over many steps, not one, so the controller moves
 a fifth as fast per step as it does in the optimisation. SSIM is measured on the training
 crops; applied to an image of another size, the balance is that of the training size.
-
-A model is one file (`FastStyleModel.save` / `load_model`): a dict of plain tensors,
-strings, numbers and bytes written by `torch.save` and read with `weights_only=True`, so
-loading never runs pickled code. It holds the weights, the style's name, a PNG thumbnail of
-the style, the training options, the architecture, a format version and a SHA-256 of the
-weights; loading checks every one of them.
-
-Applying a model goes through `api.stylize(..., model=...)`, so masks, colour preservation,
-alpha, sample types and bit-identical pixels outside the mask work exactly as for the other
-methods. `apply_model` is the short way to call it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import math
 import os
@@ -48,18 +30,18 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from .errors import Cancelled, InputError
-from .features import FeatureExtractor, get_extractor
-from .images import (
+from ..errors import Cancelled, InputError
+from ..features import FeatureExtractor, get_extractor
+from ..images import (
     as_array,
     load_image,
     resize_tensor,
     split_channels,
     to_tensor,
 )
-from .losses import ContentLoss, StyleLoss, total_variation
-from .options import CancelCheck, Progress, ProgressCallback, StyleOptions, StyleResult
-from .transfer import (
+from ..losses import ContentLoss, StyleLoss, total_variation
+from ..options import CancelCheck, Progress, ProgressCallback
+from ..transfer import (
     STYLE_TARGETS,
     STYLED_CONTENT_WEIGHT,
     TV_WEIGHT,
@@ -68,365 +50,25 @@ from .transfer import (
     masked_ssim,
     target_ssim,
 )
+from .model_file import (
+    CHECKPOINT_FORMAT,
+    FORMAT_VERSION,
+    FastStyleModel,
+    ModelFileError,
+    _atomic_save,
+    _check_header,
+    _plain_state,
+    _read,
+    _thumbnail_png,
+)
+from .network import TransformerNet
 
 log = logging.getLogger(__name__)
 
-MODEL_FORMAT = "nst-fast-style"
-CHECKPOINT_FORMAT = "nst-fast-style-checkpoint"
-FORMAT_VERSION = 1
-MODEL_SUFFIX = ".nstmodel"
-THUMBNAIL_SIDE = 128
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
 # The optimisation's controller moves log(style weight) by up to 0.1 per iteration; a network
 # answers a change of weight only over many steps, so training moves it by up to 0.02.
 TRAINING_CONTROLLER_RATE = 0.02
-# The network's last layer speaks in 0..255 units, as in Johnson et al.: Adam moves every
-# weight by about the learning rate, and on a 0..1 scale its first steps would throw the
-# image far off; on this scale lr = 1e-3 moves it by a few percent.
-RESIDUAL_SCALE = 1 / 255
-
-
-# --- the transformation network -------------------------------------------------------------
-
-
-def _conv(channels_in: int, channels_out: int, kernel: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(
-        nn.ReflectionPad2d(kernel // 2), nn.Conv2d(channels_in, channels_out, kernel, stride)
-    )
-
-
-def _norm(channels: int) -> nn.InstanceNorm2d:
-    return nn.InstanceNorm2d(channels, affine=True)
-
-
-class _Residual(nn.Module):
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            _conv(channels, channels, 3),
-            _norm(channels),
-            nn.ReLU(),
-            _conv(channels, channels, 3),
-            _norm(channels),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
-
-
-class _Upsample(nn.Module):
-    """Nearest-neighbour resize by 2, then a convolution: no checkerboard artefacts."""
-
-    def __init__(self, channels_in: int, channels_out: int) -> None:
-        super().__init__()
-        self.conv = _conv(channels_in, channels_out, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
-
-
-class TransformerNet(nn.Module):
-    """Johnson et al.'s residual network with instance normalisation.
-
-    `width` is the first layer's channel count (the next two double it); 32 with 5 residual
-    blocks is the published network (1.7 M parameters, 6.7 MB in float32). Any input size
-    works: the input is reflection-padded to a multiple of 4 and the output cropped back.
-    The output is the input plus the network's residual (RGB, nominally [0, 1], unclamped).
-    """
-
-    def __init__(self, width: int = 32, residual_blocks: int = 5) -> None:
-        super().__init__()
-        w = width
-        self.down = nn.Sequential(
-            _conv(3, w, 9),
-            _norm(w),
-            nn.ReLU(),
-            _conv(w, 2 * w, 3, stride=2),
-            _norm(2 * w),
-            nn.ReLU(),
-            _conv(2 * w, 4 * w, 3, stride=2),
-            _norm(4 * w),
-            nn.ReLU(),
-        )
-        self.res = nn.Sequential(*(_Residual(4 * w) for _ in range(residual_blocks)))
-        self.up = nn.Sequential(
-            _Upsample(4 * w, 2 * w),
-            _norm(2 * w),
-            nn.ReLU(),
-            _Upsample(2 * w, w),
-            _norm(w),
-            nn.ReLU(),
-            _conv(w, 3, 9),
-        )
-        last = self.up[-1][1]
-        nn.init.zeros_(last.weight)
-        nn.init.zeros_(last.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        height, width = x.shape[-2:]
-        pad_h, pad_w = -height % 4, -width % 4
-        padded = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else x
-        residual = self.up(self.res(self.down(padded)))[..., :height, :width]
-        # The sum in float32: under reduced precision the input would lose its low bits.
-        return x.float() + RESIDUAL_SCALE * residual.float()
-
-
-# --- the model file -------------------------------------------------------------------------
-
-
-class ModelFileError(InputError):
-    """A model or checkpoint file is missing, foreign, damaged or from another version."""
-
-
-def weights_checksum(state: dict[str, torch.Tensor]) -> str:
-    """SHA-256 over every tensor's name, dtype, shape and bytes, in name order."""
-    digest = hashlib.sha256()
-    for name in sorted(state):
-        tensor = state[name].detach().cpu().contiguous()
-        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
-        digest.update(tensor.numpy().tobytes())
-    return digest.hexdigest()
-
-
-def _plain_state(network: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().float().cpu().clone() for k, v in network.state_dict().items()}
-
-
-def _thumbnail_png(style_rgb: np.ndarray) -> bytes:
-    image = Image.fromarray((np.clip(style_rgb, 0, 1) * 255 + 0.5).astype(np.uint8))
-    image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _atomic_save(data: dict, path: Path) -> None:
-    """torch.save to a temporary file beside `path`, then rename: never a half-written file."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(data, temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def _read(path: str | os.PathLike, what: str) -> dict:
-    """torch.load with weights_only=True (plain tensors and values only, never code)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"{path}: no such {what} file")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a foreign or damaged file
-        reason = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:160]
-        raise ModelFileError(
-            f"{path}: not a {what} file of this program, or a damaged one ({reason})"
-        ) from None
-    if not isinstance(data, dict):
-        raise ModelFileError(f"{path}: not a {what} file of this program")
-    return data
-
-
-def _check_header(data: dict, path: Path, expected_format: str, what: str) -> None:
-    if data.get("format") != expected_format:
-        raise ModelFileError(f"{path}: not a {what} file of this program (no {what} header)")
-    version = data.get("version")
-    if version != FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path}: {what} format version {version!r}; this program reads version "
-            f"{FORMAT_VERSION} only (retrain the style, or use the program that wrote it)"
-        )
-
-
-def _checked_network(data: dict, path: Path) -> TransformerNet:
-    """The network the file describes, with its weights, after checking shapes and checksum."""
-    architecture = data.get("architecture")
-    if not isinstance(architecture, dict):
-        raise ModelFileError(f"{path}: the architecture entry is missing or damaged")
-    width, blocks = architecture.get("width"), architecture.get("residual_blocks")
-    if not (isinstance(width, int) and 1 <= width <= 256):
-        raise ModelFileError(f"{path}: network width {width!r} is out of range")
-    if not (isinstance(blocks, int) and 0 <= blocks <= 32):
-        raise ModelFileError(f"{path}: residual block count {blocks!r} is out of range")
-    weights = data.get("weights")
-    if not isinstance(weights, dict) or not all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()
-    ):
-        raise ModelFileError(f"{path}: the weights entry is missing or damaged")
-    network = TransformerNet(width, blocks)
-    expected = network.state_dict()
-    missing, extra = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
-    if missing or extra:
-        raise ModelFileError(
-            f"{path}: the weights do not fit the network (missing {missing[:3]}, "
-            f"unexpected {extra[:3]})"
-        )
-    for name, tensor in expected.items():
-        if tuple(weights[name].shape) != tuple(tensor.shape):
-            raise ModelFileError(
-                f"{path}: weight {name} has shape {tuple(weights[name].shape)}, the network "
-                f"needs {tuple(tensor.shape)}"
-            )
-        if weights[name].dtype != torch.float32:
-            raise ModelFileError(f"{path}: weight {name} is {weights[name].dtype}, not float32")
-    if data.get("checksum") != weights_checksum(weights):
-        raise ModelFileError(f"{path}: the weights fail their checksum; the file is damaged")
-    if not all(bool(torch.isfinite(t).all()) for t in weights.values()):
-        raise ModelFileError(f"{path}: the weights contain NaN or infinite values")
-    network.load_state_dict(weights)
-    return network.eval().requires_grad_(False)
-
-
-class FastStyleModel:
-    """A loaded style network with its description; `render` applies it to a tensor.
-
-    Thread-safe: one copy of the network per device, made on first use.
-    """
-
-    def __init__(
-        self,
-        network: TransformerNet,
-        name: str,
-        thumbnail_png: bytes,
-        options: dict,
-        architecture: dict,
-        path: Path | None = None,
-    ) -> None:
-        self.network = network.eval().requires_grad_(False)
-        self.name = name
-        self.thumbnail_png = thumbnail_png
-        self.options = dict(options)
-        self.architecture = dict(architecture)
-        self.path = path
-        self._copies: dict[str, nn.Module] = {"cpu": self.network}
-        self._lock = threading.Lock()
-
-    @property
-    def training_size(self) -> int:
-        return int(self.options.get("size", 0))
-
-    @property
-    def strength(self) -> float:
-        return float(self.options.get("strength", math.nan))
-
-    def _on(self, device: torch.device) -> nn.Module:
-        key = str(device)
-        with self._lock:
-            if key not in self._copies:
-                copy = TransformerNet(**self.architecture)
-                copy.load_state_dict(self.network.state_dict())
-                copy = copy.eval().requires_grad_(False)
-                if device.type == "cuda":
-                    copy = copy.to(device, memory_format=torch.channels_last)
-                self._copies[key] = copy.to(device)
-            return self._copies[key]
-
-    @torch.inference_mode()
-    def render(self, content: torch.Tensor) -> torch.Tensor:
-        """B x 3 x H x W RGB in [0, 1] on any device -> the styled image, same shape, float32,
-        clamped to [0, 1]. float16 autocast and channels_last on CUDA."""
-        network = self._on(content.device)
-        if content.device.type == "cuda":
-            content = content.contiguous(memory_format=torch.channels_last)
-            with torch.autocast("cuda", dtype=torch.float16):
-                out = network(content)
-        else:
-            out = network(content)
-        return out.float().clamp(0, 1).contiguous()
-
-    def to_dict(self) -> dict:
-        weights = _plain_state(self.network)
-        return {
-            "format": MODEL_FORMAT,
-            "version": FORMAT_VERSION,
-            "name": self.name,
-            "thumbnail_png": self.thumbnail_png,
-            "options": self.options,
-            "architecture": self.architecture,
-            "weights": weights,
-            "checksum": weights_checksum(weights),
-        }
-
-    def save(self, path: str | os.PathLike) -> None:
-        _atomic_save(self.to_dict(), Path(path))
-
-
-def load_model(path: str | os.PathLike) -> FastStyleModel:
-    """Read and check a model file; raises ModelFileError (an InputError) with a clear message
-    for a missing, foreign, damaged or wrong-version file. Never unpickles code."""
-    path = Path(path)
-    data = _read(path, "style model")
-    _check_header(data, path, MODEL_FORMAT, "style model")
-    name, thumbnail, options = data.get("name"), data.get("thumbnail_png"), data.get("options")
-    if not isinstance(name, str) or not name:
-        raise ModelFileError(f"{path}: the style name is missing or damaged")
-    if not isinstance(thumbnail, bytes) or not thumbnail.startswith(b"\x89PNG"):
-        raise ModelFileError(f"{path}: the style thumbnail is missing or damaged")
-    if not isinstance(options, dict):
-        raise ModelFileError(f"{path}: the training options are missing or damaged")
-    network = _checked_network(data, path)
-    return FastStyleModel(network, name, thumbnail, options, data["architecture"], path)
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What a style library lists about one model file."""
-
-    name: str
-    path: Path
-    thumbnail_png: bytes
-    training_size: int
-    strength: float
-    steps: int
-
-
-def list_models(folder: str | os.PathLike) -> list[ModelInfo]:
-    """Every valid `*.nstmodel` file in `folder` (not recursive), sorted by name; damaged or
-    foreign files are skipped with a logged warning. A missing folder raises InputError."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(f"{folder}: no such style library folder")
-    found = []
-    for path in sorted(folder.glob(f"*{MODEL_SUFFIX}")):
-        try:
-            model = load_model(path)
-        except ModelFileError as exc:
-            log.warning("skipping %s", exc)
-            continue
-        found.append(
-            ModelInfo(
-                model.name,
-                path,
-                model.thumbnail_png,
-                model.training_size,
-                model.strength,
-                int(model.options.get("steps", 0)),
-            )
-        )
-    return sorted(found, key=lambda info: (info.name.lower(), str(info.path)))
-
-
-def apply_model(
-    model: FastStyleModel | str | os.PathLike,
-    content: np.ndarray | Image.Image,
-    *,
-    mask: np.ndarray | Image.Image | None = None,
-    options: StyleOptions | None = None,
-    cancel: CancelCheck | None = None,
-) -> StyleResult:
-    """Stylise `content` with a trained model: `api.stylize(content, None, model=...)`.
-
-    Uses options.size, preserve_color, device and max_pixels (method, strength, quality and
-    iterations belong to the optimisation and are ignored: the strength was fixed at training).
-    """
-    from .api import stylize
-
-    if not isinstance(model, FastStyleModel):
-        model = load_model(model)
-    return stylize(content, None, mask=mask, options=options, cancel=cancel, model=model)
-
-
-# --- training -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -614,7 +256,7 @@ class PerceptualLoss:
 
 
 def _device(name: str) -> torch.device:
-    from .api import _device as api_device
+    from ..api import _device as api_device
 
     return api_device(name)
 
