@@ -2,11 +2,15 @@
 """Photograph the plug-in's dialog in the real GUI GIMP 3.0.4, under Xvfb in the project's root.
 
     python scripts/screenshot_dialog.py [-o docs/images/gimp-dialog.png] [--whole-screen]
+                                        [--with-grpc]
 
 Builds the GIMP root with the GUI tools if needed (scripts/build_gimp_root.sh --gui), installs
 the plug-in into a fresh GIMP config dir with the real installer, opens an example image,
 opens Filters > Neural Style's dialog (run-mode INTERACTIVE) and saves a PNG of it.
-Needs root. Kills only the Xvfb, openbox and GIMP processes it started.
+Needs root. Kills only the Xvfb, openbox and GIMP processes it started. With --with-grpc the
+plug-in gets its vendored gRPC, so the dialog can ask a server already running at the default
+address for its style models and show the "Style model (fast)" drop-down (docs/images'
+picture: `nst-server serve --models DIR` with two models, then this).
 """
 
 from __future__ import annotations
@@ -39,12 +43,12 @@ open({status!r}, "w").write(json.dumps({{"status": res.index(0).value_name}}))
 """
 
 
-def install_plugin(config_host: Path, log=print) -> None:
+def install_plugin(config_host: Path, log=print, vendor: bool = False) -> None:
     """The real installer when the package is importable here, else a copy of the file."""
     try:
         from nst_server.gimp_install import install  # noqa: PLC0415
 
-        install(config_host, vendor=False, log=log)
+        install(config_host, vendor=vendor, log=log)
     except Exception as exc:  # noqa: BLE001 - the dialog alone needs only the plug-in file
         log(f"installer unavailable ({exc}); copying the plug-in file only")
         dest = config_host / "plug-ins" / "neural_style"
@@ -54,13 +58,13 @@ def install_plugin(config_host: Path, log=print) -> None:
         (dest / "neural_style.py").chmod(0o755)
 
 
-def take(output: Path, whole_screen: bool = False, log=print) -> Path:
+def take(output: Path, whole_screen: bool = False, log=print, grpc: bool = False) -> Path:
     root = GimpRoot.ensure(gui=True, log=log)
     work = root.workdir("screenshot")
     cfg_host, cfg_in = work.path("config")
     cfg_host.mkdir()
     (cfg_host / "gimprc").write_text(GIMPRC)
-    install_plugin(cfg_host, log)
+    install_plugin(cfg_host, log, vendor=grpc)
     content_host, content_in = work.path("rocket.jpg")
     style_host, style_in = work.path("starry_night.jpg")
     shutil.copy(REPO / "examples" / "rocket.jpg", content_host)
@@ -104,8 +108,9 @@ def main() -> int:
         "-o", "--output", type=Path, default=REPO / "docs" / "images" / "gimp-dialog.png"
     )
     parser.add_argument("--whole-screen", action="store_true")
+    parser.add_argument("--with-grpc", action="store_true", help="vendor gRPC (see above)")
     args = parser.parse_args()
-    take(args.output, args.whole_screen)
+    take(args.output, args.whole_screen, grpc=args.with_grpc)
     return 0
 
 
