@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,19 @@ def small(array: np.ndarray, long_side: int) -> np.ndarray:
     from nst_engine.cli import _resized
 
     return _resized(array, long_side)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def style_library_outside_home(tmp_path_factory):
+    """Servers started by the tests (they inherit the environment) keep their default style
+    library in a temporary folder, not in the home directory of whoever runs the tests."""
+    previous = os.environ.get("NST_MODELS")
+    os.environ["NST_MODELS"] = str(tmp_path_factory.mktemp("default-models"))
+    yield
+    if previous is None:
+        os.environ.pop("NST_MODELS", None)
+    else:
+        os.environ["NST_MODELS"] = previous
 
 
 @pytest.fixture(scope="session")
