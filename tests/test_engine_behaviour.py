@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from nst_engine import Cancelled, InputError, StyleOptions, stylize
-from nst_engine.transfer import plan_levels
+from nst_engine.transfer import DynamicWeight, fixed_style_weight, plan_levels
 
 
 def opts(**kw):
@@ -130,3 +132,21 @@ def test_small_and_wide_inputs_work(content, starry):
     mask[30:34, 40:44] = 1
     masked = stylize(content, wide_style, mask=mask, options=opts(iterations=3))
     assert np.array_equal(masked.image[mask == 0], content[mask == 0])
+
+
+def test_dynamic_weight_starts_low_stays_bounded_and_does_not_wind_up():
+    weight = DynamicWeight(0.5)
+    balanced = math.log(fixed_style_weight(0.5))
+    assert math.isclose(weight.log_weight, balanced - DynamicWeight.START_BELOW)
+    for _ in range(500):  # SSIM far below the target for ever: the weight falls, then stops
+        weight.update(0.05)
+    assert math.isclose(weight.log_weight, balanced - DynamicWeight.RANGE)
+    for _ in range(500):  # far above: it climbs to the upper bound, no further
+        weight.update(0.99)
+    assert math.isclose(weight.log_weight, balanced + DynamicWeight.RANGE)
+    before = weight.log_weight
+    weight.update(0.05, authority=0.0)  # the optimiser cannot act: the weight holds
+    assert weight.log_weight == before
+    fixed = DynamicWeight(0.5, adaptive=False)
+    fixed.update(0.05)
+    assert math.isclose(fixed.log_weight, balanced)
