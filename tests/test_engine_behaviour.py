@@ -96,7 +96,7 @@ def test_cancel_stops_within_one_iteration(content, starry):
 def test_coarse_to_fine_plan_spends_most_iterations_small():
     levels = plan_levels(512, 768, StyleOptions())
     assert [max(lv.height, lv.width) for lv in levels] == [192, 384, 768]
-    assert levels[0].full_depth and not levels[-1].full_depth
+    assert levels[0].main_content and not levels[-1].main_content
     assert levels[0].iterations > levels[1].iterations > levels[2].iterations
 
 
