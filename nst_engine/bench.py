@@ -1,6 +1,8 @@
 """`nst bench`: the paper's Fig. 10 evaluation, reproduced with this project's own methods.
 
-Every method runs on the same content/style pairs at the same square sizes on one device.
+Every method runs on the same content/style pairs at the same square sizes on one device;
+`speed_sizes` add sizes at which only `proposed` runs, for a speed target that the baseline
+would take too long to reach (512x512 on the CPU: gatys needs about 8 minutes a pair there).
 The fast feed-forward mode (`fast`, the paper's Johnson et al. row) needs one trained network
 per style: the bench loads `<style>-<size>px-<steps>steps.nstmodel` from its models folder,
 or trains it there first (training time reported apart, like model loading).
@@ -31,7 +33,7 @@ from .api import stylize
 from .fast import FastStyleModel, TrainOptions, apply_model, load_model, train_style
 from .features import get_extractor
 from .images import as_array, from_float, load_image, resize_tensor, to_float, to_numpy, to_tensor
-from .metrics import gram_difference, ssim
+from .metrics import GMD_LAYERS, gram_difference, gram_differences, ssim
 from .options import StyleOptions
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -44,6 +46,8 @@ CURVE_STRENGTHS = (0.1, 0.3, 0.5, 0.7, 0.9)
 # The paper's margins of the proposed method over Gatys (Fig. 10) and the product's speed goals.
 TARGET_SSIM_GAIN = 0.07
 TARGET_GMD_CUT = 0.28
+# The curve's name for `proposed` without dynamic weighting (its ablation).
+FIXED = "proposed-fixed"
 
 Runner = Callable[..., np.ndarray]
 WARMUP_ITERATIONS = 3
@@ -75,6 +79,7 @@ class MethodFigures:
     peak_mb: dict[int, float] = field(default_factory=dict)
     ssim: dict[int, list[float]] = field(default_factory=dict)
     gmd: dict[int, list[float]] = field(default_factory=dict)
+    gmd_layers: dict[int, list[dict[str, float]]] = field(default_factory=dict)
     outputs: dict[int, list[np.ndarray]] = field(default_factory=dict)
 
 
@@ -143,12 +148,18 @@ class PeakMemory:
         return self.peak / 2**20
 
 
-def make_runner(method: str, device: str, iterations: int | None) -> Runner:
+def make_runner(
+    method: str, device: str, iterations: int | None, dynamic_weighting: bool = True
+) -> Runner:
     """runner(pair, content, strength, iterations=...) -> the styled content."""
 
     def run(pair: Pair, content: np.ndarray, strength: float, iterations=iterations) -> np.ndarray:
         options = StyleOptions(
-            method=method, strength=strength, device=device, iterations=iterations
+            method=method,
+            strength=strength,
+            device=device,
+            iterations=iterations,
+            dynamic_weighting=dynamic_weighting,
         )
         return stylize(content, pair.style, options=options).image
 
@@ -218,17 +229,21 @@ def measure(
     repeats: int,
     device: torch.device,
     log: Callable[[str], None],
+    speed_sizes: list[int] = (),
 ) -> dict[str, MethodFigures]:
     figures = {name: MethodFigures() for name in runners}
-    for size in sizes:
+    for size in [*sizes, *speed_sizes]:
         # The style goes in whole: GMD judges the output against this same image, and the
         # engine scales the style to each level itself.
         inputs = [(p, square(p.content, size)) for p in pairs]
         for name, runner in runners.items():
+            if size not in sizes and name != "proposed":
+                continue
             fig = figures[name]
             # Warm-up: a short run at the same sizes loads kernels, caches and the allocator.
             runner(*inputs[0], 0.5, iterations=WARMUP_ITERATIONS)
             fig.seconds[size], fig.ssim[size], fig.gmd[size], fig.outputs[size] = [], [], [], []
+            fig.gmd_layers[size] = []
             peak = 0.0
             for pair, content in inputs:
                 for repeat in range(repeats):
@@ -240,7 +255,9 @@ def measure(
                     if repeat == 0:
                         fig.outputs[size].append(out)
                         fig.ssim[size].append(ssim(content, out))
-                        fig.gmd[size].append(gram_difference(out, pair.style))
+                        layers = gram_differences(out, pair.style)
+                        fig.gmd_layers[size].append(layers)
+                        fig.gmd[size].append(float(np.mean(list(layers.values()))))
             fig.peak_mb[size] = peak
             log(
                 f"{name:>9} {size}x{size}: median {statistics.median(fig.seconds[size]):.3f}s "
@@ -253,11 +270,10 @@ def measure(
 def strength_curve(
     runners: dict[str, Runner], pairs: list[Pair], size: int, strengths: tuple[float, ...]
 ) -> dict[str, list[dict[str, float]]]:
-    """Mean SSIM and GMD per strength (for gatys, strength sets the fixed style weight)."""
+    """Mean SSIM and GMD per strength, for each runner given (for gatys and for proposed
+    with fixed weights, the strength sets the fixed style weight)."""
     curve: dict[str, list[dict[str, float]]] = {}
     for name, runner in runners.items():
-        if name not in ("gatys", "proposed"):
-            continue
         points = []
         for strength in strengths:
             s_vals, g_vals = [], []
@@ -307,15 +323,21 @@ def verdicts(
             speedup = statistics.median(g.seconds[size]) / statistics.median(p.seconds[size])
             if device.type == "cuda" and size == 1024:
                 say(speedup >= 10, f"proposed {speedup:.1f}x faster than gatys at 1024 (>= 10x)")
-    if "proposed" in curve and "gatys" in curve:
-        mid = [pt for pt in curve["proposed"] if pt["strength"] == 0.5]
-        fixed = [pt for pt in curve["gatys"] if pt["strength"] == 0.5]
-        if mid and fixed:
-            say(
-                mid[0]["ssim_spread"] < fixed[0]["ssim_spread"],
-                f"SSIM spread across styles at strength 0.5: proposed "
-                f"{mid[0]['ssim_spread']:.3f}, gatys (fixed weights) {fixed[0]['ssim_spread']:.3f}",
-            )
+    spreads = {
+        name: pt["ssim_spread"]
+        for name, pts in curve.items()
+        for pt in pts
+        if pt["strength"] == 0.5
+    }
+    if "proposed" in spreads and FIXED in spreads:
+        # The claim is about dynamic weighting, so the comparison is the same method with
+        # its weights fixed; gatys' spread is shown beside it, as another fixed-weight method.
+        beside = f", gatys {spreads['gatys']:.3f}" if "gatys" in spreads else ""
+        say(
+            spreads["proposed"] < spreads[FIXED],
+            f"SSIM spread across styles at strength 0.5: proposed {spreads['proposed']:.3f}, "
+            f"proposed with fixed weights {spreads[FIXED]:.3f}{beside}",
+        )
     if "proposed" in figures:
         p = figures["proposed"]
         limits = {1024: 1.0, 256: 0.15} if device.type == "cuda" else {512: 60.0}
@@ -351,27 +373,40 @@ def markdown(
 ) -> str:
     """The paper's table, then how the fast networks were made, then the targets."""
     top = max(sizes)
+    timed = sorted({s for fig in figures.values() for s in fig.seconds})
     head = ["approach", f"SSIM ({top}px)", f"GMD ({top}px)"]
-    head += [f"{s}x{s}" for s in sizes] + ["speed-up vs gatys", f"memory ({top}px)"]
+    head += [f"{s}x{s}" for s in timed] + ["speed-up vs gatys", f"memory ({top}px)"]
     rows = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     gatys = figures.get("gatys")
+
+    def median(fig: MethodFigures, size: int) -> float:
+        return statistics.median(fig.seconds[size])
+
     for name, fig in figures.items():
-        times = [statistics.median(fig.seconds[s]) for s in sizes]
+        times = [f"{median(fig, s):.3f} s" if s in fig.seconds else "-" for s in timed]
         speed = ""
         if gatys is not None:
-            speed = ", ".join(
-                f"{statistics.median(gatys.seconds[s]) / statistics.median(fig.seconds[s]):.1f}x"
-                for s in sizes
-            )
+            speed = ", ".join(f"{median(gatys, s) / median(fig, s):.1f}x" for s in sizes)
         cells = [name, f"{np.mean(fig.ssim[top]):.3f}", f"{np.mean(fig.gmd[top]):.3f}"]
-        cells += [f"{t:.3f} s" for t in times] + [speed, f"{fig.peak_mb[top]:.0f} MB"]
+        cells += times + [speed, f"{fig.peak_mb[top]:.0f} MB"]
         rows.append("| " + " | ".join(cells) + " |")
+    layer_lines = [
+        f"- {name}: "
+        + ", ".join(
+            f"{layer} {np.mean([d[layer] for d in fig.gmd_layers[top]]):.3f}"
+            for layer in GMD_LAYERS
+        )
+        for name, fig in figures.items()
+    ]
     text = [
         f"Device: {info['device']}; {info['date']}; model load {info['model_load_s']:.2f} s "
         "(excluded from runtimes); runtimes are medians of "
         f"{info['repeats']} repeat(s) per pair after a warm-up; {len(info['pairs'])} pairs.",
         "",
         *rows,
+        "",
+        f"GMD per layer at {top}px (the GMD is their mean):",
+        *layer_lines,
         "",
         *fast_lines(info.get("fast_models", {})),
         "Targets:",
@@ -440,7 +475,7 @@ def plot_curve(curve: dict[str, list[dict[str, float]]], path: Path) -> None:
         draw.text((8, py - 6), f"{sv:.2f}", fill="black")
     draw.text((width // 2 - 80, height - 24), "GMD to style (lower: more style)", fill="black")
     draw.text((8, 12), "SSIM to content (higher: more content)", fill="black")
-    colours = {"gatys": (200, 60, 40), "proposed": (30, 90, 200)}
+    colours = {"gatys": (200, 60, 40), "proposed": (30, 90, 200), FIXED: (120, 160, 230)}
     for row, (name, pts) in enumerate(curve.items()):
         colour = colours.get(name, (0, 0, 0))
         coords = [xy(pt) for pt in pts]
@@ -464,11 +499,13 @@ def run_bench(
     strengths: tuple[float, ...],
     log: Callable[[str], None] = print,
     fast: FastTraining | None = None,
+    speed_sizes: list[int] = (),
 ) -> dict:
     """Run everything, write the four outputs into out_dir, return the JSON figures.
 
     `fast` says where the fast row's networks are (default: `out_dir/models`, trained with
     FastTraining's defaults when missing); it matters only when "fast" is in `methods`.
+    `speed_sizes` are timed for `proposed` alone (see the module docstring).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     dev = torch.device(
@@ -485,8 +522,15 @@ def run_bench(
     if "fast" in methods:
         models, fast_report = fast_models(pairs, fast or FastTraining(out_dir / "models"), dev, log)
         runners["fast"] = make_fast_runner(models, str(dev))
-    figures = measure(runners, pairs, sizes, repeats, dev, log)
-    curve = strength_curve(runners, pairs, curve_size or min(sizes), strengths) if strengths else {}
+    figures = measure(runners, pairs, sizes, repeats, dev, log, speed_sizes)
+    curve_runners = {n: r for n, r in runners.items() if n in ("gatys", "proposed")}
+    if "proposed" in runners:
+        curve_runners[FIXED] = make_runner("proposed", str(dev), iterations, False)
+    curve = (
+        strength_curve(curve_runners, pairs, curve_size or min(sizes), strengths)
+        if strengths
+        else {}
+    )
     checks = verdicts(figures, sizes, dev, curve)
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or "cpu"
     info = {
@@ -498,6 +542,7 @@ def run_bench(
         "repeats": repeats,
         "pairs": [p.name for p in pairs],
         "sizes": sizes,
+        "speed_sizes": list(speed_sizes),
         "torch": torch.__version__,
         "iterations_override": iterations,
         "fast_models": fast_report,
@@ -508,11 +553,12 @@ def run_bench(
         "info": info,
         "methods": {
             name: {
-                "seconds": {str(s): fig.seconds[s] for s in sizes},
-                "median_seconds": {str(s): statistics.median(fig.seconds[s]) for s in sizes},
-                "peak_mb": {str(s): fig.peak_mb[s] for s in sizes},
-                "ssim": {str(s): fig.ssim[s] for s in sizes},
-                "gmd": {str(s): fig.gmd[s] for s in sizes},
+                "seconds": {str(s): fig.seconds[s] for s in fig.seconds},
+                "median_seconds": {str(s): statistics.median(v) for s, v in fig.seconds.items()},
+                "peak_mb": {str(s): fig.peak_mb[s] for s in fig.seconds},
+                "ssim": {str(s): fig.ssim[s] for s in fig.seconds},
+                "gmd": {str(s): fig.gmd[s] for s in fig.seconds},
+                "gmd_layers": {str(s): fig.gmd_layers[s] for s in fig.seconds},
             }
             for name, fig in figures.items()
         },

@@ -158,7 +158,15 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--quick",
         action="store_true",
-        help="CPU-sized run: sizes 128 256, two pairs, one repeat, three strengths",
+        help="CPU-sized run: sizes 128 256 (and 512 for proposed alone, on the CPU), one "
+        "repeat, three strengths",
+    )
+    b.add_argument(
+        "--speed-sizes",
+        type=_positive,
+        nargs="+",
+        metavar="N",
+        help="sizes timed for proposed alone (default: 512 with --quick on the CPU, else none)",
     )
     b.add_argument(
         "--fast-models",
@@ -331,33 +339,34 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .metrics import gram_difference, ssim
+    from .metrics import gram_differences, ssim
 
     content, style, output = (load_image(p) for p in (args.content, args.style, args.output))
+    layers = gram_differences(output, style)
     figures = {
         "ssim": round(ssim(content, output), 4),
-        "gmd": round(gram_difference(output, style), 4),
+        "gmd": round(sum(layers.values()) / len(layers), 4),
+        "gmd_layers": {name: round(value, 4) for name, value in layers.items()},
     }
     if args.json:
         print(json.dumps(figures))
     else:
         print(f"SSIM to content     {figures['ssim']:.4f}  (higher keeps more structure)")
         print(f"Gram difference     {figures['gmd']:.4f}  (lower matches the style better)")
+        print("  per layer         " + "  ".join(f"{k} {v:.4f}" for k, v in layers.items()))
     return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    import torch
+
     from . import bench
     from .fast import find_images
 
     pairs = bench.load_pairs(args.pairs)
     sizes = args.sizes or ([128, 256] if args.quick else [256, 1024])
     strengths = (0.2, 0.5, 0.8) if args.quick else bench.CURVE_STRENGTHS
-    if args.quick:
-        pairs = pairs[:2] if not args.pairs else pairs
-        repeats = 1
-    else:
-        repeats = args.repeats
+    repeats = 1 if args.quick else args.repeats
     fast = bench.FastTraining(
         args.fast_models or args.out / "models",
         steps=args.fast_steps or (300 if args.quick else 2000),
@@ -365,6 +374,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         batch_size=2 if args.quick else 4,
         images=tuple(find_images(args.train_images)) if args.train_images else (),
     )
+    if args.speed_sizes is not None:
+        speed_sizes = args.speed_sizes
+    else:
+        on_cpu = args.device == "cpu" or (args.device == "auto" and not torch.cuda.is_available())
+        speed_sizes = [512] if args.quick and on_cpu and "proposed" in args.methods else []
     bench.run_bench(
         pairs,
         sizes,
@@ -376,6 +390,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         args.curve_size,
         () if args.no_curve else strengths,
         fast=fast,
+        speed_sizes=[s for s in speed_sizes if s not in sizes],
     )
     print(f"wrote {args.out}/results.md, results.json, contact_sheet.png, ssim_vs_gmd.png")
     return 0

@@ -77,11 +77,15 @@ def style_grams(image: np.ndarray, side: int) -> dict[str, torch.Tensor]:
     return {name: gram(feats[name])[0] for name in GMD_LAYERS}
 
 
-def gram_difference(output: np.ndarray, style: np.ndarray) -> float:
-    """Gram Matrix Difference between an output and a style image (see module docstring)."""
+def gram_differences(output: np.ndarray, style: np.ndarray) -> dict[str, float]:
+    """Each layer's relative Gram difference between an output and a style image; their mean
+    is the GMD. Per layer, because one layer left unmatched can dominate the mean."""
     output = as_array(output, "the output image")
     side = max(output.shape[:2])
     target, got = style_grams(style, side), style_grams(output, side)
-    return float(
-        np.mean([float((got[n] - target[n]).norm() / target[n].norm()) for n in GMD_LAYERS])
-    )
+    return {n: float((got[n] - target[n]).norm() / target[n].norm()) for n in GMD_LAYERS}
+
+
+def gram_difference(output: np.ndarray, style: np.ndarray) -> float:
+    """Gram Matrix Difference between an output and a style image (see module docstring)."""
+    return float(np.mean(list(gram_differences(output, style).values())))

@@ -46,6 +46,18 @@ def content() -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
+def content_256() -> np.ndarray:
+    """The cat, 256x170: large enough for two coarse-to-fine levels (128 and 256 px)."""
+    return small(load_image(EXAMPLES / "chelsea.png"), 256)
+
+
+@pytest.fixture(scope="session")
+def starry_whole() -> np.ndarray:
+    """The Starry Night at its own size (what a user hands the engine, and GMD judges by)."""
+    return load_image(EXAMPLES / "starry_night.jpg")
+
+
+@pytest.fixture(scope="session")
 def styles() -> dict[str, np.ndarray]:
     """Three very different paintings at 96 pixels on the long side."""
     return {name: small(load_image(EXAMPLES / name), 96) for name in STYLE_FILES}

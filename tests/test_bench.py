@@ -7,6 +7,7 @@ import json
 import statistics
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from nst_engine import bench
@@ -30,9 +31,10 @@ def test_bench_writes_consistent_outputs(tmp_path, examples):
         out_dir=tmp_path,
         iterations=3,
         curve_size=48,
-        strengths=(0.2, 0.8),
+        strengths=(0.2, 0.5),
         log=lines.append,
         fast=fast,
+        speed_sizes=[64],
     )
     names = {p.name for p in tmp_path.iterdir()}
     assert names == {
@@ -50,14 +52,24 @@ def test_bench_writes_consistent_outputs(tmp_path, examples):
     fast_figures = saved["methods"]["fast"]
     assert len(fast_figures["seconds"]["48"]) == 2
     assert 0 < fast_figures["ssim"]["48"][0] <= 1 and fast_figures["gmd"]["48"][0] > 0
-    assert "fast" not in saved["curve"]  # its strength was fixed in training
+    assert list(fast_figures["seconds"]) == ["48"]  # 64 is a speed size: proposed alone
+    assert list(saved["methods"]["proposed"]["seconds"]) == ["48", "64"]
+    # fast's strength was fixed in training; proposed-fixed is the dynamic weighting's ablation
+    assert set(saved["curve"]) == {"gatys", "proposed", "proposed-fixed"}
+    spread = [t for t in saved["targets"] if "SSIM spread across styles" in t]
+    assert len(spread) == 1 and "proposed with fixed weights" in spread[0]
     for method in ("gatys", "proposed"):
         figures = saved["methods"][method]
         assert len(figures["seconds"]["48"]) == 2  # one pair, two repeats
         assert figures["median_seconds"]["48"] == statistics.median(figures["seconds"]["48"])
         assert 0 < figures["ssim"]["48"][0] <= 1 and figures["gmd"]["48"][0] > 0
-        assert [pt["strength"] for pt in saved["curve"][method]] == [0.2, 0.8]
+        layers = figures["gmd_layers"]["48"][0]
+        assert list(layers) == ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+        assert np.mean(list(layers.values())) == pytest.approx(figures["gmd"]["48"][0])
+        assert [pt["strength"] for pt in saved["curve"][method]] == [0.2, 0.5]
     table = (tmp_path / "results.md").read_text()
+    assert "| 48x48 | 64x64 |" in table and " s | - | " in table  # gatys was not timed at 64
+    assert "- proposed: relu1_1 " in table  # the per-layer GMD line
     assert "| gatys |" in table and "| proposed |" in table and "| fast |" in table
     assert "fast network for starry_night: trained here, 2 steps" in table
     assert any(line.startswith("- OWED") for line in saved["targets"])  # CPU run

@@ -55,6 +55,9 @@ def test_stylize_writes_a_stylised_image_at_the_requested_size(files):
         "evaluate", files / "content.png", files / "style.png", files / "content.png", "--json"
     )
     assert figures["gmd"] < json.loads(baseline.stdout)["gmd"]
+    layers = figures["gmd_layers"]
+    assert sorted(layers) == ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+    assert abs(sum(layers.values()) / 5 - figures["gmd"]) < 1e-3
     assert 0.3 < figures["ssim"] < 1.0
 
 
