@@ -84,7 +84,7 @@ def stylize(
     box = _bounding_box(soft_mask, height, width)
     top, bottom, left, right = box
 
-    device = _device(options.device)
+    device = resolve_device(options.device)
     torch.manual_seed(options.seed)
     rgb, _ = split_channels(original)
     crop = rgb[top:bottom, left:right]
@@ -225,7 +225,8 @@ def _digest(array: np.ndarray) -> str:
     return hashlib.blake2b(array.tobytes() + str(array.shape).encode(), digest_size=16).hexdigest()
 
 
-def _device(name: str) -> torch.device:
+def resolve_device(name: str) -> torch.device:
+    """The torch device for a user's choice: "auto" is the GPU when there is one."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():

@@ -339,13 +339,13 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .metrics import gram_differences, ssim
+    from .metrics import gram_differences, mean_gram_difference, ssim
 
     content, style, output = (load_image(p) for p in (args.content, args.style, args.output))
     layers = gram_differences(output, style)
     figures = {
         "ssim": round(ssim(content, output), 4),
-        "gmd": round(sum(layers.values()) / len(layers), 4),
+        "gmd": round(mean_gram_difference(layers), 4),
         "gmd_layers": {name: round(value, 4) for name, value in layers.items()},
     }
     if args.json:
@@ -358,9 +358,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    import torch
-
     from . import bench
+    from .api import resolve_device
     from .fast import find_images
 
     pairs = bench.load_pairs(args.pairs)
@@ -377,7 +376,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.speed_sizes is not None:
         speed_sizes = args.speed_sizes
     else:
-        on_cpu = args.device == "cpu" or (args.device == "auto" and not torch.cuda.is_available())
+        on_cpu = resolve_device(args.device).type == "cpu"
         speed_sizes = [512] if args.quick and on_cpu and "proposed" in args.methods else []
     bench.run_bench(
         pairs,

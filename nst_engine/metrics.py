@@ -86,6 +86,11 @@ def gram_differences(output: np.ndarray, style: np.ndarray) -> dict[str, float]:
     return {n: float((got[n] - target[n]).norm() / target[n].norm()) for n in GMD_LAYERS}
 
 
+def mean_gram_difference(layers: dict[str, float]) -> float:
+    """The GMD from `gram_differences`' per-layer figures: their mean."""
+    return float(np.mean(list(layers.values())))
+
+
 def gram_difference(output: np.ndarray, style: np.ndarray) -> float:
     """Gram Matrix Difference between an output and a style image (see module docstring)."""
-    return float(np.mean(list(gram_differences(output, style).values())))
+    return mean_gram_difference(gram_differences(output, style))

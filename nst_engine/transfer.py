@@ -14,6 +14,7 @@ sample types are handled around them in `api.py`.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -189,6 +190,12 @@ def low_precision(device: torch.device) -> bool:
         return True
     if device.type != "cpu" or os.environ.get("NST_CPU_BF16", "1") == "0":
         return False
+    return _cpu_has_native_bf16()
+
+
+@functools.cache
+def _cpu_has_native_bf16() -> bool:
+    """Asked once per process: `low_precision` runs several times per iteration."""
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from ..api import resolve_device
 from ..errors import Cancelled, InputError
 from ..features import FeatureExtractor, get_extractor
 from ..images import (
@@ -255,12 +256,6 @@ class PerceptualLoss:
         }
 
 
-def _device(name: str) -> torch.device:
-    from ..api import _device as api_device
-
-    return api_device(name)
-
-
 class _InterruptFlag:
     """Turns the first Ctrl-C into a flag checked between steps (a second one aborts)."""
 
@@ -321,7 +316,7 @@ def train_style(
     style_array = as_array(style, "the style image")
     style_rgb = split_channels(style_array)[0]
     files = images if isinstance(images, list) else find_images(images)
-    device = _device(options.device)
+    device = resolve_device(options.device)
     style_digest = hashlib.blake2b(
         style_array.tobytes() + str(style_array.shape).encode(), digest_size=16
     ).hexdigest()
