@@ -17,12 +17,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from nst_proto.client import (
+from nst_proto.client import StyleClient
+from nst_proto.job import (
     JobCancelled,
     JobEvent,
     JobFailed,
+    JobRequest,
     ServerUnavailable,
-    StyleClient,
 )
 
 from nst_engine.errors import Cancelled, InputError, NSTError
@@ -146,7 +147,7 @@ def stylize_remote(
         with StyleClient(
             address, timeout, token=token, root_certificates=root_certificates
         ) as client:
-            result = client.stylize(
+            request = JobRequest(
                 content.astype(content.dtype.newbyteorder("<"), copy=False).tobytes(),
                 width,
                 height,
@@ -155,11 +156,10 @@ def stylize_remote(
                 styles=[(data, w) for (data, _), w in zip(encoded, weights, strict=True)],
                 mask=_mask_bytes(mask, height, width),
                 options=options_dict(options),
-                on_event=on_event,
-                cancel=cancel,
                 style_names=[name for _, name in encoded],
                 model=model,
             )
+            result = client.stylize(request, on_event=on_event, cancel=cancel)
     except ServerUnavailable as exc:
         raise NSTError(str(exc)) from None
     except JobCancelled as exc:

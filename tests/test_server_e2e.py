@@ -2,10 +2,12 @@
 a user starts it (`nst-server serve` on a free loopback port, and on a unix socket), results
 equal to the local engine's for the same seed, ordered progress, cancel and disconnect,
 concurrent clients, health and reflection, hostile requests, and the daemon's
-start/status/stop."""
+start/status/stop. The client-side scenarios run on both clients: grpcio
+(nst_proto.client, the `nst` command's) and grpclib (nst_proto.pure_client, the plug-in's)."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import socket
@@ -23,7 +25,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nst_proto import style_pb2 as pb
-from nst_proto.client import JobCancelled, JobFailed, StyleClient
+from nst_proto.client import StyleClient
+from nst_proto.job import JobCancelled, JobFailed, JobRequest
 
 import nst_engine
 from nst_engine.images import load_image
@@ -31,6 +34,13 @@ from nst_engine.images import load_image
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 STYLE_BYTES = (EXAMPLES / "starry_night.jpg").read_bytes()
 ITERATIONS = 3
+TRANSPORTS = {"grpcio": "nst_proto.client", "grpclib": "nst_proto.pure_client"}
+
+
+@pytest.fixture(params=sorted(TRANSPORTS))
+def transport(request):
+    """Each client's StyleClient class: grpcio's and the plug-in's pure-Python one."""
+    return importlib.import_module(TRANSPORTS[request.param]).StyleClient
 
 
 def free_port() -> int:
@@ -88,21 +98,32 @@ def content() -> np.ndarray:
 
 
 def stylize(
-    address, image, *, options=None, events=None, cancel=None, mask=None, timeout=None, chunk=None
+    address,
+    image,
+    *,
+    options=None,
+    events=None,
+    on_event=None,
+    cancel=None,
+    mask=None,
+    timeout=None,
+    chunk=None,
+    client=StyleClient,
 ):
     sample = {"uint8": "u8", "uint16": "u16", "float32": "f32"}[image.dtype.name]
-    with StyleClient(address, timeout, chunk_bytes=chunk or 1 << 20) as client:
-        return client.stylize(
-            image.tobytes(),
-            image.shape[1],
-            image.shape[0],
-            image.shape[2],
-            sample,
-            [(STYLE_BYTES, 1.0)],
-            mask=mask,
-            options={"iterations": ITERATIONS, "seed": 7, **(options or {})},
-            on_event=events.append if events is not None else None,
-            cancel=cancel,
+    request = JobRequest(
+        image.tobytes(),
+        image.shape[1],
+        image.shape[0],
+        image.shape[2],
+        sample,
+        [(STYLE_BYTES, 1.0)],
+        mask=mask,
+        options={"iterations": ITERATIONS, "seed": 7, **(options or {})},
+    )
+    with client(address, timeout, chunk_bytes=chunk or 1 << 20) as connection:
+        return connection.stylize(
+            request, on_event=events.append if events is not None else on_event, cancel=cancel
         )
 
 
@@ -117,10 +138,10 @@ def local(image, mask=None, **options) -> np.ndarray:
     return nst_engine.stylize(image, [style], mask=mask, options=opts).image
 
 
-def test_server_result_equals_local_engine_and_progress_is_ordered(server, content):
+def test_server_result_equals_local_engine_and_progress_is_ordered(server, content, transport):
     events = []
     tic = time.perf_counter()
-    result = stylize(server["address"], content, events=events)
+    result = stylize(server["address"], content, events=events, client=transport)
     remote_seconds = time.perf_counter() - tic
     tic = time.perf_counter()
     expected = local(content)
@@ -151,7 +172,7 @@ def test_server_result_equals_local_engine_and_progress_is_ordered(server, conte
     assert "outcome=done" in log and "64x43x3 u8" in log and "method=proposed" in log
 
 
-def test_unix_socket_rgba16_with_mask_and_preview(tmp_path, content):
+def test_unix_socket_rgba16_with_mask_and_preview(tmp_path, content, transport):
     """An in-process server on a unix socket with the real engine; 16-bit RGBA with a mask."""
     from nst_server.app import StyleServer
     from nst_server.service import Limits
@@ -174,6 +195,7 @@ def test_unix_socket_rgba16_with_mask_and_preview(tmp_path, content):
             events=events,
             options={"preview_max_side": 32, "preview_interval": 0},
             chunk=3000,  # many chunks both ways: 22 KiB up, result in 4 KiB pieces
+            client=transport,
         )
         image = as_array(result)
         assert result.sample_type == "u16" and image.shape == rgba.shape
@@ -196,7 +218,7 @@ def _busy(address) -> bool:
         return client.info().busy
 
 
-def test_cancel_stops_the_job_within_an_iteration_and_the_next_runs(server, content):
+def test_cancel_stops_the_job_within_an_iteration_and_the_next_runs(server, content, transport):
     events, flag = [], threading.Event()
 
     def on_event(event):
@@ -204,12 +226,11 @@ def test_cancel_stops_the_job_within_an_iteration_and_the_next_runs(server, cont
         if event.kind == "progress" and event.step == 2:
             flag.set()
 
-    with StyleClient(server["address"]) as client:
-        with pytest.raises(JobCancelled):
-            client.stylize(
-                content.tobytes(), 64, 43, 3, "u8", [(STYLE_BYTES, 1.0)],
-                options={"iterations": 500, "seed": 1}, on_event=on_event, cancel=flag.is_set,
-            )  # fmt: skip
+    with pytest.raises(JobCancelled):
+        stylize(
+            server["address"], content, options={"iterations": 500, "seed": 1},
+            on_event=on_event, cancel=flag.is_set, client=transport,
+        )  # fmt: skip
     cancelled_at = time.monotonic()
     steps = [e.elapsed for _, e in events if e.kind == "progress"]
     iteration = steps[1] - steps[0]
@@ -220,10 +241,12 @@ def test_cancel_stops_the_job_within_an_iteration_and_the_next_runs(server, cont
     assert as_array(stylize(server["address"], content)).shape == content.shape
 
 
-def test_a_deadline_cancels_the_job_on_the_server(server, content):
+def test_a_deadline_cancels_the_job_on_the_server(server, content, transport):
     tic = time.monotonic()
     with pytest.raises(JobFailed) as late:
-        stylize(server["address"], content, options={"iterations": 500}, timeout=2.5)
+        stylize(
+            server["address"], content, options={"iterations": 500}, timeout=2.5, client=transport
+        )
     assert late.value.code == "DEADLINE_EXCEEDED" and "deadline" in str(late.value)
     assert time.monotonic() - tic < 5
     while _busy(server["address"]):
@@ -232,19 +255,21 @@ def test_a_deadline_cancels_the_job_on_the_server(server, content):
     assert "deadline passed" in server["log"].read_text()
 
 
-def test_client_disconnect_stops_the_job_and_the_next_runs(server, content, tmp_path):
+def test_client_disconnect_stops_the_job_and_the_next_runs(server, content, tmp_path, transport):
     script = tmp_path / "client.py"
     script.write_text(
         textwrap.dedent(
             f"""
             import sys
-            from nst_proto.client import StyleClient
+            from {transport.__module__} import StyleClient
+            from nst_proto.job import JobRequest
             data = open({str(EXAMPLES / "starry_night.jpg")!r}, "rb").read()
             def show(event):
                 print(event.kind, flush=True)
             StyleClient({server["address"]!r}).stylize(
-                bytes(64 * 43 * 3), 64, 43, 3, "u8", [(data, 1.0)],
-                options={{"iterations": 500}}, on_event=show)
+                JobRequest(bytes(64 * 43 * 3), 64, 43, 3, "u8", [(data, 1.0)],
+                           options={{"iterations": 500}}),
+                on_event=show)
             """
         )
     )

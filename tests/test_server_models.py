@@ -16,7 +16,8 @@ import pytest
 from fast_models import random_style_model
 from nst_proto import style_pb2 as pb
 from nst_proto import style_pb2_grpc as pb_grpc
-from nst_proto.client import JobFailed, StyleClient
+from nst_proto.client import StyleClient
+from nst_proto.job import JobFailed, JobRequest
 from PIL import Image
 from test_server_e2e import EXAMPLES, as_array, free_port, wait_healthy
 
@@ -62,8 +63,10 @@ def content() -> np.ndarray:
 def _run(address: str, image: np.ndarray, model: str, mask: bytes | None = None):
     with StyleClient(address, 120) as client:
         return client.stylize(
-            image.tobytes(), image.shape[1], image.shape[0], image.shape[2], "u8", [],
-            mask=mask, model=model,
+            JobRequest(
+                image.tobytes(), image.shape[1], image.shape[0], image.shape[2], "u8",
+                mask=mask, model=model,
+            )
         )  # fmt: skip
 
 

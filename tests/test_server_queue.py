@@ -15,7 +15,8 @@ import time
 import grpc
 import numpy as np
 import pytest
-from nst_proto.client import JobCancelled, JobFailed, ServerUnavailable, StyleClient
+from nst_proto.client import StyleClient
+from nst_proto.job import JobCancelled, JobFailed, JobRequest, ServerUnavailable
 from nst_server.app import ConfigError, Security, StyleServer, is_loopback
 from nst_server.service import Limits
 from PIL import Image
@@ -89,17 +90,18 @@ def grey(width=48, height=40, channels=3, dtype=np.uint8, value=10) -> np.ndarra
 
 def run_job(address, image, iterations=5, events=None, cancel=None, **options):
     sample = {"uint8": "u8", "uint16": "u16", "float32": "f32"}[image.dtype.name]
+    request = JobRequest(
+        image.tobytes(),
+        image.shape[1],
+        image.shape[0],
+        image.shape[2],
+        sample,
+        [(STYLE, 1.0)],
+        options={"iterations": iterations, **options},
+    )
     with StyleClient(address) as client:
         return client.stylize(
-            image.tobytes(),
-            image.shape[1],
-            image.shape[0],
-            image.shape[2],
-            sample,
-            [(STYLE, 1.0)],
-            options={"iterations": iterations, **options},
-            on_event=events.append if events is not None else None,
-            cancel=cancel,
+            request, on_event=events.append if events is not None else None, cancel=cancel
         )
 
 

@@ -1,0 +1,380 @@
+"""One style job as both clients see it, apart from any transport.
+
+    request = JobRequest(pixels, width, height, 4, "u16",
+                         styles=[(open("starry.jpg", "rb").read(), 1.0)],
+                         options={"strength": 0.6, "size": 512})
+    result = client.stylize(request, on_event=print, cancel=lambda: False)
+    result.pixels  # bytes in the request's layout
+
+Pixels: width*height*channels samples of sample_type "u8", "u16" or "f32" (little-endian),
+rows top to bottom, channels interleaved. Mask: None, or width*height bytes, one u8 per
+pixel: 0 keeps the pixel exactly, 255 styles it fully, values between blend (a feathered
+selection). Options (all optional): method ("proposed" | "gatys"), strength (0..1), size
+(long side the styling is computed at), quality ("draft" | "normal" | "high"),
+preserve_color (bool), seed (int >= 0), iterations (int >= 1), pooling ("avg" | "max"),
+preview_max_side (int: ask for preview events), preview_interval (seconds between previews).
+A request names either style images or `model`, a trained network of the server's style
+library (ListModels); then of the options only size and preserve_color apply.
+
+Both transports (nst_proto.client on grpcio, nst_proto.pure_client on grpclib) build their
+messages with JobRequest.messages, read the server's stream with ResultReader and turn a
+call's status into the errors below with error_for_status, so they behave alike. Only the
+standard library, protobuf and the generated messages are imported here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import CHUNK_BYTES, DEFAULT_ADDRESS, START_COMMAND
+from . import style_pb2 as pb
+
+# The wire's sample types, by the name clients use (one table: the server maps from it too).
+SAMPLE_TYPES = {"u8": pb.SAMPLE_TYPE_U8, "u16": pb.SAMPLE_TYPE_U16, "f32": pb.SAMPLE_TYPE_F32}
+SAMPLE_NAMES = {v: k for k, v in SAMPLE_TYPES.items()}
+SAMPLE_BYTES = {"u8": 1, "u16": 2, "f32": 4}
+TEXT_OPTIONS = ("method", "quality", "pooling")
+FLOAT_OPTIONS = ("strength", "preview_interval")
+BOOL_OPTIONS = ("preserve_color",)
+COUNT_OPTIONS = ("size", "seed", "iterations", "preview_max_side")
+OPTION_FIELDS = TEXT_OPTIONS + FLOAT_OPTIONS + BOOL_OPTIONS + COUNT_OPTIONS
+
+
+class ClientError(Exception):
+    """Base of every error a client raises; str() is a message a person can act on."""
+
+
+class ServerUnavailable(ClientError):
+    """No server answers at the address."""
+
+
+class JobFailed(ClientError):
+    """The server refused or failed the job. `code` is the gRPC status name
+    ("INVALID_ARGUMENT", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", ...)."""
+
+    def __init__(self, message: str, code: str = "UNKNOWN") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class JobCancelled(ClientError):
+    """The job was cancelled (by the cancel callback, or on the server)."""
+
+
+@dataclass
+class JobEvent:
+    """One event of a running job. `kind` is one of "queued" (position), "started" (device),
+    "progress" (level, levels, iteration, iterations, step, total_steps, fraction, losses,
+    elapsed, eta), "preview" (preview: RGB u8 bytes, preview_width, preview_height) and
+    "finished". level and iteration are 0-based, as in the engine; step counts the
+    iterations done over the whole job."""
+
+    kind: str
+    position: int = 0
+    job_id: str = ""
+    device: str = ""
+    level: int = 0
+    levels: int = 0
+    iteration: int = 0
+    iterations: int = 0
+    step: int = 0
+    total_steps: int = 0
+    fraction: float = 0.0
+    losses: dict[str, float] = field(default_factory=dict)
+    elapsed: float = 0.0
+    eta: float | None = None
+    preview: bytes | None = None
+    preview_width: int = 0
+    preview_height: int = 0
+
+
+@dataclass
+class StyleResult:
+    """The finished job: pixels in the content's layout, and the engine's figures."""
+
+    pixels: bytes
+    width: int
+    height: int
+    channels: int
+    sample_type: str
+    stats: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ServerInfo:
+    protocol: str
+    server_version: str
+    engine_version: str
+    torch_version: str
+    grpc_version: str
+    protobuf_version: str
+    python_version: str
+    device: str
+    gpu_name: str
+    gpu_memory_bytes: int
+    weights: str
+    limits: dict[str, int]
+    methods: list[str]
+    qualities: list[str]
+    queued: int
+    busy: bool
+    uptime_seconds: float
+    pid: int
+    model_folder: str = ""
+
+
+@dataclass
+class StyleModel:
+    """A trained fast-mode style network in the server's style library."""
+
+    id: str  # what JobRequest.model names
+    name: str
+    thumbnail_png: bytes
+    training_size: int
+    strength: float
+    steps: int
+
+
+def option_message(options: Mapping[str, Any] | None) -> pb.Options:
+    """The Options message; raises ValueError for unknown names and negative counts."""
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(OPTION_FIELDS))
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {', '.join(unknown)}; known: {', '.join(OPTION_FIELDS)}"
+        )
+    message = pb.Options()
+    for name, value in options.items():
+        if value is None:
+            continue
+        if name in TEXT_OPTIONS:
+            setattr(message, name, str(value))
+        elif name in FLOAT_OPTIONS:
+            setattr(message, name, float(value))
+        elif name in BOOL_OPTIONS:
+            setattr(message, name, bool(value))
+        else:
+            value = int(value)
+            if value < 0:
+                raise ValueError(f"option {name} must not be negative, got {value}")
+            setattr(message, name, value)
+    return message
+
+
+@dataclass
+class JobRequest:
+    """Everything one job sends: the layer, its mask, and the styles or a style model."""
+
+    pixels: bytes | bytearray | memoryview
+    width: int
+    height: int
+    channels: int
+    sample_type: str
+    styles: Sequence[tuple[bytes, float]] = ()
+    mask: bytes | bytearray | memoryview | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    style_names: Sequence[str] = ()
+    model: str = ""
+
+    def spec(self) -> pb.JobSpec:
+        """The JobSpec message, after checking that the sizes add up (ValueError if not)."""
+        if self.sample_type not in SAMPLE_TYPES:
+            raise ValueError(f"sample_type must be one of u8, u16, f32; got {self.sample_type!r}")
+        if self.model and self.styles:
+            raise ValueError("give style images or a style model, not both")
+        if not self.model and not self.styles:
+            raise ValueError("give at least one style image, or a style model")
+        expected = self.width * self.height * self.channels * SAMPLE_BYTES[self.sample_type]
+        if _size(self.pixels) != expected:
+            raise ValueError(
+                f"{_size(self.pixels)} pixel bytes, but {self.width}x{self.height}x"
+                f"{self.channels} {self.sample_type} needs {expected}"
+            )
+        if self.mask is not None and _size(self.mask) != self.width * self.height:
+            raise ValueError(
+                f"the mask has {_size(self.mask)} bytes; a {self.width}x{self.height} u8 mask "
+                f"needs {self.width * self.height}"
+            )
+        names = list(self.style_names)
+        return pb.JobSpec(
+            width=self.width,
+            height=self.height,
+            channels=self.channels,
+            sample_type=SAMPLE_TYPES[self.sample_type],
+            has_mask=self.mask is not None,
+            styles=[
+                pb.StyleSpec(
+                    weight=float(weight),
+                    byte_size=len(data),
+                    name=names[i] if i < len(names) else "",
+                )
+                for i, (data, weight) in enumerate(self.styles)
+            ],
+            options=option_message(self.options),
+            model=self.model,
+        )
+
+    def messages(self, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pb.StylizeRequest]:
+        """JobSpec, the data as Chunks (content, mask, each style), then Submit.
+
+        The checks run when the first message is taken, before anything is sent."""
+        yield pb.StylizeRequest(spec=self.spec())
+        yield from _chunks(pb.STREAM_CONTENT, self.pixels, 0, chunk_bytes)
+        if self.mask is not None:
+            yield from _chunks(pb.STREAM_MASK, self.mask, 0, chunk_bytes)
+        for index, (data, _weight) in enumerate(self.styles):
+            yield from _chunks(pb.STREAM_STYLE, data, index, chunk_bytes)
+        yield pb.StylizeRequest(submit=pb.Submit())
+
+
+def _size(data) -> int:
+    return memoryview(data).nbytes
+
+
+def _chunks(stream: int, data, index: int, chunk_bytes: int) -> Iterator[pb.StylizeRequest]:
+    view = memoryview(data).cast("B")
+    for offset in range(0, len(view), chunk_bytes):
+        yield pb.StylizeRequest(
+            chunk=pb.Chunk(
+                stream=stream,
+                style_index=index,
+                offset=offset,
+                data=bytes(view[offset : offset + chunk_bytes]),
+            )
+        )
+
+
+CANCEL_MESSAGE = pb.StylizeRequest(cancel=pb.Cancel())
+
+
+def event_from_message(message: pb.StylizeEvent) -> JobEvent | None:
+    """A JobEvent for the events a caller sees (None for result chunks and failures)."""
+    kind = message.WhichOneof("event")
+    if kind == "queued":
+        return JobEvent("queued", position=message.queued.position, job_id=message.queued.job_id)
+    if kind == "started":
+        s = message.started
+        return JobEvent("started", job_id=s.job_id, device=s.device)
+    if kind == "progress":
+        p = message.progress
+        return JobEvent(
+            "progress",
+            level=p.level,
+            levels=p.levels,
+            iteration=p.iteration,
+            iterations=p.iterations,
+            step=p.step,
+            total_steps=p.total_steps,
+            fraction=p.fraction,
+            losses=dict(p.losses),
+            elapsed=p.elapsed,
+            eta=p.eta if p.eta > 0 else None,
+        )
+    if kind == "preview":
+        v = message.preview
+        return JobEvent("preview", preview=v.rgb, preview_width=v.width, preview_height=v.height)
+    if kind == "finished":
+        return JobEvent("finished")
+    return None
+
+
+class ResultReader:
+    """Reads a job's event stream: hands out the caller's events and gathers the result."""
+
+    def __init__(self) -> None:
+        self.header: pb.Finished | None = None
+        self.parts: list[bytes] = []
+        self.received = 0
+
+    def take(self, message: pb.StylizeEvent) -> JobEvent | None:
+        """Take one message; return the event the caller sees, if any."""
+        which = message.WhichOneof("event")
+        if which == "finished":
+            self.header = message.finished
+        elif which == "result_chunk":
+            chunk = message.result_chunk
+            if self.header is None or chunk.offset != self.received:
+                raise JobFailed("the server sent result bytes out of order", "INTERNAL")
+            self.parts.append(chunk.data)
+            self.received += len(chunk.data)
+        return event_from_message(message)
+
+    def result(self) -> StyleResult:
+        """The finished job, once the stream ended well (JobFailed if it is incomplete)."""
+        if self.header is None:
+            raise JobFailed("the server ended the job without a result", "INTERNAL")
+        if self.received != self.header.byte_size:
+            raise JobFailed(
+                f"the server sent {self.received} of {self.header.byte_size} result bytes",
+                "INTERNAL",
+            )
+        return StyleResult(
+            pixels=b"".join(self.parts),
+            width=self.header.width,
+            height=self.header.height,
+            channels=self.header.channels,
+            sample_type=SAMPLE_NAMES.get(self.header.sample_type, "u8"),
+            stats=dict(self.header.stats),
+        )
+
+
+def unavailable(address: str, detail: str = "") -> ServerUnavailable:
+    """ "Nothing answers at `address`", with the command that starts a server there."""
+    start = START_COMMAND if address == DEFAULT_ADDRESS else f"{START_COMMAND} --address {address}"
+    detail = f" ({detail})" if detail else ""
+    return ServerUnavailable(
+        f"no Neural Style server answers at {address}{detail}; start it with: {start}"
+    )
+
+
+def error_for_status(
+    code: str, details: str, address: str, timeout: float | None = None
+) -> ClientError:
+    """The error for a call that ended with gRPC status `code` (its name) and `details`."""
+    if code == "UNAVAILABLE":
+        return unavailable(address, details)
+    if code == "CANCELLED":
+        return JobCancelled(f"the job was cancelled ({details})")
+    if code == "DEADLINE_EXCEEDED":
+        return JobFailed(
+            f"the job did not finish within the {timeout} s deadline; it was cancelled on the "
+            "server (try a smaller size or the draft quality)",
+            code,
+        )
+    if code == "UNAUTHENTICATED":
+        return JobFailed(f"the server refused the access token: {details}", code)
+    return JobFailed(details, code)
+
+
+def info_from_message(reply: pb.ServerInfo) -> ServerInfo:
+    return ServerInfo(
+        protocol=reply.protocol,
+        server_version=reply.server_version,
+        engine_version=reply.engine_version,
+        torch_version=reply.torch_version,
+        grpc_version=reply.grpc_version,
+        protobuf_version=reply.protobuf_version,
+        python_version=reply.python_version,
+        device=reply.device,
+        gpu_name=reply.gpu_name,
+        gpu_memory_bytes=reply.gpu_memory_bytes,
+        weights=reply.weights,
+        limits={f.name: v for f, v in reply.limits.ListFields()},
+        methods=list(reply.methods),
+        qualities=list(reply.qualities),
+        queued=reply.queued,
+        busy=reply.busy,
+        uptime_seconds=reply.uptime_seconds,
+        pid=reply.pid,
+        model_folder=reply.model_folder,
+    )
+
+
+def models_from_message(reply: pb.ModelList) -> list[StyleModel]:
+    return [
+        StyleModel(m.id, m.name, m.thumbnail_png, m.training_size, m.strength, m.steps)
+        for m in reply.models
+    ]

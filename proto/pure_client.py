@@ -1,0 +1,233 @@
+"""StyleClient on grpclib: the client of the nst.v1 style service in pure Python.
+
+This is the GIMP plug-in's transport. grpcio is compiled for one Python version and platform,
+and GIMP brings its own Python (3.13 in GIMP 3.0 on Debian, 3.14 in 3.2, 3.12 or 3.13 in the
+Flatpak and on Windows, 3.10 on macOS); grpclib, h2 and protobuf's pure-Python runtime run in
+any of them, so one vendored folder serves every GIMP. The class has the same methods and
+raises the same errors as nst_proto.client.StyleClient (grpcio), which the `nst` command and
+the server keep; both build and read the messages through nst_proto.job.
+
+grpclib is asyncio-based; each call here runs its own event loop in the caller's thread, so
+on_event and cancel are called in that thread, as with the grpcio client. Addresses are
+"host:port", "[v6]:port" or "unix:/path"; TLS and access tokens (for a server on another
+machine) are the grpcio client's. In GIMP, set PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python
+and MULTIDICT_NO_EXTENSIONS=1 before the first import (the plug-in does): a compiled protobuf
+or multidict elsewhere on GIMP's path was built for another Python or another version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Callable
+
+from grpclib.client import Channel
+from grpclib.config import Configuration
+from grpclib.exceptions import GRPCError, StreamTerminatedError
+
+from . import CHUNK_BYTES, DEFAULT_ADDRESS
+from . import style_pb2 as pb
+from .job import (
+    ClientError,
+    JobCancelled,
+    JobEvent,
+    JobFailed,
+    JobRequest,
+    ResultReader,
+    ServerInfo,
+    ServerUnavailable,
+    StyleModel,
+    StyleResult,
+    error_for_status,
+    info_from_message,
+    models_from_message,
+    unavailable,
+)
+from .style_grpc import StyleServiceStub
+
+# HTTP/2 flow-control windows for what this client receives: a whole result chunk and more
+# may be in flight, so a large result is not throttled to grpclib's 4 MiB default.
+WINDOW_BYTES = 32 << 20
+
+
+def channel_arguments(address: str) -> dict:
+    """grpclib.Channel's keyword arguments for "host:port", "[v6]:port" or "unix:/path"."""
+    if address.startswith("unix:"):
+        path = address[len("unix:") :]
+        if path.startswith("//"):  # unix:///abs/path, gRPC's other spelling
+            path = path[2:]
+        return {"path": path}
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ValueError(f"address {address!r} is not HOST:PORT or unix:/path")
+    return {"host": host.strip("[]"), "port": int(port)}
+
+
+class StyleClient:
+    """A connection to nst-server; see nst_proto.client.StyleClient for the arguments."""
+
+    def __init__(
+        self,
+        address: str = DEFAULT_ADDRESS,
+        timeout: float | None = None,
+        *,
+        connect_timeout: float = 5.0,
+        chunk_bytes: int = CHUNK_BYTES,
+    ) -> None:
+        self.address = address
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.chunk_bytes = chunk_bytes
+        self._where = channel_arguments(address)
+
+    def close(self) -> None:
+        """Nothing stays open between calls; kept for the grpcio client's interface."""
+
+    def __enter__(self) -> StyleClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _channel(self) -> Channel:
+        config = Configuration(
+            http2_connection_window_size=WINDOW_BYTES, http2_stream_window_size=WINDOW_BYTES
+        )
+        return Channel(**self._where, config=config)  # inside the running loop: it binds to it
+
+    def _run(self, call, *args):
+        """Run one call's coroutine to its end in a loop of its own; map transport errors."""
+        try:
+            return _run_in_new_loop(call(*args))
+        except GRPCError as exc:
+            raise error_for_status(
+                exc.status.name, exc.message or "", self.address, self.timeout
+            ) from None
+        except TimeoutError:
+            raise error_for_status("DEADLINE_EXCEEDED", "", self.address, self.timeout) from None
+        except ConnectionRefusedError:
+            raise unavailable(self.address, "connection refused") from None
+        except (ConnectionError, StreamTerminatedError) as exc:
+            raise unavailable(self.address, f"the connection ended: {exc}") from None
+        except OSError as exc:
+            raise unavailable(self.address, exc.strerror or str(exc)) from None
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Wait until the server answers, else raise ServerUnavailable."""
+        timeout = self.connect_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.info()
+                return
+            except ClientError:
+                if time.monotonic() > deadline:
+                    raise unavailable(self.address, f"no answer within {timeout:g} s") from None
+                time.sleep(0.2)
+
+    def info(self) -> ServerInfo:
+        """The server's versions, device, weights and limits."""
+        return info_from_message(self._run(self._unary, "GetInfo", pb.GetInfoRequest()))
+
+    def list_models(self) -> list[StyleModel]:
+        """The trained style networks in the server's style library, sorted by name."""
+        return models_from_message(self._run(self._unary, "ListModels", pb.ListModelsRequest()))
+
+    async def _unary(self, method: str, request):
+        channel = self._channel()
+        try:
+            call = getattr(StyleServiceStub(channel), method)
+            return await asyncio.wait_for(
+                call(request, timeout=self.connect_timeout + 25), self.connect_timeout + 30
+            )
+        finally:
+            channel.close()
+
+    def stylize(
+        self,
+        request: JobRequest,
+        on_event: Callable[[JobEvent], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+        *,
+        poll_interval: float = 0.1,
+    ) -> StyleResult:
+        """Run one job on the server and return its result (see nst_proto.job).
+
+        Raises ServerUnavailable, JobFailed (with .code), JobCancelled, or ValueError for a
+        request that does not add up (checked before anything is sent).
+        """
+        messages = request.messages(self.chunk_bytes)
+        first = next(messages)  # runs the request's checks now, before anything is sent
+        if cancel is not None and cancel():
+            raise JobCancelled("the job was cancelled before it was sent")
+        return self._run(self._stylize, [first], messages, on_event, cancel, poll_interval)
+
+    async def _stylize(self, first, rest, on_event, cancel, poll_interval) -> StyleResult:
+        cancelled = cancel or (lambda: False)
+        reader = ResultReader()
+        channel = self._channel()
+        try:
+            async with StyleServiceStub(channel).Stylize.open(timeout=self.timeout) as stream:
+                # The request side ends with Submit: grpcio's server resets a stream whose
+                # client has not ended its side once it has answered, and grpclib then drops
+                # what it has not read yet. So a cancel is a reset of the call (the server
+                # cancels the job when its client goes), not a Cancel message.
+                for message in itertools.chain(first, rest):
+                    if cancelled():
+                        await stream.cancel()
+                        raise JobCancelled("the job was cancelled while it was being sent")
+                    await stream.send_message(message, end=message.HasField("submit"))
+                receive = asyncio.ensure_future(stream.recv_message())
+                while True:
+                    done, _ = await asyncio.wait({receive}, timeout=poll_interval)
+                    if cancelled():
+                        receive.cancel()
+                        await stream.cancel()
+                        raise JobCancelled("the job was cancelled")
+                    if not done:
+                        continue
+                    message = receive.result()
+                    if message is None:
+                        break
+                    event = reader.take(message)
+                    if on_event is not None and event is not None:
+                        on_event(event)
+                    receive = asyncio.ensure_future(stream.recv_message())
+                await stream.recv_trailing_metadata()
+        finally:
+            channel.close()
+        return reader.result()
+
+
+def _run_in_new_loop(coroutine):
+    """asyncio.run without its SIGINT handler: on Python 3.11 restoring that handler formats
+    the finished task, result included, which costs seconds for a 200 MB result."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(_settle(pending))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+
+async def _settle(tasks) -> None:
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+__all__ = [
+    "ClientError",
+    "JobCancelled",
+    "JobEvent",
+    "JobFailed",
+    "JobRequest",
+    "ServerInfo",
+    "ServerUnavailable",
+    "StyleClient",
+    "StyleModel",
+    "StyleResult",
+]
