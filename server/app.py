@@ -20,7 +20,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from nst_proto import SERVICE_NAME
+from nst_proto import DEFAULT_ADDRESS, SERVICE_NAME
 from nst_proto import style_pb2 as pb
 from nst_proto import style_pb2_grpc as pb_grpc
 
@@ -29,7 +29,6 @@ from .library import StyleLibrary
 from .service import Limits, Scheduler, StyleService
 
 log = logging.getLogger("nst_server")
-DEFAULT_ADDRESS = "127.0.0.1:50051"
 
 
 class ConfigError(Exception):

@@ -4,7 +4,7 @@
     nst-server start   [same options] [--timeout S]   background daemon; returns once healthy
     nst-server status                                 0 running, 1 not answering, 3 not running
     nst-server stop    [--timeout S]                  graceful: jobs cancelled, files removed
-    nst-server install-service                        a systemd user unit running `serve`
+    nst-server install-service                        start it at every login (systemd user unit)
     nst-server install-gimp-plugin                    (nst_server.gimp_install)
 
 Subcommands are registered in COMMANDS: name -> (help, add_arguments, run). A module adds
@@ -20,10 +20,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from . import __version__
+from . import __version__, autostart
+from .daemon import default_address
 from .library import default_folder
 
-DEFAULT_ADDRESS = "127.0.0.1:50051"
 COMMANDS: dict[
     str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 ] = {}
@@ -38,14 +38,10 @@ def register(
     COMMANDS[name] = (help, add_arguments, run)
 
 
-def _default_address() -> str:
-    return os.environ.get("NST_SERVER_ADDRESS", DEFAULT_ADDRESS)
-
-
 def _server_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--address",
-        default=_default_address(),
+        default=default_address(),
         help="HOST:PORT or unix:/path (default $NST_SERVER_ADDRESS or %(default)s); a "
         "non-loopback address needs --tls-cert, --tls-key and a token",
     )
@@ -186,36 +182,8 @@ def run_stop(args: argparse.Namespace) -> int:
     return stop(args.timeout)
 
 
-def _service_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--address", default=_default_address())
-    p.add_argument("--device", default="auto")
-    p.add_argument(
-        "--unit-dir",
-        type=Path,
-        default=Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-        / "systemd"
-        / "user",
-    )
-
-
-def run_install_service(args: argparse.Namespace) -> int:
-    unit = args.unit_dir / "nst-server.service"
-    unit.parent.mkdir(parents=True, exist_ok=True)
-    unit.write_text(
-        "[Unit]\nDescription=Neural Style server (nst-server)\n\n"
-        "[Service]\n"
-        f"ExecStart={sys.executable} -m nst_server serve --address {args.address} "
-        f"--device {args.device}\n"
-        "Restart=on-failure\nKillSignal=SIGTERM\nTimeoutStopSec=40\n\n"
-        "[Install]\nWantedBy=default.target\n"
-    )
-    print(f"wrote {unit}\nenable it with: systemctl --user daemon-reload && "
-          "systemctl --user enable --now nst-server")  # fmt: skip
-    return 0
-
-
 def _models_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--address", default=_default_address(), help="the server to ask")
+    p.add_argument("--address", default=default_address(), help="the server to ask")
 
 
 def run_models(args: argparse.Namespace) -> int:
@@ -239,7 +207,12 @@ register("start", "start the server as a background daemon", _start_arguments, r
 register("status", "is the daemon running, and where", lambda p: None, run_status)
 register("stop", "stop the daemon gracefully", _stop_arguments, run_stop)
 register("models", "list the style models a running server offers", _models_arguments, run_models)
-register("install-service", "write a systemd user unit", _service_arguments, run_install_service)
+register(
+    "install-service",
+    "start the server at every login (a systemd user unit)",
+    autostart.add_arguments,
+    autostart.run,
+)
 
 
 def _register_optional() -> None:

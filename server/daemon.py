@@ -18,9 +18,25 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from nst_proto import DEFAULT_ADDRESS
 
 PID_FILE = "server.json"
 LOG_FILE = "server.log"
+
+
+def default_address() -> str:
+    """$NST_SERVER_ADDRESS, else the contract's default."""
+    return os.environ.get("NST_SERVER_ADDRESS", DEFAULT_ADDRESS)
+
+
+def server_command() -> list[str]:
+    """The absolute command that runs this installation's `nst-server` (for the GIMP
+    plug-in's settings and the login service)."""
+    for name in ("nst-server", "nst-server.exe"):
+        beside = Path(sys.executable).with_name(name)
+        if beside.is_file():
+            return [str(beside)]
+    return [sys.executable, "-m", "nst_server"]
 
 
 def state_dir() -> Path:
@@ -64,8 +80,26 @@ def read_pid_file(path: Path | None = None) -> dict | None:
     return record if isinstance(record, dict) and isinstance(record.get("pid"), int) else None
 
 
+def _windows_alive(pid: int) -> bool:
+    """Whether a Windows process runs, without os.kill: on Windows os.kill(pid, 0) does not
+    probe, it terminates the process."""
+    import ctypes
+
+    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+    if not handle:
+        return False
+    try:
+        code = ctypes.c_ulong()
+        return bool(kernel32.GetExitCodeProcess(handle, ctypes.byref(code))) and code.value == 259
+    finally:
+        kernel32.CloseHandle(handle)
+
+
 def alive(pid: int) -> bool:
     """True while `pid` is a live (not zombie) nst-server process."""
+    if os.name == "nt":
+        return _windows_alive(pid)
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
@@ -139,7 +173,9 @@ def start(address: str, serve_args: list[str], timeout: float = 120.0, secure: b
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True,  # POSIX: not killed with the terminal or GIMP
+            creationflags=getattr(subprocess, "DETACHED_PROCESS", 0)
+            | getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),  # the same on Windows
             close_fds=True,
         )
     finally:

@@ -1,187 +1,354 @@
-"""`nst-server install-gimp-plugin`: put the Neural Style plug-in into GIMP 3.
+"""`nst-server install-gimp-plugin`: put the Neural Style plug-in into every GIMP 3 a user has.
 
 What lands in <GIMP config dir>/plug-ins/neural_style/:
-  neural_style.py    the plug-in (run bit set; GIMP skips plug-ins without it)
-  nst_proto/         the project's gRPC client and generated stubs
-  vendor/            grpcio and protobuf built for GIMP's own Python (Debian's GIMP 3: 3.13),
-                     which is not necessarily the Python running this installer
-  neural_style.json  the absolute command that starts the server, and the default address
+  neural_style.py        the plug-in (run bit set; GIMP skips plug-ins without it)
+  neural_style_core.py   its GIMP-free half (settings, transport, server start, errors)
+  nst_proto/             the contract and the pure-Python client (no grpcio stubs)
+  vendor.zip             grpclib, h2, protobuf and their needs: the pure-Python wheels shipped
+                         in this package (gimp_plugin/vendor/) in one zip that Python imports
+                         from (no network, and one copy runs in every GIMP's own Python)
+  neural_style.json      the server's address, the command that starts the server and the
+                         command that reinstalls the plug-in
 
-GIMP's config dir on Linux: $GIMP3_DIRECTORY when set, else ~/.config/GIMP/3.0 (or under
-$XDG_CONFIG_HOME), and the Flatpak one ~/.var/app/org.gimp.GIMP/config/GIMP/3.0 when present.
+Where GIMP 3 keeps a user's plug-ins: a config folder per minor version (3.0, 3.2, later
+3.4), read only by that version, under
+  Linux     $XDG_CONFIG_HOME/GIMP/3.x (~/.config/GIMP/3.x)
+  Flatpak   ~/.var/app/org.gimp.GIMP/config/GIMP/3.x
+  Windows   %APPDATA%\\GIMP\\3.x
+  macOS     ~/Library/Application Support/GIMP/3.x
+or $GIMP3_DIRECTORY for every version when it is set. find_installations() lists every
+existing 3.x folder, and every GIMP 3 found on the machine whose folder does not exist yet
+(its program on PATH or in the usual install places). GIMP makes its folder itself on its
+first start, copying the previous version's settings into it; a folder made by anyone else
+would stop that copy, so for a GIMP that never ran the installer starts its console program
+once (`-i --quit`) to let it make the folder, and when it cannot, says to start GIMP once.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.resources
-import importlib.util
 import json
 import os
-import platform
+import plistlib
+import re
 import shutil
 import stat
 import subprocess
 import sys
 import tempfile
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from nst_proto import DEFAULT_ADDRESS
+
+from . import __version__
+from .daemon import server_command
+
 PLUGIN_NAME = "neural_style"
-GIMP_PYTHON_VERSION = "3.13"
-FLATPAK_CONFIG = Path(".var/app/org.gimp.GIMP/config/GIMP/3.0")
-DEFAULT_ADDRESS = "127.0.0.1:50051"
+PLUGIN_FILES = (f"{PLUGIN_NAME}.py", f"{PLUGIN_NAME}_core.py")
+# The pure-Python part of nst_proto (the grpcio client and its stubs stay behind).
+PROTO_FILES = ("__init__.py", "job.py", "pure_client.py", "style_pb2.py", "style_grpc.py")
+FLATPAK_ID = "org.gimp.GIMP"
+FLATPAK_CONFIG = Path(".var/app") / FLATPAK_ID / "config" / "GIMP"
+VERSION_FOLDER = re.compile(r"^(\d+)\.(\d+)$")
+# gimp-3.2, gimp-console-3.0, gimp-3.2.exe: the version a GIMP program is named for.
+VERSIONED_PROGRAM = re.compile(r"^gimp(?:-console)?-(3\.\d+)(?:\.exe)?$", re.IGNORECASE)
+KINDS = {
+    "linux": "Linux",
+    "flatpak": "Flatpak",
+    "windows": "Windows",
+    "macos": "macOS",
+    "custom": "custom folder",
+}
+
+Log = Callable[[str], None]
 
 
 class InstallError(Exception):
     """Installation failed; the message says what to do."""
 
 
-def candidate_config_dirs(env: dict[str, str] | None = None) -> list[Path]:
-    """GIMP 3 config dirs to install into, most specific first.
+@dataclass
+class GimpInstallation:
+    """One GIMP 3 version's plug-in home, and how it was found."""
 
-    $GIMP3_DIRECTORY wins alone. Otherwise the native dir (created if nothing exists yet)
-    and the Flatpak dir when it exists.
-    """
-    env = dict(os.environ if env is None else env)
-    if env.get("GIMP3_DIRECTORY"):
-        return [Path(env["GIMP3_DIRECTORY"]).expanduser()]
-    home = Path(env.get("HOME") or Path.home())
-    xdg = Path(env["XDG_CONFIG_HOME"]) if env.get("XDG_CONFIG_HOME") else home / ".config"
-    native = xdg / "GIMP" / "3.0"
-    flatpak = home / FLATPAK_CONFIG
-    found = [d for d in (native, flatpak) if d.is_dir()]
-    return found or [native]
+    kind: str  # a key of KINDS
+    version: str  # "3.2"; "" for a folder given by hand
+    config_dir: Path
+    found_by: list[str] = field(default_factory=list)
+    # argv that runs this GIMP headless (`-i --quit` is added), to let it make its folder
+    console: list[str] | None = None
+
+    @property
+    def sandboxed(self) -> bool:
+        """A Flatpak GIMP cannot start programs on the host: the server is started there."""
+        return self.kind == "flatpak"
+
+    def title(self) -> str:
+        version = f"GIMP {self.version}" if self.version else "GIMP 3"
+        return f"{version} ({KINDS[self.kind]}, {self.config_dir})"
 
 
-def plugin_source() -> Path:
-    """The plug-in file shipped with this package (or the source tree's copy)."""
+def _version_folders(base: Path) -> dict[str, Path]:
+    """The `3.x` folders under `base`, by version."""
+    found = {}
     try:
-        res = importlib.resources.files("nst_gimp_plugin") / PLUGIN_NAME / f"{PLUGIN_NAME}.py"
-        if res.is_file():
-            return Path(str(res))
-    except (ModuleNotFoundError, TypeError):
-        pass
-    here = Path(__file__).resolve().parent.parent / "gimp_plugin" / PLUGIN_NAME
-    candidate = here / f"{PLUGIN_NAME}.py"
-    if candidate.is_file():
-        return candidate
-    raise InstallError(
-        "the plug-in file neural_style.py is not part of this installation; reinstall the "
-        "package (pip install neural-style-gimp) and try again"
+        entries = list(base.iterdir())
+    except OSError:
+        return found
+    for entry in entries:
+        match = VERSION_FOLDER.match(entry.name)
+        if match and match.group(1) == "3" and entry.is_dir():
+            found[entry.name] = entry
+    return found
+
+
+def _programs_on_path(path: str) -> dict[str, Path]:
+    """GIMP 3 programs named for their version in the folders of `path`, by version; the
+    console program is preferred (it runs without a display)."""
+    found: dict[str, Path] = {}
+    for folder in filter(None, path.split(os.pathsep)):
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            continue
+        for name in names:
+            match = VERSIONED_PROGRAM.match(name)
+            if match:
+                version, program = match.group(1), Path(folder) / name
+                if version not in found or "console" in name:
+                    found[version] = program
+    return found
+
+
+def _add(
+    plan: dict[Path, GimpInstallation],
+    kind: str,
+    version: str,
+    config_dir: Path,
+    why: str,
+    console: list[str] | None = None,
+) -> None:
+    entry = plan.setdefault(config_dir, GimpInstallation(kind, version, config_dir))
+    entry.found_by.append(why)
+    if console and not entry.console:
+        entry.console = console
+
+
+def _console_beside(program: Path) -> list[str]:
+    """The console program beside a GIMP program, else the program itself (`-i` works)."""
+    console = program.with_name(program.name.replace("gimp-", "gimp-console-", 1))
+    return [str(console if "console" not in program.name and console.exists() else program)]
+
+
+def _linux(plan, env: Mapping[str, str], home: Path, roots: Path) -> None:
+    base = Path(env["XDG_CONFIG_HOME"]) if env.get("XDG_CONFIG_HOME") else home / ".config"
+    for version, folder in _version_folders(base / "GIMP").items():
+        _add(plan, "linux", version, folder, f"its folder {folder}")
+    for version, program in _programs_on_path(env.get("PATH", "")).items():
+        _add(
+            plan, "linux", version, base / "GIMP" / version, str(program), _console_beside(program)
+        )
+    flatpak_config = home / FLATPAK_CONFIG
+    for version, folder in _version_folders(flatpak_config).items():
+        _add(plan, "flatpak", version, folder, f"its folder {folder}")
+    # The Flatpak's files, per user and system wide: .../org.gimp.GIMP/<arch>/<branch>/active
+    for apps in (home / ".local/share/flatpak/app", roots / "var/lib/flatpak/app"):
+        for binaries in sorted((apps / FLATPAK_ID).glob("*/*/active/files/bin")):
+            for version, program in _programs_on_path(str(binaries)).items():
+                command = ["flatpak", "run", f"--command={program.name}", FLATPAK_ID]
+                if shutil.which("flatpak", path=env.get("PATH")) is None:
+                    command = None
+                _add(plan, "flatpak", version, flatpak_config / version, str(program), command)
+
+
+def _windows(plan, env: Mapping[str, str], home: Path) -> None:
+    appdata = Path(env.get("APPDATA") or home / "AppData" / "Roaming")
+    for version, folder in _version_folders(appdata / "GIMP").items():
+        _add(plan, "windows", version, folder, f"its folder {folder}")
+    places = [env.get("ProgramFiles"), env.get("ProgramW6432"), env.get("LOCALAPPDATA")]
+    installs = []
+    for place in filter(None, places):
+        installs += Path(place).glob("GIMP 3*/bin")
+        installs += Path(place).glob("Programs/GIMP 3*/bin")
+    for binaries in sorted(set(installs)):
+        for version, program in _programs_on_path(str(binaries)).items():
+            _add(
+                plan,
+                "windows",
+                version,
+                appdata / "GIMP" / version,
+                str(program),
+                _console_beside(program),
+            )
+
+
+def _macos(plan, home: Path, roots: Path) -> None:
+    support = home / "Library" / "Application Support" / "GIMP"
+    for version, folder in _version_folders(support).items():
+        _add(plan, "macos", version, folder, f"its folder {folder}")
+    for apps in (roots / "Applications", home / "Applications"):
+        for bundle in sorted(apps.glob("GIMP*.app")):
+            try:
+                with (bundle / "Contents" / "Info.plist").open("rb") as fh:
+                    full = str(plistlib.load(fh).get("CFBundleShortVersionString", ""))
+            except (OSError, plistlib.InvalidFileException):
+                continue
+            match = re.match(r"^(3\.\d+)", full)
+            if match:
+                program = bundle / "Contents" / "MacOS" / "gimp"
+                console = [str(program)] if program.exists() else None
+                _add(plan, "macos", match.group(1), support / match.group(1), str(bundle), console)
+
+
+def find_installations(
+    *,
+    platform: str | None = None,
+    env: Mapping[str, str] | None = None,
+    home: Path | None = None,
+    roots: Path = Path("/"),
+) -> list[GimpInstallation]:
+    """Every GIMP 3 of this user, newest version first. The arguments stand in for this
+    machine in tests: `platform` like sys.platform, `roots` the file system's top."""
+    platform = sys.platform if platform is None else platform
+    env = os.environ if env is None else env
+    home = Path(env.get("HOME") or env.get("USERPROFILE") or Path.home()) if home is None else home
+    if env.get("GIMP3_DIRECTORY"):  # GIMP then uses this folder whatever its version
+        folder = Path(env["GIMP3_DIRECTORY"]).expanduser()
+        return [GimpInstallation("custom", "", folder, ["$GIMP3_DIRECTORY"])]
+    plan: dict[Path, GimpInstallation] = {}
+    if platform.startswith("win"):
+        _windows(plan, env, home)
+    elif platform == "darwin":
+        _macos(plan, home, roots)
+    else:
+        _linux(plan, env, home, roots)
+    return sorted(
+        plan.values(),
+        key=lambda g: (tuple(int(n) for n in g.version.split(".")), g.kind),
+        reverse=True,
     )
 
 
-def proto_package_dir() -> Path:
-    """The nst_proto package directory (client + generated stubs)."""
-    spec = importlib.util.find_spec("nst_proto")
-    if spec is None or not spec.submodule_search_locations:
-        raise InstallError(
-            "the nst_proto package (the gRPC client and stubs) is not installed; reinstall "
-            "the package (pip install neural-style-gimp) and try again"
-        )
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def server_command() -> list[str]:
-    """The absolute command the plug-in runs to start the daemon (`... start`)."""
-    beside = Path(sys.executable).with_name("nst-server")
-    if beside.is_file():
-        return [str(beside)]
-    found = shutil.which("nst-server")
-    if found:
-        return [str(Path(found).resolve())]
-    return [sys.executable, "-m", "nst_server"]
-
-
-def _pinned(dist: str) -> str:
-    """`dist==version` matching what this Python has (stubs and runtime agree), else `dist`."""
+def older_gimps(env: Mapping[str, str] | None = None, home: Path | None = None) -> list[Path]:
+    """GIMP 2 config folders (Linux): worth one line, since they cannot run this plug-in."""
+    env = os.environ if env is None else env
+    home = Path(env.get("HOME") or Path.home()) if home is None else home
+    base = Path(env["XDG_CONFIG_HOME"]) if env.get("XDG_CONFIG_HOME") else home / ".config"
     try:
-        from importlib.metadata import version
-
-        return f"{dist}=={version(dist)}"
-    except Exception:  # noqa: BLE001 - not installed here: take the newest
-        return dist
+        return sorted(p for p in (base / "GIMP").iterdir() if p.name.startswith("2."))
+    except OSError:
+        return []
 
 
-def vendor_packages(target: Path, python_version: str, log=print) -> None:
-    """pip-install grpcio and protobuf wheels for GIMP's Python into `target`."""
-    machine = platform.machine().lower()
-    arch = {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
-    requirements = [_pinned("grpcio"), _pinned("protobuf")]
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--target",
-        str(target),
-        "--python-version",
-        python_version,
-        "--implementation",
-        "cp",
-        "--only-binary=:all:",
-        "--platform",
-        f"manylinux_2_17_{arch}",
-        "--platform",
-        f"manylinux2014_{arch}",
-        *requirements,
-    ]
-    log(f"  fetching {' '.join(requirements)} for Python {python_version} ({arch}):")
-    log("    " + " ".join(cmd))
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
-        raise InstallError(
-            f"pip could not fetch grpcio and protobuf for Python {python_version}:\n{tail}\n"
-            "Check the network access to PyPI, or pass --python-version to match GIMP's Python "
-            "(GIMP > Filters > Development > Python-Fu > Python Console shows it)"
-        )
-    shutil.rmtree(target / "bin", ignore_errors=True)
+# -- what gets installed ---------------------------------------------------------------------
+
+
+def _package_dir(package: str, sub: str = "") -> Path:
+    try:
+        folder = importlib.resources.files(package)
+    except ModuleNotFoundError:
+        folder = None
+    if folder is not None and (folder / sub).is_dir():
+        return Path(str(folder / sub))
+    raise InstallError(
+        f"the {package} package is incomplete ({sub or 'its folder'} is missing); reinstall it "
+        "(pip install neural-style-gimp) and try again"
+    )
+
+
+def plugin_dir() -> Path:
+    """The plug-in's files shipped with this package (package data of nst_gimp_plugin)."""
+    return _package_dir("nst_gimp_plugin", PLUGIN_NAME)
+
+
+def vendored_wheels() -> list[Path]:
+    """The shipped pure-Python wheels, each checked against wheels.txt's SHA-256."""
+    folder = _package_dir("nst_gimp_plugin", "vendor")
+    expected = {}
+    for line in (folder / "wheels.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, digest = line.split()[:2]
+            expected[name] = digest
+    wheels = []
+    for name, digest in sorted(expected.items()):
+        wheel = folder / name
+        try:
+            actual = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        except OSError:
+            actual = "missing"
+        if actual != digest:
+            raise InstallError(
+                f"the shipped wheel {name} is {actual if actual == 'missing' else 'damaged'}; "
+                "reinstall the package (pip install --force-reinstall neural-style-gimp)"
+            )
+        wheels.append(wheel)
+    return wheels
+
+
+def build_vendor_zip(wheels: list[Path], target: Path) -> None:
+    """One zip of the wheels' contents, imported from directly (zipimport).
+
+    Not unpacked folders: GIMP copies an older version's plug-ins into a new version's folder
+    on its first start (3.0 to 3.2) only a few folders deep, which dropped protobuf's
+    `internal` package; a single file survives the copy. `google/__init__.py` makes `google`
+    a regular package (zipimport does not find namespace packages), which also keeps any other
+    `google` on GIMP's path from mixing in. Fixed timestamps: the same wheels, the same bytes.
+    """
+    seen: set[str] = set()
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr(zipfile.ZipInfo("google/__init__.py", (1980, 1, 1, 0, 0, 0)), "")
+        seen.add("google/__init__.py")
+        for wheel in wheels:
+            with zipfile.ZipFile(wheel) as archive:
+                for member in archive.infolist():
+                    if member.is_dir() or member.filename.endswith(".dist-info/RECORD"):
+                        continue
+                    if member.filename in seen:
+                        raise InstallError(f"{wheel.name} repeats {member.filename}")
+                    seen.add(member.filename)
+                    info = zipfile.ZipInfo(member.filename, (1980, 1, 1, 0, 0, 0))
+                    info.compress_type = zipfile.ZIP_DEFLATED
+                    out.writestr(info, archive.read(member))
 
 
 def install(
-    config_dir: Path,
-    *,
-    python_version: str = GIMP_PYTHON_VERSION,
-    vendor: bool = True,
-    address: str = DEFAULT_ADDRESS,
-    log=print,
+    installation: GimpInstallation, *, address: str = DEFAULT_ADDRESS, log: Log = print
 ) -> Path:
-    """Install into one GIMP config dir; return the plug-in's folder."""
-    config_dir = Path(config_dir).expanduser().resolve()
+    """Install into one GIMP's config folder, replacing an earlier copy whole; return the
+    plug-in's folder."""
+    config_dir = installation.config_dir.expanduser()
     plugins = config_dir / "plug-ins"
     dest = plugins / PLUGIN_NAME
-    source = plugin_source()
-    proto = proto_package_dir()
+    source, proto = plugin_dir(), _package_dir("nst_proto")
+    wheels = vendored_wheels()
     try:
         plugins.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{PLUGIN_NAME}-", dir=plugins))
     except OSError as exc:
-        raise InstallError(f"cannot create {plugins}: {exc}") from exc
-    log(f"Installing the Neural Style plug-in into {dest}")
-    staging = Path(tempfile.mkdtemp(prefix=".neural_style-", dir=plugins))
+        raise InstallError(f"cannot create {plugins}: {exc.strerror or exc}") from None
     try:
-        target = staging / f"{PLUGIN_NAME}.py"
-        shutil.copy2(source, target)
-        target.chmod(target.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-        log(f"  copied {source} (with the run bit)")
-        shutil.copytree(
-            proto, staging / "nst_proto", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-        )
-        log(f"  copied the gRPC client and stubs from {proto}")
-        if vendor:
-            vendor_packages(staging / "vendor", python_version, log)
-            log(f"  vendored grpcio and protobuf into {dest / 'vendor'}")
-        elif (dest / "vendor").is_dir():
-            shutil.copytree(dest / "vendor", staging / "vendor")
-            log("  kept the existing vendor/ folder (--no-vendor)")
-        settings = {"server_command": server_command(), "address": address}
+        for name in PLUGIN_FILES:
+            shutil.copy2(source / name, staging / name)
+        entry = staging / f"{PLUGIN_NAME}.py"
+        entry.chmod(entry.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        (staging / "nst_proto").mkdir()
+        for name in PROTO_FILES:
+            shutil.copy2(proto / name, staging / "nst_proto" / name)
+        build_vendor_zip(wheels, staging / "vendor.zip")
+        server = server_command()
+        settings = {
+            "address": address,
+            "server_command": server,
+            "install_command": [*server, "install-gimp-plugin"],
+            "installed_by": f"neural-style-gimp {__version__}",
+            "gimp": {"kind": installation.kind, "version": installation.version},
+        }
         (staging / f"{PLUGIN_NAME}.json").write_text(json.dumps(settings, indent=2) + "\n")
-        log(
-            f"  the plug-in will start the server with: {' '.join(settings['server_command'])}"
-            " start"
-        )
         staging.chmod(0o755)
         if dest.exists():
             old = plugins / f".{PLUGIN_NAME}-old"
@@ -189,32 +356,82 @@ def install(
             dest.rename(old)
             staging.rename(dest)
             shutil.rmtree(old, ignore_errors=True)
-            log("  replaced the previous installation")
         else:
             staging.rename(dest)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    packages = ", ".join(w.name.split("-")[0] for w in wheels)
+    log(f"  installed into {dest}")
+    log(f"    the plug-in, its pure-Python client and {len(wheels)} packages ({packages})")
     return dest
+
+
+def let_gimp_make_its_folder(installation: GimpInstallation, log: Log = print) -> bool:
+    """Start this GIMP headless once so that it makes its config folder (and copies an older
+    version's settings into it, as on any first start). True once the folder exists."""
+    if installation.config_dir.is_dir():
+        return True
+    if not installation.console:
+        return False
+    command = [*installation.console, "-i", "--quit"]
+    log(f"  GIMP {installation.version} has not run yet: starting it once, headless, so that it")
+    log(f"  makes its folder and copies your older settings: {' '.join(command)}")
+    try:
+        subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log(f"  that did not work ({exc})")
+    return installation.config_dir.is_dir()
+
+
+def server_advice(installation: GimpInstallation) -> list[str]:
+    """What the user needs to know about starting the server from this GIMP."""
+    start = " ".join([*server_command(), "start"])
+    if installation.sandboxed:
+        return [
+            "  this GIMP runs in a Flatpak sandbox, which cannot start the server: start it on",
+            f"  this computer with `{start}`, or at every login with `nst-server install-service`",
+        ]
+    return [f"  the plug-in starts the server itself when it is not running ({start})"]
+
+
+def install_everywhere(
+    installations: list[GimpInstallation], *, address: str = DEFAULT_ADDRESS, log: Log = print
+) -> tuple[list[Path], list[str]]:
+    """Install into each; return (plug-in folders written, problems as sentences)."""
+    done, problems = [], []
+    for installation in installations:
+        log(f"{installation.title()}, found by {'; '.join(installation.found_by)}:")
+        if installation.kind != "custom" and not let_gimp_make_its_folder(installation, log):
+            problem = (
+                f"GIMP {installation.version} has never been started, so it has no folder yet; "
+                "start it once, close it, and run `nst-server install-gimp-plugin` again"
+            )
+            log(f"  skipped: {problem}")
+            problems.append(problem)
+            continue
+        try:
+            done.append(install(installation, address=address, log=log))
+        except InstallError as exc:
+            log(f"  failed: {exc}")
+            problems.append(f"{installation.title()}: {exc}")
+            continue
+        for line in server_advice(installation):
+            log(line)
+    return done, problems
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--gimp-config-dir",
         type=Path,
-        default=None,
-        help="GIMP 3 config dir (default: $GIMP3_DIRECTORY, ~/.config/GIMP/3.0 and the "
-        "Flatpak one when present)",
+        action="append",
+        metavar="DIR",
+        help="install into this GIMP config folder only (repeatable); by default into every "
+        "GIMP 3 found (see --list)",
     )
     parser.add_argument(
-        "--python-version",
-        default=GIMP_PYTHON_VERSION,
-        help=f"GIMP's own Python version, for the vendored wheels (default {GIMP_PYTHON_VERSION})",
-    )
-    parser.add_argument(
-        "--no-vendor",
-        action="store_true",
-        help="do not fetch grpcio/protobuf (GIMP's Python already has them)",
+        "--list", action="store_true", help="list the GIMP 3 installations found; change nothing"
     )
     parser.add_argument(
         "--address",
@@ -224,30 +441,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_from_args(args: argparse.Namespace) -> int:
-    dirs = [args.gimp_config_dir] if args.gimp_config_dir else candidate_config_dirs()
-    try:
-        for config_dir in dirs:
-            dest = install(
-                config_dir,
-                python_version=args.python_version,
-                vendor=not args.no_vendor,
-                address=args.address,
+    if args.gimp_config_dir:
+        installations = [
+            GimpInstallation("custom", "", d, ["--gimp-config-dir"]) for d in args.gimp_config_dir
+        ]
+    else:
+        installations = find_installations()
+    if args.list or not installations:
+        for installation in installations:
+            print(f"{installation.title()}, found by {'; '.join(installation.found_by)}")
+        for folder in older_gimps():
+            print(f"GIMP {folder.name} ({folder}): GIMP 2 has no Python 3 plug-ins; skipped")
+        if not installations:
+            print(
+                "nst-server install-gimp-plugin: error: no GIMP 3 found (no GIMP/3.x config "
+                "folder and no gimp-3.x program). Install GIMP 3 and start it once, or name its "
+                "folder with --gimp-config-dir DIR",
+                file=sys.stderr,
             )
-            print(f"Done: {dest}")
-    except InstallError as exc:
-        print(f"nst-server install-gimp-plugin: error: {exc}", file=sys.stderr)
-        return 1
-    print(
-        "Restart GIMP, then use Filters > Neural Style... (start the server first with "
-        "`nst-server start`, or let the plug-in start it)."
-    )
-    return 0
+            return 1
+        return 0
+    done, problems = install_everywhere(installations, address=args.address)
+    for folder in older_gimps():
+        print(f"GIMP {folder.name} ({folder}): GIMP 2 has no Python 3 plug-ins; skipped")
+    if done:
+        print(
+            f"Installed into {len(done)} GIMP installation(s). Restart GIMP, then use "
+            "Filters > Neural Style..."
+        )
+    for problem in problems:
+        print(f"nst-server install-gimp-plugin: error: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="nst-server install-gimp-plugin",
-        description="Install the Neural Style plug-in into GIMP 3.",
+        description="Install the Neural Style plug-in into every GIMP 3 of this user.",
     )
     add_arguments(parser)
     return run_from_args(parser.parse_args(argv))
