@@ -1,15 +1,21 @@
-"""Run a real GIMP 3.0.4 from the project's Debian trixie root (see build_gimp_root.sh).
+"""Run a real GIMP 3 from one of the project's Debian roots (see build_gimp_root.sh):
+"trixie" has GIMP 3.0.4 with Python 3.13, "sid" GIMP 3.2.x with Python 3.14.
 
-Used by the GIMP tests (tests/gimp/) and by screenshot_dialog.py:
-  root = GimpRoot.ensure()          # build once, then reuse; raises RootUnavailable with why
+Used by the GIMP tests (tests/gimp/) and by the screenshot scripts:
+  root = GimpRoot.ensure("sid")     # build once, then reuse; raises RootUnavailable with why
   work = root.workdir("name")       # a fresh folder inside the root: .host and .inside paths
-  res = root.batch(cfg, script)     # headless gimp-console-3.0 running a python-fu-eval script
-  with root.xvfb(gui=True) as x:    # a GUI session under Xvfb + openbox for the real dialog
+  home = root.new_home("user")      # a fresh home folder in which GIMP has run once
+  res = root.batch(home, script)    # headless gimp-console running a python-fu-eval script
+  with root.xvfb() as x:            # a GUI session under Xvfb + openbox for the real dialog
+
+The roots live outside the clone ($NST_GIMP_ROOTS, else ~/.cache/neural-style-gimp/roots), so
+every clone on a machine shares them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -22,7 +28,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD_SCRIPT = REPO / "scripts" / "build_gimp_root.sh"
-DEFAULT_ROOT = Path(os.environ.get("NST_GIMP_ROOT", REPO / ".cache" / "gimp3-root"))
+ROOTS = Path(
+    os.environ.get("NST_GIMP_ROOTS")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    / "neural-style-gimp"
+    / "roots"
+)
+SUITES = ("trixie", "sid")  # GIMP 3.0 and GIMP 3.2
 CLEAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -47,15 +59,16 @@ class BatchResult:
 
 
 class GimpRoot:
-    def __init__(self, path: Path = DEFAULT_ROOT):
-        self.path = Path(path)
+    def __init__(self, suite: str = "trixie", path: Path | None = None):
+        self.suite = suite
+        self.path = Path(path) if path is not None else ROOTS / suite
         self.workdirs: list[Path] = []
 
     # -- building ---------------------------------------------------------------------
     @classmethod
-    def ensure(cls, path: Path = DEFAULT_ROOT, *, gui: bool = False, log=print) -> GimpRoot:
+    def ensure(cls, suite: str = "trixie", *, gui: bool = False, log=print) -> GimpRoot:
         """Build the root if needed (once), else reuse it. Raises RootUnavailable."""
-        root = cls(path)
+        root = cls(suite)
         if root.ready(gui=gui):
             return root
         if sys.platform != "linux":
@@ -64,7 +77,8 @@ class GimpRoot:
             raise RootUnavailable("building the GIMP 3 root needs root (debootstrap, chroot)")
         if not shutil.which("debootstrap") and not shutil.which("apt-get"):
             raise RootUnavailable("neither debootstrap nor apt-get is available to build it")
-        cmd = ["bash", str(BUILD_SCRIPT), str(root.path)] + (["--gui"] if gui else [])
+        cmd = ["bash", str(BUILD_SCRIPT), "--suite", suite, str(root.path)]
+        cmd += ["--gui"] if gui else []
         log(f"building the GIMP 3 root: {' '.join(cmd)}")
         started = time.monotonic()
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
@@ -82,6 +96,31 @@ class GimpRoot:
     def ready(self, *, gui: bool = False) -> bool:
         markers = self.path / ".nst-markers"
         return (markers / "gimp").is_file() and (not gui or (markers / "gui").is_file())
+
+    @functools.cached_property
+    def version(self) -> str:
+        """GIMP's full version in this root, e.g. "3.2.6"."""
+        out = self.run("gimp-console", "--version").output
+        words = [w for w in out.split() if w[:1].isdigit() and w.count(".") == 2]
+        if not words:
+            raise RootUnavailable(f"gimp-console --version in {self.path} said: {out.strip()}")
+        return words[-1]
+
+    @property
+    def minor(self) -> str:
+        """ "3.0" or "3.2": the name of this GIMP's config folder."""
+        return ".".join(self.version.split(".")[:2])
+
+    @functools.cached_property
+    def python_version(self) -> str:
+        return self.run("python3", "-c", "import sys; print(sys.version.split()[0])").output.strip()
+
+    def gimprc(self) -> str:
+        """Settings that keep the welcome window and the colour-profile question away."""
+        return (
+            f'(config-version "{self.version}")\n(show-welcome-dialog no)\n'
+            "(color-profile-policy keep)\n"
+        )
 
     # -- running ----------------------------------------------------------------------
     def workdir(self, name: str) -> Workdir:
@@ -118,20 +157,34 @@ class GimpRoot:
         )
         return BatchResult(proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started)
 
+    def new_home(self, name: str) -> Workdir:
+        """A fresh home folder inside the root in which GIMP has run once, as a user's is
+        after the first start: GIMP made its config folder (.config/GIMP/3.x) itself."""
+        home = self.workdir(name)
+        first = self.run(
+            "timeout", "180", "gimp-console", "-i", "--quit", env={"HOME": home.inside}, timeout=210
+        )
+        config = home.host / ".config" / "GIMP" / self.minor
+        if not config.is_dir():
+            raise RootUnavailable(f"GIMP's first start made no {config}: {first.output[-2000:]}")
+        (config / "gimprc").write_text(self.gimprc())
+        return home
+
     def batch(
         self,
-        config_inside: str,
+        home_inside: str,
         script_inside: str,
         *,
         timeout: float = 180,
         env: dict[str, str] | None = None,
     ) -> BatchResult:
-        """Run a python-fu-eval script in headless gimp-console-3.0 and quit."""
-        cmd_env = {"GIMP3_DIRECTORY": config_inside, **(env or {})}
+        """Run a python-fu-eval script in headless gimp-console as the user whose home is
+        `home_inside`, and quit."""
+        cmd_env = {"HOME": home_inside, **(env or {})}
         return self.run(
             "timeout",
             str(int(timeout)),
-            "gimp-console-3.0",
+            "gimp-console",
             "-i",
             "--batch-interpreter=python-fu-eval",
             "-b",
@@ -157,6 +210,7 @@ class GuiSession:
         self.root = root
         self.display = display
         self.procs: list[subprocess.Popen] = []
+        self.mounted_proc: Path | None = None
 
     def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         return {"DISPLAY": self.display, **(extra or {})}
@@ -176,6 +230,13 @@ class GuiSession:
         return self.root.run(*args, env=self.env(), timeout=timeout)
 
     def start(self, size: str) -> None:
+        # GIMP 3.2's GTK loads icons through glycin, which sandboxes its loaders with bwrap
+        # when it can make a user namespace: without /proc it believes it can, bwrap fails
+        # and GIMP aborts; with /proc it learns it cannot and loads them unsandboxed.
+        proc = self.root.path / "proc"
+        if not os.path.ismount(proc):
+            subprocess.run(["mount", "-t", "proc", "proc", str(proc)], check=True)
+            self.mounted_proc = proc
         lock = self.root.path / "tmp" / f".X{self.display[1:]}-lock"
         lock.unlink(missing_ok=True)
         self.spawn("Xvfb", self.display, "-screen", "0", size, "-nolisten", "tcp")
@@ -211,3 +272,6 @@ class GuiSession:
                         os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait(timeout=10)
         self.procs.clear()
+        if self.mounted_proc is not None:
+            subprocess.run(["umount", "--lazy", str(self.mounted_proc)], check=False)
+            self.mounted_proc = None

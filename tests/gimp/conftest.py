@@ -1,10 +1,13 @@
-"""Fixtures for the tests inside a real GIMP 3.0.4 (a Debian trixie root, see
-scripts/build_gimp_root.sh): the root, the plug-in installed by the real installer into a
-fresh GIMP config dir, and the real server on a free loopback port.
+"""Fixtures for the tests inside a real GIMP 3: each test runs in GIMP 3.0.4 (a Debian trixie
+root) and in GIMP 3.2 (a Debian sid root), both built by scripts/build_gimp_root.sh and cached.
+The plug-in is installed the way a user installs it: a fresh home folder in which GIMP has run
+once, then `nst-server install-gimp-plugin` with no flags. The real server runs on a free
+loopback port.
 
-When the machine cannot build the root (not root, no debootstrap/apt, no network to the Debian
+When the machine cannot build a root (not root, no debootstrap/apt, no network to the Debian
 mirror) the tests are skipped with the reason, shown by pytest -ra. NST_SKIP_GIMP_TESTS=1 skips
-them on purpose; NST_GIMP_KEEP=1 keeps the work folders inside the root for debugging.
+them on purpose; NST_GIMP_SUITES=trixie (or sid) runs one GIMP only; NST_GIMP_KEEP=1 keeps the
+work folders inside the roots for debugging.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ import time
 
 import pytest
 from gimp_helpers import (
-    GIMPRC,
     REPO,
+    SUITES,
     GimpRoot,
     RootUnavailable,
     _report,
@@ -25,18 +28,26 @@ from gimp_helpers import (
     nst_server_command,
 )
 
+CHOSEN_SUITES = [
+    suite for suite in os.environ.get("NST_GIMP_SUITES", ",".join(SUITES)).split(",") if suite
+]
 
-@pytest.fixture(scope="session")
-def gimp_root() -> GimpRoot:
+
+@pytest.fixture(scope="session", params=CHOSEN_SUITES)
+def gimp_root(request) -> GimpRoot:
     if os.environ.get("NST_SKIP_GIMP_TESTS"):
         pytest.skip("GIMP 3 tests skipped: NST_SKIP_GIMP_TESTS is set")
     started = time.monotonic()
     try:
-        root = GimpRoot.ensure(log=_report)
+        root = GimpRoot.ensure(request.param, log=_report)
+        version = root.version
     except RootUnavailable as exc:
         _report(f"skipping: {exc}")
-        pytest.skip(f"GIMP 3 root unavailable: {exc}")
-    _report(f"GIMP 3 root {root.path} ready ({time.monotonic() - started:.1f} s)")
+        pytest.skip(f"GIMP 3 root ({request.param}) unavailable: {exc}")
+    _report(
+        f"GIMP {version} (Python {root.python_version}) in {root.path} ready "
+        f"({time.monotonic() - started:.1f} s)"
+    )
     yield root
     if os.environ.get("NST_GIMP_KEEP"):
         _report(f"kept the work folders (NST_GIMP_KEEP): {[str(p) for p in root.workdirs]}")
@@ -46,25 +57,32 @@ def gimp_root() -> GimpRoot:
 
 @pytest.fixture(scope="session")
 def installed(gimp_root):
-    """The real `nst-server install-gimp-plugin` into a fresh GIMP config dir in the root."""
-    work = gimp_root.workdir("install")
-    cfg_host, cfg_in = work.path("config")
-    cfg_host.mkdir()
-    (cfg_host / "gimprc").write_text(GIMPRC)
-    cmd = [*nst_server_command(), "install-gimp-plugin", "--gimp-config-dir", str(cfg_host)]
+    """The plug-in as a user installs it: GIMP has run once in a fresh home, then the real
+    `nst-server install-gimp-plugin`, with no flags, finds that GIMP's folder."""
     started = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    seconds = time.monotonic() - started
-    _report(f"installer: {' '.join(cmd)} -> exit {proc.returncode} in {seconds:.1f} s")
+    home = gimp_root.new_home("home")
+    _report(f"GIMP {gimp_root.version} made its folder in a fresh home in "
+            f"{time.monotonic() - started:.1f} s")  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_CONFIG_HOME", "GIMP3_DIRECTORY")}
+    env["HOME"] = str(home.host)
+    cmd = [*nst_server_command(), "install-gimp-plugin"]
+    started = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    _report(
+        f"installer: {' '.join(cmd)} (HOME={home.host}) -> exit {proc.returncode} in "
+        f"{time.monotonic() - started:.1f} s:\n{proc.stdout}{proc.stderr}"
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    config = f".config/GIMP/{gimp_root.minor}"
     yield {
-        "work": work,
-        "config_host": cfg_host,
-        "config_in": cfg_in,
-        "plugin_dir": cfg_host / "plug-ins" / "neural_style",
+        "home": home,
+        "home_in": home.inside,
+        "config_host": home.host / config,
+        "config_in": f"{home.inside}/{config}",
+        "plugin_dir": home.host / config / "plug-ins" / "neural_style",
         "output": proc.stdout,
     }
-    shutil.rmtree(work.host, ignore_errors=True)
+    shutil.rmtree(home.host, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
-"""Helpers for the tests inside a real GIMP 3.0.4 (used by conftest.py and the test modules;
-a module of its own so that `import` never picks up tests/conftest.py instead)."""
+"""Helpers for the tests inside a real GIMP 3 (used by conftest.py and the test modules; a
+module of its own so that `import` never picks up tests/conftest.py instead)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,10 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
-from gimp_root import GimpRoot, RootUnavailable  # noqa: E402, F401
+from gimp_root import SUITES, GimpRoot, RootUnavailable  # noqa: E402, F401
 
 HERE = Path(__file__).resolve().parent
 BATCH_STYLIZE = HERE / "batch_stylize.py"
-GIMPRC = '(config-version "3.0.4")\n(show-welcome-dialog no)\n(color-profile-policy keep)\n'
 
 
 def _report(message: str) -> None:
@@ -50,7 +49,7 @@ def run_stylize(
     params["dir"] = work.inside
     script_host, script_in = work.path("run.py")
     script_host.write_text(f"PARAMS = {params!r}\n" + BATCH_STYLIZE.read_text())
-    batch = root.batch(installed["config_in"], script_in, timeout=timeout)
+    batch = root.batch(installed["home_in"], script_in, timeout=timeout)
     result_path = work.host / "result.json"
     assert result_path.is_file(), (
         f"GIMP wrote no result (exit {batch.returncode}):\n" + batch.output[-3000:]

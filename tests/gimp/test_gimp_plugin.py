@@ -1,4 +1,4 @@
-"""The plug-in inside a real GIMP 3.0.4, headless (gimp-console-3.0 batch runs)."""
+"""The plug-in inside a real GIMP 3.0.4 and 3.2, headless (gimp-console batch runs)."""
 
 from __future__ import annotations
 
@@ -73,35 +73,43 @@ def test_installer_puts_a_registered_plugin_in_gimp(gimp_root, installed):
     plugin = plugin_dir / "neural_style.py"
     assert plugin.is_file() and plugin.stat().st_mode & stat.S_IXUSR, "no run bit"
     assert plugin.read_text().startswith("#!/usr/bin/env python3")
-    assert (plugin_dir / "nst_proto" / "client.py").is_file()
-    assert (plugin_dir / "vendor" / "grpc").is_dir()
-    assert (plugin_dir / "vendor" / "google" / "protobuf").is_dir()
-    assert "neural_style" in installed["output"]
+    assert (plugin_dir / "neural_style_core.py").is_file()
+    assert (plugin_dir / "nst_proto" / "pure_client.py").is_file()
+    assert not (plugin_dir / "nst_proto" / "client.py").exists(), "the grpcio client stays out"
+    assert (plugin_dir / "vendor.zip").is_file()
+    assert f"GIMP {gimp_root.minor} (Linux" in installed["output"]
+    assert str(plugin_dir) in installed["output"]
 
-    # GIMP's own Python (3.13) imports the vendored grpc and the client the way the plug-in does
+    # GIMP's own Python (3.13 in 3.0, 3.14 in 3.2) loads the transport the way the plug-in does
     inside = f"{installed['config_in']}/plug-ins/neural_style"
     probe = gimp_root.run(
         "python3",
         "-c",
-        f"import sys; sys.path[:0] = [{inside + '/vendor'!r}, {inside!r}]; "
-        "import grpc, google.protobuf, nst_proto.client as c; "
-        "print(sys.version.split()[0], grpc.__version__, c.StyleClient.__name__)",
+        f"import sys; sys.path[:0] = [{inside!r}]; import neural_style_core as core; "
+        "t = core.load_transport(); "
+        "from google.protobuf.internal import api_implementation as api; "
+        "print(sys.version.split()[0], t.__name__, api.Type(), t.StyleClient.__name__)",
     )
-    _report(f"GIMP's python3 imports: {probe.output.strip()}")
+    _report(f"GIMP's python3 loads the transport: {probe.output.strip()}")
     assert probe.returncode == 0, probe.output
-    assert probe.output.startswith("3.13")
+    assert probe.output.split()[:3] == [
+        gimp_root.python_version,
+        "nst_proto.pure_client",
+        "python",
+    ]
 
     work = gimp_root.workdir("query")
     script_host, script_in = work.path("query.py")
     result_host, result_in = work.path("query.json")
     script_host.write_text(QUERY % result_in)
-    batch = gimp_root.batch(installed["config_in"], script_in, timeout=120)
+    batch = gimp_root.batch(installed["home_in"], script_in, timeout=120)
     _report(f"registration query: exit {batch.returncode} in {batch.seconds:.1f} s")
     assert batch.returncode == 0, batch.output[-3000:]
     info = json.loads(result_host.read_text())
     _report(f"registered: {info}")
     assert info["found"], "GIMP did not register plug-in-neural-style"
-    assert info["menu_paths"] == ["<Image>/Filters/"]
+    # GIMP 3.2 reports the path without its trailing slash
+    assert [path.rstrip("/") for path in info["menu_paths"]] == ["<Image>/Filters"]
     assert info["menu_label"] == "Neural _Style..."
     for name in (
         "style-file",
@@ -117,6 +125,37 @@ def test_installer_puts_a_registered_plugin_in_gimp(gimp_root, installed):
         "timeout",
     ):
         assert name in info["arguments"]
+
+
+def test_a_plugin_installed_for_3_0_still_works_once_gimp_3_2_copied_it(gimp_root, server, images):
+    """The upgrade a user makes: the plug-in was installed for GIMP 3.0; GIMP 3.2's first start
+    copies the 3.0 folder. With the pure-Python transport the copy runs in 3.2's Python 3.14
+    (the grpcio built for 3.13 that used to be copied did not import)."""
+    if gimp_root.minor == "3.0":
+        pytest.skip("GIMP 3.0 has no older 3.x folder to copy")
+    from nst_server.gimp_install import GimpInstallation, install
+
+    home = gimp_root.workdir("upgrade")
+    install(GimpInstallation("linux", "3.0", home.host / ".config/GIMP/3.0"), log=_report)
+    first = gimp_root.run(
+        "timeout", "180", "gimp-console", "-i", "--quit", env={"HOME": home.inside}, timeout=210
+    )
+    copied = home.host / f".config/GIMP/{gimp_root.minor}"
+    assert (copied / "plug-ins/neural_style/neural_style.py").is_file(), first.output[-2000:]
+    (copied / "gimprc").write_text(gimp_root.gimprc())
+    params = {"fmt": "R'G'B' u8", "ellipse": [10, 6, 44, 34], "args": {
+        "strength": 1.0, "iterations": 2, "quality": "draft", "size": 0,
+        "server": server["address"], "timeout": 300}}  # fmt: skip
+    result, batch, _work = run_stylize(
+        gimp_root,
+        {"home_in": home.inside},
+        params,
+        {"content": images["content"], "style": images["style"]},
+    )
+    _report(f"GIMP {gimp_root.version} with the plug-in copied from 3.0: {result['status']}")
+    assert batch.returncode == 0, batch.output[-3000:]
+    assert result["status"] == "success", result["message"]
+    assert [layer["name"] for layer in result["layers"]][0] == "starry_night (Neural Style)"
 
 
 def test_feathered_selection_gives_a_new_styled_layer(gimp_root, installed, server, images):

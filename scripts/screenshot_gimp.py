@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""Photograph the plug-in in a real GIMP under Xvfb, in one of the project's Debian roots:
+its dialog, and a result on the canvas.
+
+    python scripts/screenshot_gimp.py [--suite sid|trixie] [--what dialog result]
+                                      [--server ADDRESS] [--out docs/images]
+
+Builds the root with the GUI tools if needed (scripts/build_gimp_root.sh --gui), makes a fresh
+home in which GIMP has run once and installs the plug-in into it with the real installer and
+no flags, as a user does. `dialog` opens Filters > Neural Style's dialog on an example image
+(with a server answering at --server, its style models show in the drop-down); `result` makes
+a feathered selection on the photograph, runs the plug-in against the server and shoots the
+whole window with the new layer. Without --server a real `nst-server serve` is started on a
+free port for the run (its style library: $NST_MODELS). Needs root. Kills only the processes
+it started. Writes gimp-SUITE-dialog.png and gimp-SUITE-result.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gimp_root import REPO, GimpRoot  # noqa: E402
+
+SUITE_NAMES = {"trixie": "GIMP 3.0", "sid": "GIMP 3.2"}
+OPEN_DIALOG = """
+import json
+img = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path({content!r}))
+Gimp.Display.new(img)
+Gimp.displays_flush()
+proc = Gimp.get_pdb().lookup_procedure("plug-in-neural-style")
+cfg = proc.create_config()
+cfg.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
+cfg.set_property("image", img)
+cfg.set_core_object_array("drawables", [img.get_layers()[0]])
+cfg.set_property("style-file", Gio.File.new_for_path({style!r}))
+cfg.set_property("strength", 0.6)
+cfg.set_property("server", {server!r})
+res = proc.run(cfg)
+open({status!r}, "w").write(json.dumps({{"status": res.index(0).value_name}}))
+"""
+RUN_ON_CANVAS = """
+import json
+img = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path({content!r}))
+Gimp.Display.new(img)
+w, h = img.get_width(), img.get_height()
+img.select_ellipse(Gimp.ChannelOps.REPLACE, w * 0.08, h * 0.05, w * 0.84, h * 0.9)
+Gimp.Selection.feather(img, min(w, h) * 0.08)
+proc = Gimp.get_pdb().lookup_procedure("plug-in-neural-style")
+cfg = proc.create_config()
+cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+cfg.set_property("image", img)
+cfg.set_core_object_array("drawables", [img.get_layers()[0]])
+cfg.set_property("style-file", Gio.File.new_for_path({style!r}))
+cfg.set_property("strength", 0.6)
+cfg.set_property("server", {server!r})
+cfg.set_property("timeout", 1800)
+res = proc.run(cfg)
+Gimp.Selection.none(img)
+Gimp.displays_flush()
+message = str(res.index(1)) if res.length() > 1 else None
+open({status!r}, "w").write(json.dumps({{"status": res.index(0).value_name,
+                                         "message": message}}))
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def _server(address: str | None, log):
+    """A server to talk to: the one given, else `nst-server serve` on a free port."""
+    if address:
+        yield address
+        return
+    from nst_proto.client import StyleClient
+
+    address = f"127.0.0.1:{_free_port()}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nst_server", "serve", "--address", address],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        StyleClient(address).wait_ready(120)
+        log(f"nst-server serve on {address}")
+        yield address
+    finally:
+        proc.terminate()
+        proc.wait(60)
+
+
+def _user_home(root: GimpRoot, log):
+    """A home in which GIMP has run once, with the plug-in installed the way a user does."""
+    home = root.new_home("screenshot")
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_CONFIG_HOME", "GIMP3_DIRECTORY")}
+    env["HOME"] = str(home.host)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nst_server", "install-gimp-plugin"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    log(proc.stdout.strip())
+    return home
+
+
+def shoot(root: GimpRoot, home, script: str, window: str | None, out: Path, log, wait=600):
+    """Run `script` in the GUI GIMP; shoot `window` (a title regex) or, once the script wrote
+    its status, the whole screen."""
+    work = root.workdir("shot")
+    status_host, status_in = work.path("status.json")
+    script_host, script_in = work.path("script.py")
+    shot_host, shot_in = work.path("shot.png")
+    script_host.write_text(script.replace("STATUS_PATH", status_in))
+    started = time.monotonic()
+    with root.xvfb() as x:
+        gimp = x.spawn(
+            "gimp", "--no-splash", "--batch-interpreter", "python-fu-eval",
+            "-b", f'exec(open("{script_in}").read())',
+            env={"HOME": home.inside, "LANG": "C.UTF-8"}, log=work.host / "gimp.log",
+        )  # fmt: skip
+        if window:
+            wid = x.wait_window(window, timeout=120)
+            log(f"window {window!r} appeared after {time.monotonic() - started:.1f} s")
+        else:
+            while not status_host.is_file():
+                if gimp.poll() is not None or time.monotonic() - started > wait:
+                    log_text = (work.host / "gimp.log").read_text()[-3000:]
+                    raise RuntimeError(f"GIMP gave no status: {log_text}")
+                time.sleep(1)
+            status = json.loads(status_host.read_text())
+            log(f"the plug-in ended with {status} after {time.monotonic() - started:.0f} s")
+            if status["status"] != "GIMP_PDB_SUCCESS":
+                raise RuntimeError(f"the plug-in failed: {status}")
+        x.x("xdotool", "mousemove", "1279", "799")
+        time.sleep(3.0)  # let GTK finish drawing
+        target = ["-frame", "-window", wid] if window else ["-window", "root"]
+        res = x.x("import", *target, shot_in)
+        if res.returncode != 0:
+            raise RuntimeError(f"import failed: {res.output}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shot_host, out)
+    shutil.rmtree(work.host, ignore_errors=True)
+    log(f"saved {out}")
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--suite", choices=sorted(SUITE_NAMES), default="sid")
+    parser.add_argument("--what", nargs="+", choices=("dialog", "result"), default=["dialog"])
+    parser.add_argument("--server", help="a running server (default: start one)")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "images")
+    args = parser.parse_args()
+    root = GimpRoot.ensure(args.suite, gui=True)
+    print(f"{SUITE_NAMES[args.suite]}: GIMP {root.version}, Python {root.python_version}")
+    home = _user_home(root, print)
+    work = root.workdir("images")
+    content_host, content_in = work.path("rocket.jpg")
+    style_host, style_in = work.path("starry_night.jpg")
+    shutil.copy(REPO / "examples" / "rocket.jpg", content_host)
+    shutil.copy(REPO / "examples" / "starry_night.jpg", style_host)
+    with _server(args.server, print) as address:
+        names = dict(content=content_in, style=style_in, server=address, status="STATUS_PATH")
+        if "dialog" in args.what:
+            out = args.out / f"gimp-{args.suite}-dialog.png"
+            shoot(root, home, OPEN_DIALOG.format(**names), "^Neural Style$", out, print)
+        if "result" in args.what:
+            out = args.out / f"gimp-{args.suite}-result.png"
+            shoot(root, home, RUN_ON_CANVAS.format(**names), None, out, print)
+    shutil.rmtree(home.host, ignore_errors=True)
+    shutil.rmtree(work.host, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
