@@ -12,7 +12,7 @@ no flags, as a user does. `dialog` opens Filters > Neural Style's dialog on an e
 a feathered selection on the photograph, runs the plug-in against the server and shoots the
 whole window with the new layer. Without --server a real `nst-server serve` is started on a
 free port for the run (its style library: $NST_MODELS). Needs root. Kills only the processes
-it started. Writes gimp-SUITE-dialog.png and gimp-SUITE-result.png.
+it started. Writes gimp-3.x-dialog.png and gimp-3.x-result.png (the GIMP version).
 """
 
 from __future__ import annotations
@@ -118,6 +118,16 @@ def _user_home(root: GimpRoot, log):
     return home
 
 
+def trim_to_windows(path: Path) -> None:
+    """Crop a whole-screen shot to the windows on it (Xvfb's empty screen is black)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        box = image.convert("L").getbbox()
+        if box:
+            image.crop(box).save(path)
+
+
 def shoot(root: GimpRoot, home, script: str, window: str | None, out: Path, log, wait=600):
     """Run `script` in the GUI GIMP; shoot `window` (a title regex) or, once the script wrote
     its status, the whole screen."""
@@ -154,6 +164,8 @@ def shoot(root: GimpRoot, home, script: str, window: str | None, out: Path, log,
             raise RuntimeError(f"import failed: {res.output}")
     out.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(shot_host, out)
+    if not window:
+        trim_to_windows(out)
     shutil.rmtree(work.host, ignore_errors=True)
     log(f"saved {out}")
     return out
@@ -177,10 +189,10 @@ def main() -> int:
     with _server(args.server, print) as address:
         names = dict(content=content_in, style=style_in, server=address, status="STATUS_PATH")
         if "dialog" in args.what:
-            out = args.out / f"gimp-{args.suite}-dialog.png"
+            out = args.out / f"gimp-{root.minor}-dialog.png"
             shoot(root, home, OPEN_DIALOG.format(**names), "^Neural Style$", out, print)
         if "result" in args.what:
-            out = args.out / f"gimp-{args.suite}-result.png"
+            out = args.out / f"gimp-{root.minor}-result.png"
             shoot(root, home, RUN_ON_CANVAS.format(**names), None, out, print)
     shutil.rmtree(home.host, ignore_errors=True)
     shutil.rmtree(work.host, ignore_errors=True)
