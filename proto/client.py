@@ -162,11 +162,7 @@ class StyleClient:
         Raises ServerUnavailable, JobFailed (with .code), JobCancelled, or ValueError for a
         request that does not add up (checked before anything is sent).
         """
-        messages = request.messages(self.chunk_bytes)
-        first = next(messages)  # runs the request's checks now, in the caller's thread
-        if cancel is not None and cancel():
-            raise JobCancelled("the job was cancelled before it was sent")
-        requests = _Requests(_chain(first, messages))
+        requests = _Requests(request.checked_messages(self.chunk_bytes, cancel))
         call = self.stub.Stylize(iter(requests), timeout=self.timeout)
         inbox: queue.Queue = queue.Queue()
 
@@ -215,11 +211,6 @@ class StyleClient:
         if cancelled_at is not None:
             raise JobCancelled("the job was cancelled")
         return result.result()
-
-
-def _chain(first, rest: Iterator) -> Iterator:
-    yield first
-    yield from rest
 
 
 __all__ = [

@@ -24,7 +24,8 @@ standard library, protobuf and the generated messages are imported here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -228,6 +229,17 @@ class JobRequest:
         for index, (data, _weight) in enumerate(self.styles):
             yield from _chunks(pb.STREAM_STYLE, data, index, chunk_bytes)
         yield pb.StylizeRequest(submit=pb.Submit())
+
+    def checked_messages(
+        self, chunk_bytes: int = CHUNK_BYTES, cancel: Callable[[], bool] | None = None
+    ) -> Iterator[pb.StylizeRequest]:
+        """messages(), with the request's checks and a first look at `cancel` done now, in
+        the caller's thread, before anything is sent (ValueError, JobCancelled)."""
+        messages = self.messages(chunk_bytes)
+        first = next(messages)
+        if cancel is not None and cancel():
+            raise JobCancelled("the job was cancelled before it was sent")
+        return itertools.chain([first], messages)
 
 
 def _size(data) -> int:

@@ -18,7 +18,6 @@ or multidict elsewhere on GIMP's path was built for another Python or another ve
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 from collections.abc import Callable
 
@@ -157,13 +156,10 @@ class StyleClient:
         Raises ServerUnavailable, JobFailed (with .code), JobCancelled, or ValueError for a
         request that does not add up (checked before anything is sent).
         """
-        messages = request.messages(self.chunk_bytes)
-        first = next(messages)  # runs the request's checks now, before anything is sent
-        if cancel is not None and cancel():
-            raise JobCancelled("the job was cancelled before it was sent")
-        return self._run(self._stylize, [first], messages, on_event, cancel, poll_interval)
+        messages = request.checked_messages(self.chunk_bytes, cancel)
+        return self._run(self._stylize, messages, on_event, cancel, poll_interval)
 
-    async def _stylize(self, first, rest, on_event, cancel, poll_interval) -> StyleResult:
+    async def _stylize(self, messages, on_event, cancel, poll_interval) -> StyleResult:
         cancelled = cancel or (lambda: False)
         reader = ResultReader()
         channel = self._channel()
@@ -173,7 +169,7 @@ class StyleClient:
                 # client has not ended its side once it has answered, and grpclib then drops
                 # what it has not read yet. So a cancel is a reset of the call (the server
                 # cancels the job when its client goes), not a Cancel message.
-                for message in itertools.chain(first, rest):
+                for message in messages:
                     if cancelled():
                         await stream.cancel()
                         raise JobCancelled("the job was cancelled while it was being sent")

@@ -32,44 +32,38 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gimp_root import REPO, GimpRoot  # noqa: E402
 
 SUITE_NAMES = {"trixie": "GIMP 3.0", "sid": "GIMP 3.2"}
-OPEN_DIALOG = """
+# Python-Fu run by GIMP: the photograph on the canvas and the plug-in's config, then each
+# script's own part. STATUS_PATH is replaced by the file the script writes its outcome to.
+CONFIGURE = """
 import json
 img = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path({content!r}))
 Gimp.Display.new(img)
 Gimp.displays_flush()
+w, h = img.get_width(), img.get_height()
 proc = Gimp.get_pdb().lookup_procedure("plug-in-neural-style")
 cfg = proc.create_config()
-cfg.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
 cfg.set_property("image", img)
 cfg.set_core_object_array("drawables", [img.get_layers()[0]])
 cfg.set_property("style-file", Gio.File.new_for_path({style!r}))
 cfg.set_property("strength", 0.6)
 cfg.set_property("server", {server!r})
+"""
+OPEN_DIALOG = """
+cfg.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
 res = proc.run(cfg)
-open({status!r}, "w").write(json.dumps({{"status": res.index(0).value_name}}))
+open("STATUS_PATH", "w").write(json.dumps({"status": res.index(0).value_name}))
 """
 RUN_ON_CANVAS = """
-import json
-img = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path({content!r}))
-Gimp.Display.new(img)
-w, h = img.get_width(), img.get_height()
 img.select_ellipse(Gimp.ChannelOps.REPLACE, w * 0.08, h * 0.05, w * 0.84, h * 0.9)
 Gimp.Selection.feather(img, min(w, h) * 0.08)
-proc = Gimp.get_pdb().lookup_procedure("plug-in-neural-style")
-cfg = proc.create_config()
 cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
-cfg.set_property("image", img)
-cfg.set_core_object_array("drawables", [img.get_layers()[0]])
-cfg.set_property("style-file", Gio.File.new_for_path({style!r}))
-cfg.set_property("strength", 0.6)
-cfg.set_property("server", {server!r})
 cfg.set_property("timeout", 1800)
 res = proc.run(cfg)
 Gimp.Selection.none(img)
 Gimp.displays_flush()
 message = str(res.index(1)) if res.length() > 1 else None
-open({status!r}, "w").write(json.dumps({{"status": res.index(0).value_name,
-                                         "message": message}}))
+open("STATUS_PATH", "w").write(json.dumps({"status": res.index(0).value_name,
+                                           "message": message}))
 """
 
 
@@ -187,13 +181,13 @@ def main() -> int:
     shutil.copy(REPO / "examples" / "rocket.jpg", content_host)
     shutil.copy(REPO / "examples" / "starry_night.jpg", style_host)
     with _server(args.server, print) as address:
-        names = dict(content=content_in, style=style_in, server=address, status="STATUS_PATH")
+        configure = CONFIGURE.format(content=content_in, style=style_in, server=address)
         if "dialog" in args.what:
             out = args.out / f"gimp-{root.minor}-dialog.png"
-            shoot(root, home, OPEN_DIALOG.format(**names), "^Neural Style$", out, print)
+            shoot(root, home, configure + OPEN_DIALOG, "^Neural Style$", out, print)
         if "result" in args.what:
             out = args.out / f"gimp-{root.minor}-result.png"
-            shoot(root, home, RUN_ON_CANVAS.format(**names), None, out, print)
+            shoot(root, home, configure + RUN_ON_CANVAS, None, out, print)
     shutil.rmtree(home.host, ignore_errors=True)
     shutil.rmtree(work.host, ignore_errors=True)
     return 0

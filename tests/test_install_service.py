@@ -9,20 +9,9 @@ import os
 import shlex
 import shutil
 import subprocess
-import sys
 
 from nst_server.autostart import unit_text
-from test_server_e2e import free_port, health
-
-
-def nst_server(*args, env, timeout=120):
-    return subprocess.run(
-        [sys.executable, "-m", "nst_server", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-    )
+from test_server_e2e import free_port, health, nst_server
 
 
 def exec_start(unit: str) -> list[str]:
