@@ -2,9 +2,10 @@
 
 The engine knows nothing of gRPC or GIMP. Its public API is `stylize`, the value types in
 `options`, the errors in `errors`, image I/O in `images` and the metrics in `metrics`.
+`stylize` is imported on first use, so that `nst_engine.options` and `nst_engine.errors`
+cost no torch import (the server's command line reads its defaults from them).
 """
 
-from .api import stylize
 from .errors import Cancelled, InputError, NSTError, WeightsUnavailable
 from .options import Progress, StyleOptions, StyleResult
 
@@ -19,3 +20,11 @@ __all__ = [
     "stylize",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name == "stylize":
+        from .api import stylize
+
+        return stylize
+    raise AttributeError(f"module 'nst_engine' has no attribute {name!r}")

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,6 +22,8 @@ from .images import (
     fit_long_side,
     from_float,
     load_image,
+    output_losses,
+    output_type,
     resize_tensor,
     save_image,
     to_float,
@@ -27,8 +31,6 @@ from .images import (
     to_tensor,
 )
 from .options import DEFAULT_MAX_PIXELS, METHODS, QUALITY_PRESETS, Progress, StyleOptions
-
-OUTPUT_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".webp", ".bmp")
 
 
 def _strength(text: str) -> float:
@@ -106,11 +108,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="vgg19 (embedded, offline), vgg19-torchvision, resnet50, or a .pth file",
     )
     p.add_argument("--pooling", choices=("avg", "max"), default=StyleOptions().pooling)
-    p.add_argument("--max-pixels", type=_positive, default=DEFAULT_MAX_PIXELS)
+    p.add_argument(
+        "--max-pixels",
+        type=_positive,
+        default=DEFAULT_MAX_PIXELS,
+        help="the largest image read, width x height of the file as given (before --size); "
+        "checked in its header before anything is decoded (default %(default)s)",
+    )
     p.add_argument(
         "--server",
         metavar="ADDRESS",
-        help="run the job on a running nst-server (host:port or unix:/path)",
+        nargs="?",
+        const="",
+        help="run the job on a running nst-server (host:port or unix:/path; without ADDRESS, "
+        "the one `nst-server start` started)",
     )
     p.set_defaults(run=cmd_stylize)
 
@@ -223,13 +234,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_output(path: Path) -> None:
-    if path.suffix.lower() not in OUTPUT_SUFFIXES:
+    """Before any work: the output type is one this program writes, and its folder takes a
+    new file (by making and removing one: permissions alone do not tell, e.g. in /proc)."""
+    output_type(path)
+    folder = path.parent
+    if not folder.is_dir():
+        raise NSTError(f"{path}: the folder {folder} does not exist")
+    if path.is_dir():
+        raise NSTError(f"{path}: is a folder; give a file name such as {path / 'out.png'}")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise NSTError(f"{path}: the file exists and cannot be overwritten")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".nst-", suffix=path.suffix):
+            pass
+    except OSError as exc:
         raise NSTError(
-            f"{path}: unsupported output type {path.suffix or '(none)'}; "
-            f"use one of {', '.join(OUTPUT_SUFFIXES)}"
-        )
-    if not path.parent.is_dir():
-        raise NSTError(f"{path}: the folder {path.parent} does not exist")
+            f"{path}: cannot write into {folder} ({exc.strerror or exc}); choose another folder"
+        ) from None
+
+
+def _warn_losses(path: Path, image: np.ndarray) -> None:
+    for loss in output_losses(path, image.shape[2], image.dtype):
+        print(f"nst: warning: {path} will lose {loss}; use .png or .tif to keep it",
+              file=sys.stderr)  # fmt: skip
 
 
 def _resized(array: np.ndarray, long_side: int) -> np.ndarray:
@@ -274,18 +301,21 @@ class ProgressBar:
 
 def cmd_stylize(args: argparse.Namespace) -> int:
     _check_output(args.output)
-    if bool(args.styles) == (args.model is not None):
+    if args.styles and args.model is not None:
         raise NSTError("give one or more STYLE images or --model MODEL, not both")
+    if not args.styles and args.model is None:
+        raise NSTError("give a STYLE image after the content (or a trained --model MODEL)")
     model = None
-    if args.model is not None and not args.server:
+    if args.model is not None and args.server is None:
         from .fast import load_model
 
         model = load_model(Path(args.model))
-    content = load_image(args.content)
-    styles = [load_image(path) for path in args.styles]
+    content = load_image(args.content, args.max_pixels)
+    _warn_losses(args.output, content)
+    styles = [load_image(path, args.max_pixels) for path in args.styles]
     mask = None
     if args.mask is not None:
-        mask = load_image(args.mask)
+        mask = load_image(args.mask, args.max_pixels)
         if mask.shape[:2] != content.shape[:2]:
             raise NSTError(
                 f"the mask is {mask.shape[1]}x{mask.shape[0]} but the content is "
@@ -314,7 +344,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     bar = ProgressBar()
     started = time.perf_counter()
     try:
-        if args.server:
+        if args.server is not None:
             from nst_server.remote import stylize_remote  # lazily: the engine needs no gRPC
 
             image, stats = stylize_remote(

@@ -13,7 +13,9 @@ from .errors import InputError
 Method = Literal["proposed", "gatys"]
 METHODS: tuple[str, ...] = ("proposed", "gatys")
 QUALITY_PRESETS: tuple[str, ...] = ("draft", "normal", "high")
-DEFAULT_MAX_PIXELS = 4096 * 4096
+# The largest image taken, as given (files are checked in their header, before decoding):
+# a 67-megapixel photograph. The server's default limit is the same.
+DEFAULT_MAX_PIXELS = 8192 * 8192
 
 
 @dataclass(frozen=True)

@@ -76,11 +76,21 @@ def _atomic_save(data: dict, path: Path) -> None:
         temporary.unlink(missing_ok=True)
 
 
+# The largest model or checkpoint file read (a width-32 model is 6.7 MB): torch.load reads
+# a file whole, so a huge one is refused before it is read.
+MAX_FILE_BYTES = 256 << 20
+
+
 def _read(path: str | os.PathLike, what: str) -> dict:
     """torch.load with weights_only=True (plain tensors and values only, never code)."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such {what} file")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise ModelFileError(
+            f"{path}: {path.stat().st_size / 2**20:,.0f} MiB, far more than a {what} file of "
+            f"this program (at most {MAX_FILE_BYTES >> 20} MiB); not read"
+        )
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a foreign or damaged file
