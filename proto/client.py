@@ -39,6 +39,7 @@ from .job import (
     JobRequest,
     ResultReader,
     ServerInfo,
+    ServerLost,
     ServerUnavailable,
     StyleModel,
     StyleResult,
@@ -128,10 +129,10 @@ class StyleClient:
         except grpc.FutureTimeoutError:
             raise unavailable(self.address, f"no answer within {timeout:g} s") from None
 
-    def _error(self, exc: grpc.RpcError) -> ClientError:
+    def _error(self, exc: grpc.RpcError, answered: bool = False) -> ClientError:
         code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
         details = (exc.details() if hasattr(exc, "details") else None) or str(exc)
-        return error_for_status(code.name, details, self.address, self.timeout)
+        return error_for_status(code.name, details, self.address, self.timeout, answered=answered)
 
     def info(self) -> ServerInfo:
         """The server's versions, device, weights and limits."""
@@ -195,7 +196,7 @@ class StyleClient:
                     if cancelled_at is not None:
                         raise JobCancelled("the job was cancelled") from None
                     if isinstance(item, grpc.RpcError):
-                        raise self._error(item) from None
+                        raise self._error(item, result.answered) from None
                     raise JobFailed(f"the connection failed: {item}", "UNKNOWN") from item
                 event = result.take(item)
                 if on_event is not None and cancelled_at is None and event is not None:
@@ -222,6 +223,7 @@ __all__ = [
     "JobFailed",
     "JobRequest",
     "ServerInfo",
+    "ServerLost",
     "ServerUnavailable",
     "StyleClient",
     "StyleModel",

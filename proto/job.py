@@ -51,6 +51,11 @@ class ServerUnavailable(ClientError):
     """No server answers at the address."""
 
 
+class ServerLost(ClientError):
+    """The server answered, then the connection ended before the job did (it crashed or was
+    stopped): unlike ServerUnavailable, starting it and sending the job again is a new job."""
+
+
 class JobFailed(ClientError):
     """The server refused or failed the job. `code` is the gRPC status name
     ("INVALID_ARGUMENT", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", ...)."""
@@ -300,9 +305,11 @@ class ResultReader:
         self.header: pb.Finished | None = None
         self.parts: list[bytes] = []
         self.received = 0
+        self.answered = False  # the server sent something: a later disconnect is a loss
 
     def take(self, message: pb.StylizeEvent) -> JobEvent | None:
         """Take one message; return the event the caller sees, if any."""
+        self.answered = True
         which = message.WhichOneof("event")
         if which == "finished":
             self.header = message.finished
@@ -342,12 +349,28 @@ def unavailable(address: str, detail: str = "") -> ServerUnavailable:
     )
 
 
+def lost(address: str, detail: str = "") -> ServerLost:
+    """ "It answered, then went away", with where to look."""
+    detail = f" ({detail})" if detail else ""
+    return ServerLost(
+        f"the Neural Style server at {address} stopped answering during the job{detail}: it "
+        "crashed or was stopped; see `nst-server status` and the server's log, then send the "
+        "job again"
+    )
+
+
 def error_for_status(
-    code: str, details: str, address: str, timeout: float | None = None
+    code: str,
+    details: str,
+    address: str,
+    timeout: float | None = None,
+    *,
+    answered: bool = False,
 ) -> ClientError:
-    """The error for a call that ended with gRPC status `code` (its name) and `details`."""
+    """The error for a call that ended with gRPC status `code` (its name) and `details`;
+    `answered`: the server had sent something on this call before."""
     if code == "UNAVAILABLE":
-        return unavailable(address, details)
+        return lost(address, details) if answered else unavailable(address, details)
     if code == "CANCELLED":
         return JobCancelled(f"the job was cancelled ({details})")
     if code == "DEADLINE_EXCEEDED":

@@ -35,11 +35,13 @@ from .job import (
     JobRequest,
     ResultReader,
     ServerInfo,
+    ServerLost,
     ServerUnavailable,
     StyleModel,
     StyleResult,
     error_for_status,
     info_from_message,
+    lost,
     models_from_message,
     unavailable,
 )
@@ -191,6 +193,18 @@ class StyleClient:
                         on_event(event)
                     receive = asyncio.ensure_future(stream.recv_message())
                 await stream.recv_trailing_metadata()
+        except GRPCError as exc:
+            raise error_for_status(
+                exc.status.name,
+                exc.message or "",
+                self.address,
+                self.timeout,
+                answered=reader.answered,
+            ) from None
+        except (ConnectionError, StreamTerminatedError) as exc:
+            if reader.answered:
+                raise lost(self.address, str(exc)) from None
+            raise
         finally:
             channel.close()
         return reader.result()
@@ -222,6 +236,7 @@ __all__ = [
     "JobFailed",
     "JobRequest",
     "ServerInfo",
+    "ServerLost",
     "ServerUnavailable",
     "StyleClient",
     "StyleModel",

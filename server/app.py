@@ -3,6 +3,7 @@ loopback-only rule, TLS and the access token, and a graceful shutdown."""
 
 from __future__ import annotations
 
+import errno
 import hmac
 import ipaddress
 import logging
@@ -22,11 +23,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from nst_proto import DEFAULT_ADDRESS, SERVICE_NAME
 from nst_proto import style_pb2 as pb
-from nst_proto import style_pb2_grpc as pb_grpc
 
 from . import __version__
 from .library import StyleLibrary
-from .service import Limits, Scheduler, StyleService
+from .service import Limits, Scheduler, StyleService, add_to_server
 
 log = logging.getLogger("nst_server")
 
@@ -78,6 +78,14 @@ def check_bind(address: str, security: Security) -> None:
     """Refuse a non-loopback address unless TLS and an access token are both configured."""
     if is_loopback(address):
         return
+    host, port = split_address(address)
+    try:
+        socket.getaddrinfo(host, port)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot listen on {address}: {host!r} is not a host name or address of this "
+            f"machine ({exc.strerror or exc}); use 127.0.0.1:PORT"
+        ) from None
     missing = [
         what
         for what, ok in (
@@ -219,7 +227,7 @@ class StyleServer:
             ],
             maximum_concurrent_rpcs=self.limits.max_queue + 10,
         )
-        pb_grpc.add_StyleServiceServicer_to_server(self.service, self.server)
+        add_to_server(self.service, self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         names = (
             pb.DESCRIPTOR.services_by_name["StyleService"].full_name,
@@ -254,11 +262,7 @@ class StyleServer:
         else:
             reason = ""
         if not bound:
-            raise ConfigError(
-                f"cannot listen on {address}: the address is already in use or not available"
-                f"{' (' + reason + ')' if reason else ''}; is another nst-server running "
-                "(`nst-server status`)? Pick another port with --address 127.0.0.1:PORT"
-            )
+            raise ConfigError(f"cannot listen on {address}: {why_not_bound(host, port, reason)}")
         if port == 0:
             return f"{host}:{bound}" if ":" not in host else f"[{host}]:{bound}"
         return address
@@ -301,6 +305,31 @@ class StyleServer:
 
     def wait(self) -> None:
         self.server.wait_for_termination()
+
+
+def why_not_bound(host: str, port: int | None, grpc_reason: str = "") -> str:
+    """Why gRPC could not listen, found by trying the same with a plain socket."""
+    if port is None:
+        return f"the socket file cannot be made ({grpc_reason or 'see its folder'})"
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return f"{host!r} is not a host name or address of this machine ({exc.strerror or exc})"
+    family, _, _, _, where = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(where)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (
+                    "the port is already in use; is another nst-server running (`nst-server "
+                    "status`)? Pick another port with --address 127.0.0.1:PORT"
+                )
+            return f"{exc.strerror or exc}; use --address 127.0.0.1:PORT"
+    return (
+        f"gRPC does not take {host!r} as a host to listen on (the system reads it as "
+        f"{where[0]}); write it as an IP address such as {where[0]}, or as localhost"
+    )
 
 
 def _socket_answers(path: str) -> bool:

@@ -15,15 +15,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import logging.handlers
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from nst_engine.options import DEFAULT_MAX_PIXELS
+
 from . import __version__, autostart
 from .daemon import default_address
 from .library import default_folder
 
+LOG_BYTES = 1 << 20
 COMMANDS: dict[
     str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 ] = {}
@@ -48,7 +52,11 @@ def _server_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--max-queue", type=int, default=4, help="jobs that may wait (default 4)")
     p.add_argument(
-        "--max-pixels", type=int, default=8192 * 8192, help="largest content, width*height"
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help="the largest image taken, width x height: the content, and each style file as "
+        "given (checked in its header before it is decoded); default %(default)s",
     )
     p.add_argument("--tls-cert", type=Path, help="PEM certificate chain (enables TLS)")
     p.add_argument("--tls-key", type=Path, help="PEM private key")
@@ -104,16 +112,31 @@ def _security(args: argparse.Namespace):
     return Security(args.tls_cert, args.tls_key, token)
 
 
+def setup_logging(level: str, log_file: Path | None, max_bytes: int = LOG_BYTES) -> None:
+    """The server's log: stderr, or `log_file` rotated at `max_bytes` with three older files
+    kept (server.log.1 ... .3), so a server that runs for months, or one flooded with refused
+    requests, keeps at most four times `max_bytes` of log."""
+    handler = (
+        logging.handlers.RotatingFileHandler(
+            log_file, maxBytes=max_bytes, backupCount=3, encoding="utf-8"
+        )
+        if log_file is not None
+        else logging.StreamHandler(sys.stderr)
+    )
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(message)s",
+        handlers=[handler],
+        force=True,
+    )
+
+
 def run_serve(args: argparse.Namespace) -> int:
     from .app import ConfigError, StyleServer, serve_forever
     from .daemon import remove_pid_file, write_pid_file
     from .service import Limits
 
-    logging.basicConfig(
-        level=args.log_level,
-        format="%(asctime)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
+    setup_logging(args.log_level, args.log_file)
     try:
         server = StyleServer(
             args.address,
@@ -130,7 +153,8 @@ def run_serve(args: argparse.Namespace) -> int:
     def ready() -> None:
         print(f"nst-server: serving on {server.address}", file=sys.stderr, flush=True)
         if args.pid_file is not None:
-            write_pid_file(args.pid_file, server.address, args.log_file_note)
+            note = args.log_file_note or (str(args.log_file) if args.log_file else None)
+            write_pid_file(args.pid_file, server.address, note)
 
     try:
         serve_forever(server, ready)
@@ -143,6 +167,11 @@ def run_serve(args: argparse.Namespace) -> int:
 def _serve_arguments(p: argparse.ArgumentParser) -> None:
     _server_arguments(p)
     p.add_argument("--pid-file", type=Path, help="write pid and address here once ready")
+    p.add_argument(
+        "--log-file",
+        type=Path,
+        help=f"log here instead of to stderr, rotated at {LOG_BYTES >> 20} MiB (3 old files kept)",
+    )
     p.add_argument("--log-file-note", help=argparse.SUPPRESS)
 
 
@@ -183,15 +212,21 @@ def run_stop(args: argparse.Namespace) -> int:
 
 
 def _models_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--address", default=default_address(), help="the server to ask")
+    p.add_argument(
+        "--address",
+        help="the server to ask (default: the one `nst-server start` started, else "
+        "$NST_SERVER_ADDRESS or 127.0.0.1:50051)",
+    )
 
 
 def run_models(args: argparse.Namespace) -> int:
     """List the style models a running server offers (what `--model NAME` can name)."""
     from nst_proto.client import ClientError, StyleClient
 
+    from .daemon import client_address
+
     try:
-        with StyleClient(args.address, 60) as client:
+        with StyleClient(args.address or client_address(), 60) as client:
             models, folder = client.list_models(), client.info().model_folder
     except ClientError as exc:
         print(f"nst-server: error: {exc}", file=sys.stderr)

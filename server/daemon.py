@@ -3,7 +3,9 @@ file and log file in the user's state directory.
 
 State directory: $NST_STATE_DIR, else $XDG_STATE_HOME/neural-style, else
 ~/.local/state/neural-style. It holds server.json (pid, address, log path; written by the
-server once it is ready, removed when it exits) and server.log.
+server once it is ready, removed when it exits), server.log (the server's log, rotated at
+1 MiB with three older files kept: server.log.1 ...) and server.out (what the process
+printed itself: errors before its log was open, a crash's traceback).
 """
 
 from __future__ import annotations
@@ -22,11 +24,21 @@ from nst_proto import DEFAULT_ADDRESS
 
 PID_FILE = "server.json"
 LOG_FILE = "server.log"
+OUT_FILE = "server.out"
 
 
 def default_address() -> str:
     """$NST_SERVER_ADDRESS, else the contract's default."""
     return os.environ.get("NST_SERVER_ADDRESS", DEFAULT_ADDRESS)
+
+
+def client_address() -> str:
+    """Where a client command connects when it is given no address: the running daemon's
+    (from its pid file, as `status` reads it), else $NST_SERVER_ADDRESS or the default."""
+    record = read_pid_file()
+    if record is not None and record.get("address") and alive(record["pid"]):
+        return str(record["address"])
+    return default_address()
 
 
 def server_command() -> list[str]:
@@ -52,6 +64,10 @@ def pid_path() -> Path:
 
 def log_path() -> Path:
     return state_dir() / LOG_FILE
+
+
+def out_path() -> Path:
+    return state_dir() / OUT_FILE
 
 
 def write_pid_file(path: Path, address: str, log: str | None) -> None:
@@ -137,7 +153,7 @@ def _tail(path: Path, lines: int = 8) -> str:
 
 def start(address: str, serve_args: list[str], timeout: float = 120.0, secure: bool = False) -> int:
     """Start `nst-server serve` detached; return once it answers (0) or failed (1)."""
-    pid_file, log_file = pid_path(), log_path()
+    pid_file, log_file, out_file = pid_path(), log_path(), out_path()
     record = read_pid_file(pid_file)
     if record is not None:
         if alive(record["pid"]):
@@ -161,17 +177,16 @@ def start(address: str, serve_args: list[str], timeout: float = 120.0, secure: b
         address,
         "--pid-file",
         str(pid_file),
-        "--log-file-note",
+        "--log-file",
         str(log_file),
         *serve_args,
     ]
-    log = open(log_file, "ab")  # noqa: SIM115 - handed to the child
-    offset = log.tell()
+    out = open(out_file, "wb")  # noqa: SIM115 - handed to the child
     try:
         proc = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
-            stdout=log,
+            stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # POSIX: not killed with the terminal or GIMP
             creationflags=getattr(subprocess, "DETACHED_PROCESS", 0)
@@ -179,14 +194,14 @@ def start(address: str, serve_args: list[str], timeout: float = 120.0, secure: b
             close_fds=True,
         )
     finally:
-        log.close()
+        out.close()
     started = time.monotonic()
     while True:
         code = proc.poll()
         if code is not None:
             print(
                 f"nst-server: error: the server exited with status {code} before it was ready:\n"
-                f"{_new_log(log_file, offset)}\n(full log: {log_file})",
+                f"{_new_log(out_file)}\n(its log: {log_file})",
                 file=sys.stderr,
             )
             return 1
@@ -202,14 +217,14 @@ def start(address: str, serve_args: list[str], timeout: float = 120.0, secure: b
             proc.terminate()
             print(
                 f"nst-server: error: the server did not answer within {timeout:g} s; stopped it. "
-                f"Its log ({log_file}):\n{_new_log(log_file, offset)}",
+                f"What it printed ({out_file}):\n{_new_log(out_file)}",
                 file=sys.stderr,
             )
             return 1
         time.sleep(0.2)
 
 
-def _new_log(path: Path, offset: int) -> str:
+def _new_log(path: Path, offset: int = 0) -> str:
     try:
         with path.open("rb") as fh:
             fh.seek(offset)

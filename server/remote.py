@@ -18,17 +18,13 @@ from pathlib import Path
 
 import numpy as np
 from nst_proto.client import StyleClient
-from nst_proto.job import (
-    JobCancelled,
-    JobEvent,
-    JobFailed,
-    JobRequest,
-    ServerUnavailable,
-)
+from nst_proto.job import ClientError, JobCancelled, JobEvent, JobFailed, JobRequest
 
 from nst_engine.errors import Cancelled, InputError, NSTError
 from nst_engine.images import from_float, split_channels, to_float
 from nst_engine.options import Progress, StyleOptions
+
+from .daemon import client_address
 
 SAMPLE_OF_DTYPE = {
     np.dtype(np.uint8): "u8",
@@ -111,7 +107,8 @@ def stylize_remote(
     root_certificates: bytes | None = None,
     model: str = "",
 ) -> tuple[np.ndarray, dict]:
-    """Run one job on the server at `address`; return (image, stats) like the local engine.
+    """Run one job on the server at `address` (empty: the running daemon's, see
+    daemon.client_address); return (image, stats) like the local engine.
 
     `model` names a trained style network in the server's style library (then `styles` is
     empty and of the options only size and preserve_color apply).
@@ -143,6 +140,7 @@ def stylize_remote(
                 )
             )
 
+    address = address or client_address()
     try:
         with StyleClient(
             address, timeout, token=token, root_certificates=root_certificates
@@ -160,14 +158,14 @@ def stylize_remote(
                 model=model,
             )
             result = client.stylize(request, on_event=on_event, cancel=cancel)
-    except ServerUnavailable as exc:
-        raise NSTError(str(exc)) from None
     except JobCancelled as exc:
         raise Cancelled(str(exc)) from None
     except JobFailed as exc:
         if exc.code == "INVALID_ARGUMENT":
             raise InputError(f"the server refused the job: {exc.message}") from None
         raise NSTError(f"the server failed the job ({exc.code}): {exc.message}") from None
+    except ClientError as exc:  # nothing answers, or it went away during the job
+        raise NSTError(str(exc)) from None
     except ValueError as exc:
         raise InputError(str(exc)) from None
     image = np.frombuffer(result.pixels, dtype=DTYPE_OF_SAMPLE[result.sample_type])

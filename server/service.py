@@ -24,9 +24,11 @@ from typing import Any
 
 import grpc
 import numpy as np
-from nst_proto import PROTOCOL
+from nst_proto import PROTOCOL, SERVICE_NAME
 from nst_proto import style_pb2 as pb
 from nst_proto import style_pb2_grpc as pb_grpc
+
+from nst_engine.options import DEFAULT_MAX_PIXELS
 
 from .library import StyleLibrary
 
@@ -46,7 +48,7 @@ MIN_SIDE = 32
 
 @dataclass(frozen=True)
 class Limits:
-    max_pixels: int = 8192 * 8192
+    max_pixels: int = DEFAULT_MAX_PIXELS  # content as sent, and each style file as given
     max_styles: int = 8
     max_style_bytes: int = 64 << 20
     max_iterations: int = 5000
@@ -54,6 +56,7 @@ class Limits:
     chunk_bytes: int = CHUNK_BYTES  # the largest Chunk.data accepted
     result_chunk_bytes: int = CHUNK_BYTES  # the ResultChunk.data size sent
     max_message_bytes: int = MAX_MESSAGE_BYTES
+    upload_idle_seconds: float = 60.0  # a job whose upload stalls this long is dropped
 
 
 class JobError(Exception):
@@ -127,18 +130,33 @@ def default_engine(content, styles, mask, options, progress, cancel):
     return result.image, result.stats
 
 
-def decode_style(data: bytes, index: int) -> np.ndarray:
-    """Encoded image bytes -> array, every failure as INVALID_ARGUMENT."""
+def _style_error(exc: Exception, index: int) -> JobError:
     from nst_engine.errors import NSTError
+
+    if isinstance(exc, NSTError):  # its message names the style already
+        return invalid(str(exc))
+    return invalid(f"style image {index + 1}: cannot decode it ({type(exc).__name__}: {exc})")
+
+
+def check_style(data: bytes, index: int, max_pixels: int) -> None:
+    """The style file's header, against the limit, when its upload is complete: a bomb is
+    refused before the job is queued, and nothing of it is decoded."""
+    from nst_engine.images import read_header
+
+    try:
+        read_header(data, f"style image {index + 1}", max_pixels)
+    except Exception as exc:  # noqa: BLE001 - hostile bytes raise anything
+        raise _style_error(exc, index) from None
+
+
+def decode_style(data: bytes, index: int, max_pixels: int) -> np.ndarray:
+    """Encoded image bytes -> array, every failure as INVALID_ARGUMENT."""
     from nst_engine.images import load_image
 
-    name = f"style image {index + 1}"
     try:
-        return load_image(data)
-    except NSTError as exc:
-        raise invalid(f"{name}: {exc}".replace("the image data", "its bytes")) from None
+        return load_image(data, max_pixels, name=f"style image {index + 1}")
     except Exception as exc:  # noqa: BLE001 - decoders raise anything on hostile bytes
-        raise invalid(f"{name}: cannot decode its bytes ({type(exc).__name__}: {exc})") from None
+        raise _style_error(exc, index) from None
 
 
 class Scheduler:
@@ -271,13 +289,9 @@ class Scheduler:
         final = None  # handed to the call after the log line is written
         try:
             tic = time.perf_counter()
-            styles = [decode_style(data, i) for i, data in enumerate(job.styles)]
-            for i, style in enumerate(styles):
-                if style.shape[0] * style.shape[1] > self.limits.max_pixels:
-                    raise invalid(
-                        f"style image {i + 1} is {style.shape[1]}x{style.shape[0]} pixels, over "
-                        f"the server's limit of {self.limits.max_pixels:,}; scale it down"
-                    )
+            styles = [
+                decode_style(data, i, self.limits.max_pixels) for i, data in enumerate(job.styles)
+            ]
             decode_seconds = time.perf_counter() - tic
             last_preview = [0.0]
 
@@ -605,7 +619,114 @@ class _Upload:
             mask = np.frombuffer(self.data[("mask", 0)], dtype=np.uint8).reshape(s.height, s.width)
             mask = mask.astype(np.float32) / 255.0
         styles = [bytes(self.data[("style", i)]) for i in range(len(s.styles))]
+        for index, style in enumerate(styles):
+            check_style(style, index, self.limits.max_pixels)
         return content, mask, styles
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    """What the server gets for bytes that are no valid message of the method's type (grpcio
+    would answer INTERNAL and log a traceback; the handlers answer INVALID_ARGUMENT)."""
+
+    what: str
+    reason: str
+
+    def error(self) -> JobError:
+        return invalid(f"the bytes sent are not a valid {self.what} message ({self.reason})")
+
+
+def _decoder(message_type) -> Callable[[bytes], Any]:
+    def decode(data: bytes):
+        try:
+            return message_type.FromString(data)
+        except Exception as exc:  # noqa: BLE001 - DecodeError, and anything hostile bytes raise
+            return Undecodable(message_type.DESCRIPTOR.name, str(exc)[:120] or type(exc).__name__)
+
+    return decode
+
+
+def add_to_server(service: StyleService, server: grpc.Server) -> None:
+    """Register the service with decoders that never raise (see Undecodable)."""
+    handlers = {
+        "Stylize": grpc.stream_stream_rpc_method_handler(
+            service.Stylize,
+            request_deserializer=_decoder(pb.StylizeRequest),
+            response_serializer=pb.StylizeEvent.SerializeToString,
+        ),
+        "GetInfo": grpc.unary_unary_rpc_method_handler(
+            service.GetInfo,
+            request_deserializer=_decoder(pb.GetInfoRequest),
+            response_serializer=pb.ServerInfo.SerializeToString,
+        ),
+        "ListModels": grpc.unary_unary_rpc_method_handler(
+            service.ListModels,
+            request_deserializer=_decoder(pb.ListModelsRequest),
+            response_serializer=pb.ModelList.SerializeToString,
+        ),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
+    server.add_registered_method_handlers(SERVICE_NAME, handlers)
+
+
+class RequestReader:
+    """One call's request stream, read by a thread of its own, so that waiting for the next
+    message can time out (a stalled upload) and the listener after Submit reads on."""
+
+    def __init__(self, requests: Iterator) -> None:
+        self.inbox: queue.Queue = queue.Queue(maxsize=4)  # read ahead a few chunks at most
+        self.closed = threading.Event()
+        threading.Thread(target=self._pump, args=(requests,), daemon=True).start()
+
+    def _pump(self, requests: Iterator) -> None:
+        try:
+            for request in requests:
+                if not self._put(request):
+                    return
+        except Exception:  # noqa: BLE001 - the stream broke: the call's own callback says so
+            pass
+        self._put(None)
+
+    def _put(self, item) -> bool:
+        """Hand over one item, unless the call ended meanwhile (then nobody reads)."""
+        while not self.closed.is_set():
+            try:
+                self.inbox.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def close(self) -> None:
+        """The call ended: let the reading thread go, and drop what it read ahead."""
+        self.closed.set()
+        while True:
+            try:
+                self.inbox.get_nowait()
+            except queue.Empty:
+                return
+
+    def next(self, idle_seconds: float | None = None):
+        """The next request (None at the stream's end, or once the call ended); raises
+        JobError when nothing came for `idle_seconds`, and INVALID_ARGUMENT for bytes that
+        are no StylizeRequest."""
+        deadline = None if idle_seconds is None else time.monotonic() + idle_seconds
+        while not self.closed.is_set():
+            wait = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
+            if wait <= 0:
+                raise JobError(
+                    grpc.StatusCode.ABORTED,
+                    f"the upload stalled: nothing arrived for {idle_seconds:g} s, so the server "
+                    "dropped the job; send it again",
+                )
+            try:
+                request = self.inbox.get(timeout=wait)
+            except queue.Empty:
+                continue
+            if isinstance(request, Undecodable):
+                raise request.error()
+            return request
+        return None
 
 
 class StyleService(pb_grpc.StyleServiceServicer):
@@ -620,7 +741,14 @@ class StyleService(pb_grpc.StyleServiceServicer):
         self.info = info
         self.started = time.time()
 
+    def _refuse_undecodable(self, request, context, method: str) -> None:
+        if isinstance(request, Undecodable):
+            error = request.error()
+            log.info("%s refused: %s: %s", method, error.code.name, error.message)
+            context.abort(error.code, error.message)
+
     def GetInfo(self, request, context):  # noqa: N802 - gRPC's name
+        self._refuse_undecodable(request, context, "GetInfo")
         queued, busy = self.scheduler.status()
         static = self.info()
         return pb.ServerInfo(
@@ -643,6 +771,7 @@ class StyleService(pb_grpc.StyleServiceServicer):
         )
 
     def ListModels(self, request, context):  # noqa: N802 - gRPC's name
+        self._refuse_undecodable(request, context, "ListModels")
         library = self.scheduler.library
         if library is None:
             return pb.ModelList()
@@ -663,9 +792,10 @@ class StyleService(pb_grpc.StyleServiceServicer):
 
     def Stylize(self, request_iterator, context) -> Iterator[pb.StylizeEvent]:  # noqa: N802
         job: Job | None = None
+        requests = RequestReader(request_iterator)
         try:
-            job = self._receive(request_iterator, context)
-            yield from self._follow(job, request_iterator, context)
+            job = self._receive(requests, context)
+            yield from self._follow(job, requests, context)
         except JobError as exc:
             if job is None or not job.ran:  # the worker logs the jobs it ran
                 log.info(
@@ -679,17 +809,18 @@ class StyleService(pb_grpc.StyleServiceServicer):
                 yield pb.StylizeEvent(failed=pb.Failed(code=exc.code.name, message=exc.message))
             context.abort(exc.code, exc.message)
         finally:
+            requests.close()
             if job is not None:
                 job.cancel("cancelled: the client went away")
                 self.scheduler.withdraw(job)
 
-    def _receive(self, requests, context) -> Job:
+    def _receive(self, requests: RequestReader, context) -> Job:
         tic = time.perf_counter()
         self.scheduler.check_room()
         upload: _Upload | None = None
         spec = None
         options: dict[str, Any] = {}
-        for request in requests:
+        while (request := requests.next(self.limits.upload_idle_seconds)) is not None:
             which = request.WhichOneof("message")
             if which == "spec":
                 if spec is not None:
@@ -721,7 +852,7 @@ class StyleService(pb_grpc.StyleServiceServicer):
             "the request stream ended before Submit",
         )
 
-    def _follow(self, job: Job, requests, context) -> Iterator[pb.StylizeEvent]:
+    def _follow(self, job: Job, requests: RequestReader, context) -> Iterator[pb.StylizeEvent]:
         def on_done() -> None:
             if not job.cancelled.is_set():
                 job.cancel("cancelled: the client disconnected or its deadline passed")
@@ -731,14 +862,17 @@ class StyleService(pb_grpc.StyleServiceServicer):
 
         def listen() -> None:
             """A Cancel on the request stream cancels the job; nothing else may follow."""
-            try:
-                for request in requests:
-                    if request.WhichOneof("message") == "cancel":
-                        job.cancel("cancelled by the client")
-                        job.events.put(("gone", None))
-                        return
-            except Exception:  # noqa: BLE001 - the stream broke: on_done handles it
-                return
+            while True:
+                try:
+                    request = requests.next()
+                except JobError:  # undecodable bytes after Submit: ignored like any message
+                    continue
+                if request is None:
+                    return
+                if request.WhichOneof("message") == "cancel":
+                    job.cancel("cancelled by the client")
+                    job.events.put(("gone", None))
+                    return
 
         threading.Thread(target=listen, name=f"nst-listen-{job.id}", daemon=True).start()
         self.scheduler.submit(job)
