@@ -321,9 +321,10 @@ def test_cli_train_style_then_stylize_with_the_model(tmp_path, photos, capsys):
 
     style = str(EXAMPLES / "starry_night.jpg")
     both = ["stylize", str(content), style, "--model", str(model), "-o", str(out)]
-    for argv in (both, ["stylize", str(content), "-o", str(out)]):
+    neither = ["stylize", str(content), "-o", str(out)]
+    for argv, says in ((both, "--model MODEL, not both"), (neither, "give a STYLE image after")):
         assert main(argv) == 1
-        assert "--model MODEL, not both" in capsys.readouterr().err
+        assert says in capsys.readouterr().err
 
     bad = tmp_path / "bad.nstmodel"
     bad.write_bytes(b"nonsense")
