@@ -5,7 +5,6 @@ types, and the guarantee that unmasked pixels come back bit-identical."""
 from __future__ import annotations
 
 import hashlib
-import resource
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -14,21 +13,22 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .devices import peak_memory_mb
 from .errors import Cancelled, InputError
-from .features import get_extractor
 from .images import (
     as_array,
     fit_long_side,
     from_float,
     luminance,
+    mask_array,
     resize_tensor,
-    sample_max,
     split_channels,
     to_numpy,
     to_tensor,
 )
 from .options import CancelCheck, ProgressCallback, StyleOptions, StyleResult
 from .transfer import Run, run_gatys, run_proposed
+from .workspace import Workspace
 
 if TYPE_CHECKING:
     from .fast import FastStyleModel
@@ -46,6 +46,7 @@ def stylize(
     progress: ProgressCallback | None = None,
     cancel: CancelCheck | None = None,
     model: FastStyleModel | None = None,
+    workspace: Workspace | None = None,
 ) -> StyleResult:
     """Stylise `content` with one or more `styles`.
 
@@ -61,6 +62,8 @@ def stylize(
       when it returns True the job stops and Cancelled is raised.
     model: a trained fast-mode network (`fast.load_model`) to apply in one pass instead of
       optimising; then `styles` is None and method, strength and iterations are ignored.
+    workspace: where the job runs (its device) and what it reuses from earlier jobs there
+      (loaded extractors, style targets); default: a new one on options.device.
     Raises InputError for unusable input, WeightsUnavailable, Cancelled.
     """
     started = time.perf_counter()
@@ -77,14 +80,15 @@ def stylize(
         raise InputError("give style images or a trained model, not both")
     style_list = [] if model is not None else _style_list(styles, options)
     weights = list(options.style_weights or [1.0] * len(style_list))
-    soft_mask = _mask_array(mask, height, width)
+    soft_mask = mask_array(mask, height, width)
 
     if soft_mask is not None and not soft_mask.any():
         return StyleResult(original.copy(), {"outcome": "empty mask: nothing to stylise"})
     box = _bounding_box(soft_mask, height, width)
     top, bottom, left, right = box
 
-    device = resolve_device(options.device)
+    workspace = workspace or Workspace(options.device)
+    device = workspace.device
     torch.manual_seed(options.seed)
     rgb, _ = split_channels(original)
     crop = rgb[top:bottom, left:right]
@@ -95,7 +99,7 @@ def stylize(
     work = fit_long_side(*crop.shape[:2], max(32, round(max(crop.shape[:2]) * scale)))
 
     tic = time.perf_counter()
-    extractor = None if model else get_extractor(options.extractor, options.pooling, device)
+    extractor = None if model else workspace.extractor(options.extractor, options.pooling)
     load_seconds = time.perf_counter() - tic
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -114,7 +118,16 @@ def stylize(
         result_t = model.render(content_t)
     else:
         result_t = RUNNERS[options.method](
-            extractor, content_t, style_ts, weights, mask_t, options, progress, cancel, run
+            extractor,
+            workspace.style_targets,
+            content_t,
+            style_ts,
+            weights,
+            mask_t,
+            options,
+            progress,
+            cancel,
+            run,
         )
     styled = to_numpy(resize_tensor(result_t, crop.shape[:2]).clamp(0, 1))
     if options.preserve_color:
@@ -135,7 +148,7 @@ def stylize(
         "iterations": run.iterations,
         "model_load_seconds": round(load_seconds, 3),
         "seconds": round(time.perf_counter() - started, 3),
-        "peak_memory_mb": round(_peak_memory_mb(device), 1),
+        "peak_memory_mb": round(peak_memory_mb(device), 1),
         "outcome": "done",
     }
     stats.update({f"seconds_{k}": round(v, 3) for k, v in run.timings.items()})
@@ -150,31 +163,6 @@ def _style_list(styles: ImageLike | Sequence[ImageLike], options: StyleOptions) 
     if options.style_weights is not None and len(options.style_weights) != len(items):
         raise InputError(f"{len(items)} style images but {len(options.style_weights)} weights")
     return [as_array(s, f"style image {i + 1}") for i, s in enumerate(items)]
-
-
-def _mask_array(mask: np.ndarray | Image.Image | None, height: int, width: int):
-    """The mask as float32 H x W in [0, 1], or None; its size must match the content."""
-    if mask is None:
-        return None
-    array = np.asarray(mask.convert("L") if isinstance(mask, Image.Image) else mask)
-    if array.ndim == 3 and array.shape[2] == 1:
-        array = array[:, :, 0]
-    if array.ndim != 2:
-        raise InputError(f"the mask must be a single-channel image, got shape {array.shape}")
-    if array.shape != (height, width):
-        raise InputError(
-            f"the mask is {array.shape[1]}x{array.shape[0]} but the content is "
-            f"{width}x{height}; they must be the same size"
-        )
-    if array.dtype.kind == "f":
-        if not np.isfinite(array).all():
-            raise InputError("the mask contains NaN or infinite values")
-        return np.clip(array, 0, 1).astype(np.float32)
-    if array.dtype == np.bool_:
-        return array.astype(np.float32)
-    if array.dtype not in (np.uint8, np.uint16):
-        raise InputError(f"mask sample type {array.dtype} is not supported")
-    return array.astype(np.float32) / np.float32(sample_max(array.dtype))
 
 
 def _bounding_box(mask, height: int, width: int) -> tuple[int, int, int, int]:
@@ -223,20 +211,3 @@ def _like_original(rgb: np.ndarray, original: np.ndarray, mask) -> np.ndarray:
 
 def _digest(array: np.ndarray) -> str:
     return hashlib.blake2b(array.tobytes() + str(array.shape).encode(), digest_size=16).hexdigest()
-
-
-def resolve_device(name: str) -> torch.device:
-    """The torch device for a user's choice: "auto" is the GPU when there is one."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(
-            "device 'cuda' was asked for but no CUDA GPU is available; use --device cpu or auto"
-        )
-    return torch.device(name)
-
-
-def _peak_memory_mb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB

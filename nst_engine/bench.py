@@ -23,20 +23,22 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from .api import resolve_device, stylize
+from .api import stylize
+from .errors import InputError
 from .fast import FastStyleModel, TrainOptions, apply_model, load_model, train_style
-from .features import get_extractor
+from .features import load_extractor
 from .images import as_array, from_float, load_image, resize_tensor, to_float, to_numpy, to_tensor
 from .metrics import GMD_LAYERS, gram_difference, gram_differences, mean_gram_difference, ssim
 from .options import StyleOptions
+from .workspace import Workspace
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DEFAULT_PAIRS = (
     ("chelsea.png", "starry_night.jpg"),
     ("rocket.jpg", "shipwreck.jpg"),
@@ -93,10 +95,27 @@ def square(image: np.ndarray, side: int) -> np.ndarray:
     return from_float(out, np.uint8)
 
 
+def example_folder() -> Path:
+    """The example images, installed with the package (nst_engine.examples is the
+    repository's examples/ folder, shipped as package data)."""
+    try:
+        folder = resources.files("nst_engine.examples")
+    except ModuleNotFoundError:
+        folder = None
+    if folder is None or not all((folder / name).is_file() for pair in DEFAULT_PAIRS
+                                 for name in pair):  # fmt: skip
+        raise InputError(
+            "the example images are not installed with this package; name the pairs to "
+            "measure with --pairs CONTENT:STYLE [CONTENT:STYLE ...]"
+        )
+    return Path(str(folder))
+
+
 def load_pairs(specs: list[str] | None) -> list[Pair]:
     """Pairs as CONTENT:STYLE paths; by default the example images."""
     if not specs:
-        specs = [f"{EXAMPLES / c}:{EXAMPLES / s}" for c, s in DEFAULT_PAIRS]
+        examples = example_folder()
+        specs = [f"{examples / c}:{examples / s}" for c, s in DEFAULT_PAIRS]
     pairs = []
     for spec in specs:
         content_path, sep, style_path = spec.rpartition(":")
@@ -149,7 +168,7 @@ class PeakMemory:
 
 
 def make_runner(
-    method: str, device: str, iterations: int | None, dynamic_weighting: bool = True
+    method: str, workspace: Workspace, iterations: int | None, dynamic_weighting: bool = True
 ) -> Runner:
     """runner(pair, content, strength, iterations=...) -> the styled content."""
 
@@ -157,11 +176,10 @@ def make_runner(
         options = StyleOptions(
             method=method,
             strength=strength,
-            device=device,
             iterations=iterations,
             dynamic_weighting=dynamic_weighting,
         )
-        return stylize(content, pair.style, options=options).image
+        return stylize(content, pair.style, options=options, workspace=workspace).image
 
     return run
 
@@ -452,45 +470,38 @@ def contact_sheet(
     sheet.save(path)
 
 
-def plot_curve(curve: dict[str, list[dict[str, float]]], path: Path) -> None:
-    """SSIM (y) against GMD (x), one line per method, strengths labelled."""
-    width, height, margin = 640, 480, 60
-    image = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(image)
-    points = [pt for pts in curve.values() for pt in pts]
-    if not points:
-        image.save(path)
+CURVE_COLOURS = {"gatys": "#c83c28", "proposed": "#1e5ac8", FIXED: "#78a0e6"}
+
+
+def plot_curve(
+    curve: dict[str, list[dict[str, float]]], path: Path, log: Callable[[str], None] = print
+) -> None:
+    """SSIM (y) against GMD (x), one line per method, strengths labelled (matplotlib, the
+    `bench` extra; without it the figures are in results.json and the plot is skipped)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log(f"no {path.name}: matplotlib is not installed (pip install 'neural-style-gimp[bench]')")
         return
-    gx = [pt["gmd"] for pt in points]
-    sy = [pt["ssim"] for pt in points]
-    x0, x1 = min(gx) - 0.02, max(gx) + 0.02
-    y0, y1 = min(sy) - 0.02, max(sy) + 0.02
-
-    def xy(pt: dict[str, float]) -> tuple[float, float]:
-        return (
-            margin + (pt["gmd"] - x0) / (x1 - x0) * (width - 2 * margin),
-            height - margin - (pt["ssim"] - y0) / (y1 - y0) * (height - 2 * margin),
-        )
-
-    draw.rectangle([margin, margin, width - margin, height - margin], outline="black")
-    for i in range(5):
-        gv, sv = x0 + (x1 - x0) * i / 4, y0 + (y1 - y0) * i / 4
-        px = margin + (width - 2 * margin) * i / 4
-        py = height - margin - (height - 2 * margin) * i / 4
-        draw.text((px - 12, height - margin + 6), f"{gv:.2f}", fill="black")
-        draw.text((8, py - 6), f"{sv:.2f}", fill="black")
-    draw.text((width // 2 - 80, height - 24), "GMD to style (lower: more style)", fill="black")
-    draw.text((8, 12), "SSIM to content (higher: more content)", fill="black")
-    colours = {"gatys": (200, 60, 40), "proposed": (30, 90, 200), FIXED: (120, 160, 230)}
-    for row, (name, pts) in enumerate(curve.items()):
-        colour = colours.get(name, (0, 0, 0))
-        coords = [xy(pt) for pt in pts]
-        draw.line(coords, fill=colour, width=2)
-        for pt, (px, py) in zip(pts, coords, strict=True):
-            draw.ellipse([px - 4, py - 4, px + 4, py + 4], fill=colour)
-            draw.text((px + 6, py - 12), f"{pt['strength']:g}", fill=colour)
-        draw.text((width - margin - 120, margin + 10 + 16 * row), name, fill=colour)
-    image.save(path)
+    figure, axes = plt.subplots(figsize=(6.4, 4.8), dpi=100)
+    for name, points in curve.items():
+        gmd, ssim = [p["gmd"] for p in points], [p["ssim"] for p in points]
+        axes.plot(gmd, ssim, "o-", color=CURVE_COLOURS.get(name, "black"), label=name)
+        for point in points:
+            axes.annotate(f"{point['strength']:g}", (point["gmd"], point["ssim"]),
+                          textcoords="offset points", xytext=(5, 5), fontsize=8)  # fmt: skip
+    axes.set_xlabel("GMD to the style (lower: more style)")
+    axes.set_ylabel("SSIM to the content (higher: more content)")
+    axes.set_title("Strength curve: each point one strength, mean over the pairs")
+    if curve:
+        axes.legend()
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
 
 
 def run_bench(
@@ -514,12 +525,13 @@ def run_bench(
     `speed_sizes` are timed for `proposed` alone (see the module docstring).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    dev = resolve_device(device)
+    workspace = Workspace(device)
+    dev = workspace.device
     tic = time.perf_counter()
-    get_extractor("vgg19", StyleOptions().pooling, dev)
-    get_extractor("vgg19", "max", "cpu")  # the metrics' extractor
+    workspace.extractor("vgg19", StyleOptions().pooling)
+    load_extractor("vgg19", "max")  # the metrics' extractor (always on the CPU)
     model_load = time.perf_counter() - tic
-    runners = {m: make_runner(m, str(dev), iterations) for m in methods if m != "fast"}
+    runners = {m: make_runner(m, workspace, iterations) for m in methods if m != "fast"}
     fast_report: dict[str, dict] = {}
     if "fast" in methods:
         models, fast_report = fast_models(pairs, fast or FastTraining(out_dir / "models"), dev, log)
@@ -527,7 +539,7 @@ def run_bench(
     figures = measure(runners, pairs, sizes, repeats, dev, log, speed_sizes)
     curve_runners = {n: r for n, r in runners.items() if n in ("gatys", "proposed")}
     if "proposed" in runners:
-        curve_runners[FIXED] = make_runner("proposed", str(dev), iterations, False)
+        curve_runners[FIXED] = make_runner("proposed", workspace, iterations, False)
     curve = (
         strength_curve(curve_runners, pairs, curve_size or min(sizes), strengths)
         if strengths
@@ -569,6 +581,6 @@ def run_bench(
     }
     (out_dir / "results.json").write_text(json.dumps(result, indent=2))
     contact_sheet(pairs, figures, max(sizes), out_dir / "contact_sheet.png")
-    plot_curve(curve, out_dir / "ssim_vs_gmd.png")
+    plot_curve(curve, out_dir / "ssim_vs_gmd.png", log)
     log(table)
     return result

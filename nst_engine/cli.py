@@ -11,9 +11,11 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from . import __version__
 from .errors import Cancelled, NSTError
@@ -22,6 +24,7 @@ from .images import (
     fit_long_side,
     from_float,
     load_image,
+    mask_array,
     output_losses,
     output_type,
     resize_tensor,
@@ -30,16 +33,24 @@ from .images import (
     to_numpy,
     to_tensor,
 )
-from .options import DEFAULT_MAX_PIXELS, METHODS, QUALITY_PRESETS, Progress, StyleOptions
+from .options import (
+    DEFAULT_MAX_PIXELS,
+    METHODS,
+    QUALITY_PRESETS,
+    Progress,
+    StyleOptions,
+    check_strength,
+)
 
 
 def _strength(text: str) -> float:
     try:
         value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"strength must be a number, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"strength must be between 0 and 1, got {value}")
+        check_strength(value)
+    except ValueError as exc:  # InputError is a ValueError too
+        raise argparse.ArgumentTypeError(
+            str(exc) if isinstance(exc, NSTError) else f"strength must be a number, got {text!r}"
+        ) from None
     return value
 
 
@@ -54,6 +65,8 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `nst` parser; `parser.commands` maps each subcommand to its own parser, for front
+    ends that add to one (nst_server.frontend adds --server to stylize)."""
     parser = argparse.ArgumentParser(prog="nst", description="Neural style transfer.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -67,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model",
         help="a style network made by `nst train-style` (fast mode), instead of STYLE: a "
-        ".nstmodel file, or with --server the name of one in the server's style library",
+        ".nstmodel file (with --server, the name of one in the server's style library)",
     )
     p.add_argument(
         "--size",
@@ -114,14 +127,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_PIXELS,
         help="the largest image read, width x height of the file as given (before --size); "
         "checked in its header before anything is decoded (default %(default)s)",
-    )
-    p.add_argument(
-        "--server",
-        metavar="ADDRESS",
-        nargs="?",
-        const="",
-        help="run the job on a running nst-server (host:port or unix:/path; without ADDRESS, "
-        "the one `nst-server start` started)",
     )
     p.set_defaults(run=cmd_stylize)
 
@@ -230,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--width", type=_positive, default=32, help="network width (32)")
     t.add_argument("--name", help="the style's name (default: the style file's name)")
     t.set_defaults(run=cmd_train_style)
+    parser.commands = {"stylize": p, "evaluate": e, "bench": b, "train-style": t}
     return parser
 
 
@@ -272,41 +278,43 @@ def _resized(array: np.ndarray, long_side: int) -> np.ndarray:
 
 
 class ProgressBar:
-    """One line on a terminal, redrawn in place; silent when stderr is not a terminal."""
+    """The job's progress on the terminal (tqdm: steps, rate, time left), with the level and
+    the main loss terms; silent when stderr is not a terminal."""
 
     def __init__(self, stream=sys.stderr) -> None:
         self.stream = stream
-        self.enabled = stream.isatty()
+        self.bar: tqdm | None = None
 
     def __call__(self, p: Progress) -> None:
-        if not self.enabled:
-            return
-        done = p.fraction
-        bar = "#" * int(done * 30)
-        eta = p.elapsed / done - p.elapsed if done > 0 else 0.0
+        if self.bar is None:
+            self.bar = tqdm(total=p.total_steps or None, unit="it", file=self.stream, disable=None)
         terms = " ".join(
             f"{k} {v:.3g}" for k, v in p.losses.items() if k in ("content", "style", "total")
         )
-        self.stream.write(
-            f"\r[{bar:<30}] {done:4.0%} level {p.level + 1}/{p.levels} "
-            f"it {p.iteration + 1}/{p.iterations} {terms} "
-            f"{p.elapsed:.0f}s left {eta:.0f}s "
-        )
-        self.stream.flush()
+        self.bar.set_postfix_str(f"level {p.level + 1}/{p.levels} {terms}", refresh=False)
+        self.bar.update(p.step - self.bar.n)
 
     def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
+        if self.bar is not None:
+            self.bar.close()
 
 
-def cmd_stylize(args: argparse.Namespace) -> int:
+# What runs a job somewhere else: (args, content, mask, options, progress) -> (image, stats).
+# The engine imports no transport; nst_server.frontend hands one in for `--server`.
+RemoteRun = Callable[
+    [argparse.Namespace, np.ndarray, np.ndarray | None, StyleOptions, Callable[[Progress], None]],
+    tuple[np.ndarray, dict],
+]
+
+
+def cmd_stylize(args: argparse.Namespace, remote: RemoteRun | None = None) -> int:
     _check_output(args.output)
     if args.styles and args.model is not None:
         raise NSTError("give one or more STYLE images or --model MODEL, not both")
     if not args.styles and args.model is None:
         raise NSTError("give a STYLE image after the content (or a trained --model MODEL)")
     model = None
-    if args.model is not None and args.server is None:
+    if args.model is not None and remote is None:
         from .fast import load_model
 
         model = load_model(Path(args.model))
@@ -315,13 +323,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     styles = [load_image(path, args.max_pixels) for path in args.styles]
     mask = None
     if args.mask is not None:
-        mask = load_image(args.mask, args.max_pixels)
-        if mask.shape[:2] != content.shape[:2]:
-            raise NSTError(
-                f"the mask is {mask.shape[1]}x{mask.shape[0]} but the content is "
-                f"{content.shape[1]}x{content.shape[0]}; they must be the same size"
-            )
-        mask = to_float(mask)[:, :, 0]
+        mask = mask_array(load_image(args.mask, args.max_pixels)[:, :, 0], *content.shape[:2])
     options = StyleOptions(
         method=args.method,
         strength=args.strength,
@@ -344,12 +346,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     bar = ProgressBar()
     started = time.perf_counter()
     try:
-        if args.server is not None:
-            from nst_server.remote import stylize_remote  # lazily: the engine needs no gRPC
-
-            image, stats = stylize_remote(
-                args.server, content, args.styles, mask, options, bar, model=args.model or ""
-            )
+        if remote is not None:
+            image, stats = remote(args, content, mask, options, bar)
         else:
             from .api import stylize
 
@@ -389,7 +387,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
-    from .api import resolve_device
+    from .devices import resolve_device
     from .fast import find_images
 
     pairs = bench.load_pairs(args.pairs)
@@ -465,8 +463,9 @@ def cmd_train_style(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
+    """Run one command; every expected failure is one line and an exit status."""
+    args = (parser or build_parser()).parse_args(argv)
     try:
         return args.run(args)
     except Cancelled:

@@ -12,8 +12,8 @@ import functools
 import hashlib
 import os
 import socket
-import threading
 import urllib.parse
+from copy import deepcopy
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -108,6 +108,14 @@ class FeatureExtractor(nn.Module):
                 if len(out) == len(wanted):
                     break
         return out
+
+    def on(self, device: torch.device) -> FeatureExtractor:
+        """A copy of this extractor on `device`; this one stays where it is. On a GPU in
+        channels-last order, which makes cuDNN pick its fastest tensor-core kernels."""
+        copy = deepcopy(self)
+        if device.type == "cuda":
+            return copy.to(device, memory_format=torch.channels_last)
+        return copy.to(device)
 
 
 def _vgg19_layers(convs: list[nn.Conv2d], pooling: str) -> list[tuple[str, nn.Module]]:
@@ -268,11 +276,13 @@ def load_resnet50(pooling: str = "avg") -> FeatureExtractor:
     return FeatureExtractor(InputNorm(IMAGENET_MEAN, IMAGENET_STD), layers, RESNET50_LAYERS)
 
 
-_lock = threading.Lock()
-
-
 @functools.cache
-def _load(name: str, pooling: str) -> FeatureExtractor:
+def load_extractor(name: str = "vgg19", pooling: str = "max") -> FeatureExtractor:
+    """The extractor `name` on the CPU, loaded once per process.
+
+    It is a template that is never moved: a Workspace on another device works on a copy of
+    it (FeatureExtractor.on), since nn.Module.to moves a module in place and a shared one
+    would leave every other user on the wrong device."""
     if name == "vgg19":
         return load_embedded_vgg19(pooling)
     if name == "vgg19-torchvision":
@@ -284,20 +294,3 @@ def _load(name: str, pooling: str) -> FeatureExtractor:
     raise WeightsUnavailable(
         f"unknown extractor {name!r}: choose one of {', '.join(EXTRACTORS)} or a .pth file path"
     )
-
-
-@functools.cache
-def _on_device(name: str, pooling: str, device: str) -> FeatureExtractor:
-    extractor = _load(name, pooling)
-    if device == "cpu":
-        return extractor
-    # channels_last makes cuDNN pick its fastest convolution kernels on tensor cores.
-    return extractor.to(device, memory_format=torch.channels_last)
-
-
-def get_extractor(
-    name: str = "vgg19", pooling: str = "avg", device: str | torch.device = "cpu"
-) -> FeatureExtractor:
-    """The extractor for `name`, loaded once per process and reused (thread-safe)."""
-    with _lock:
-        return _on_device(name, pooling, str(torch.device(device)))

@@ -28,9 +28,8 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
 from .errors import InputError
-from .options import DEFAULT_MAX_PIXELS
+from .options import DEFAULT_MAX_PIXELS, MIN_SIDE
 
-MIN_SIDE = 32
 # The decoded size the pixel limit allows: four float32 samples a pixel (RGBA float TIFF).
 BYTES_PER_PIXEL = 16
 SUPPORTED_DTYPES = (np.uint8, np.uint16, np.float32)
@@ -330,6 +329,33 @@ def save_image(path: str | os.PathLike, array: np.ndarray) -> None:
         image.save(path)
     except (ValueError, KeyError) as exc:
         raise InputError(f"{path}: cannot write this file type ({exc}); use .png or .tif") from None
+
+
+def mask_array(mask: np.ndarray | Image.Image | None, height: int, width: int) -> np.ndarray | None:
+    """The mask as float32 H x W in [0, 1], or None; its size must match the content's
+    (height x width). The one check of a mask, for the engine, the command line and the
+    server's client."""
+    if mask is None:
+        return None
+    array = np.asarray(mask.convert("L") if isinstance(mask, Image.Image) else mask)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim != 2:
+        raise InputError(f"the mask must be a single-channel image, got shape {array.shape}")
+    if array.shape != (height, width):
+        raise InputError(
+            f"the mask is {array.shape[1]}x{array.shape[0]} but the content is "
+            f"{width}x{height}; they must be the same size"
+        )
+    if array.dtype.kind == "f":
+        if not np.isfinite(array).all():
+            raise InputError("the mask contains NaN or infinite values")
+        return np.clip(array, 0, 1).astype(np.float32)
+    if array.dtype == np.bool_:
+        return array.astype(np.float32)
+    if array.dtype not in (np.uint8, np.uint16):
+        raise InputError(f"mask sample type {array.dtype} is not supported")
+    return array.astype(np.float32) / np.float32(sample_max(array.dtype))
 
 
 def sample_max(dtype: np.dtype) -> float:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .features import VGG19_LAYERS, get_extractor
+from .features import VGG19_LAYERS, load_extractor
 from .images import as_array, fit_long_side, resize_tensor, split_channels, to_tensor
 from .losses import gram
 
@@ -71,7 +71,7 @@ def ssim(content: np.ndarray, output: np.ndarray) -> float:
 def style_grams(image: np.ndarray, side: int) -> dict[str, torch.Tensor]:
     """The GMD's Gram matrices of one image (see module docstring)."""
     rgb = split_channels(as_array(image))[0]
-    extractor = get_extractor("vgg19", "max", "cpu")
+    extractor = load_extractor("vgg19", "max")  # always on the CPU: figures comparable anywhere
     t = resize_tensor(to_tensor(rgb), fit_long_side(*rgb.shape[:2], min(side, GMD_MAX_SIDE)))
     feats = extractor(t, set(GMD_LAYERS))
     return {name: gram(feats[name])[0] for name in GMD_LAYERS}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -10,9 +11,13 @@ import numpy as np
 
 from .errors import InputError
 
+DEVICE_CHOICES = ("auto", "cpu", "cuda")  # and "cuda:N"
+
 Method = Literal["proposed", "gatys"]
 METHODS: tuple[str, ...] = ("proposed", "gatys")
 QUALITY_PRESETS: tuple[str, ...] = ("draft", "normal", "high")
+POOLINGS: tuple[str, ...] = ("max", "avg")
+MIN_SIDE = 32  # the smallest image side VGG-19's pooling layers leave something of
 # The largest image taken, as given (files are checked in their header, before decoding):
 # a 67-megapixel photograph. The server's default limit is the same.
 DEFAULT_MAX_PIXELS = 8192 * 8192
@@ -47,26 +52,40 @@ class StyleOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS
 
     def validate(self) -> None:
-        """Raise InputError with a clear message when an option is out of range."""
+        """Raise InputError with a clear message when an option is out of range. The one
+        check of the options: the command line, the server and training all call it."""
         if self.method not in METHODS:
             raise InputError(f"unknown method {self.method!r}: choose one of {', '.join(METHODS)}")
-        if not 0.0 <= self.strength <= 1.0:
-            raise InputError(f"strength must be between 0 and 1, got {self.strength}")
+        check_strength(self.strength)
         if self.quality not in QUALITY_PRESETS:
             raise InputError(
                 f"unknown quality {self.quality!r}: choose one of {', '.join(QUALITY_PRESETS)}"
             )
-        if self.size is not None and self.size < 32:
-            raise InputError(f"size must be at least 32 pixels, got {self.size}")
+        if self.size is not None and self.size < MIN_SIDE:
+            raise InputError(f"size must be at least {MIN_SIDE} pixels, got {self.size}")
         if self.iterations is not None and self.iterations < 1:
             raise InputError(f"iterations must be at least 1, got {self.iterations}")
-        if self.pooling not in ("max", "avg"):
+        if self.pooling not in POOLINGS:
             raise InputError(f"pooling must be 'max' or 'avg', got {self.pooling!r}")
-        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise InputError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if not 0 <= self.seed < 2**63:
+            raise InputError(f"seed must be between 0 and 2**63 - 1, got {self.seed}")
+        check_device(self.device)
         if self.style_weights is not None:
-            if any(w < 0 for w in self.style_weights) or sum(self.style_weights) <= 0:
+            if any(not math.isfinite(w) or w < 0 for w in self.style_weights) or (
+                sum(self.style_weights) <= 0
+            ):
                 raise InputError("style weights must be non-negative and not all zero")
+
+
+def check_strength(value: float) -> None:
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise InputError(f"strength must be between 0 and 1, got {value}")
+
+
+def check_device(name: str) -> None:
+    """InputError unless `name` is a device choice this program knows (see devices.py)."""
+    if name not in DEVICE_CHOICES and not name.startswith("cuda:"):
+        raise InputError(f"device must be auto, cpu, cuda or cuda:N, got {name!r}")
 
 
 @dataclass

@@ -14,9 +14,7 @@ sample types are handled around them in `api.py`.
 
 from __future__ import annotations
 
-import functools
 import math
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -26,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .devices import autocast, low_precision
 from .errors import Cancelled
 from .features import FeatureExtractor
 from .images import fit_long_side, resize_tensor, to_numpy
@@ -126,7 +125,8 @@ def plan_levels(height: int, width: int, options: StyleOptions) -> list[Level]:
 
 
 class StyleTargets:
-    """Blended target Gram matrices per layer and size, cached across jobs.
+    """Blended target Gram matrices per layer and size, cached across the jobs of one
+    workspace (one device: see nst_engine.workspace).
 
     The cache key includes a digest of the style pixels, so a server applying the same style
     to many layers computes its targets once.
@@ -172,39 +172,6 @@ class StyleTargets:
             if len(self._cache) > self.max_entries:
                 self._cache.popitem(last=False)
         return result
-
-
-STYLE_TARGETS = StyleTargets()
-
-
-def low_precision(device: torch.device) -> bool:
-    """Whether VGG runs in bfloat16 (and channels-last) on this device.
-
-    Yes where the hardware computes bf16 natively: tensor cores on CUDA, and on the CPU
-    AVX-512 BF16 or AMX through oneDNN, where a forward and backward pass to relu4_1 at
-    512x512 took 0.70 s against 1.74 s in float32 (two Zen 4 cores). A CPU without it would
-    emulate bf16, slower than float32, so it keeps float32. Gram matrices, losses and the
-    image itself stay float32 either way. NST_CPU_BF16=0 keeps the CPU in float32.
-    """
-    if device.type == "cuda":
-        return True
-    if device.type != "cpu" or os.environ.get("NST_CPU_BF16", "1") == "0":
-        return False
-    return _cpu_has_native_bf16()
-
-
-@functools.cache
-def _cpu_has_native_bf16() -> bool:
-    """Asked once per process: `low_precision` runs several times per iteration."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
-def autocast(device: torch.device):
-    """bf16 autocast where `low_precision` says it pays; a no-op elsewhere."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=low_precision(device))
 
 
 class DynamicWeight:
@@ -336,6 +303,7 @@ class Reporter:
 
 def run_proposed(
     extractor: FeatureExtractor,
+    targets: StyleTargets,
     content: torch.Tensor,
     styles: list[tuple[str, torch.Tensor]],
     weights: list[float],
@@ -370,7 +338,7 @@ def run_proposed(
         scales = (1, 2) if min(size) // 2 >= COARSEST_SIDE else (1,)
         style_losses = {}
         for scale in scales:
-            grams = STYLE_TARGETS.grams(extractor, styles, weights, max(size) // scale, spec.style)
+            grams = targets.grams(extractor, styles, weights, max(size) // scale, spec.style)
             style_losses[scale] = {n: StyleLoss(grams[n]) for n in spec.style}
         wanted = set(spec.style) | {spec.styled_content}
         if level.main_content:
@@ -464,6 +432,7 @@ def run_proposed(
 
 def run_gatys(
     extractor: FeatureExtractor,
+    targets: StyleTargets,
     content: torch.Tensor,
     styles: list[tuple[str, torch.Tensor]],
     weights: list[float],
@@ -480,7 +449,7 @@ def run_gatys(
     )
     reporter = Reporter(iterations, 1, progress, cancel)
     device = content.device
-    grams = STYLE_TARGETS.grams(extractor, styles, weights, max(content.shape[-2:]), spec.style)
+    grams = targets.grams(extractor, styles, weights, max(content.shape[-2:]), spec.style)
     style_losses = {n: GatysStyleLoss(grams[n]) for n in spec.style}
     wanted = set(spec.style) | {spec.content}
     with torch.no_grad(), autocast(device):

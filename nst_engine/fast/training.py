@@ -30,9 +30,9 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from ..api import resolve_device
+from ..devices import autocast
 from ..errors import Cancelled, InputError
-from ..features import FeatureExtractor, get_extractor
+from ..features import FeatureExtractor
 from ..images import (
     as_array,
     load_image,
@@ -41,16 +41,16 @@ from ..images import (
     to_tensor,
 )
 from ..losses import ContentLoss, StyleLoss, total_variation
-from ..options import CancelCheck, Progress, ProgressCallback
+from ..options import CancelCheck, Progress, ProgressCallback, check_device, check_strength
 from ..transfer import (
-    STYLE_TARGETS,
     STYLED_CONTENT_WEIGHT,
     TV_WEIGHT,
     DynamicWeight,
-    autocast,
+    StyleTargets,
     masked_ssim,
     target_ssim,
 )
+from ..workspace import Workspace
 from .model_file import (
     CHECKPOINT_FORMAT,
     FORMAT_VERSION,
@@ -94,14 +94,12 @@ class TrainOptions:
             raise InputError(f"the training size must be at least 32 pixels, got {self.size}")
         if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 0:
             raise InputError("steps and batch size must be at least 1, checkpoint-every >= 0")
-        if not 0.0 <= self.strength <= 1.0:
-            raise InputError(f"strength must be between 0 and 1, got {self.strength}")
+        check_strength(self.strength)
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise InputError(f"the learning rate must be positive, got {self.lr}")
         if not 1 <= self.width <= 256 or not 0 <= self.residual_blocks <= 32:
             raise InputError("width must be 1..256 and residual blocks 0..32")
-        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise InputError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        check_device(self.device)
 
 
 class TrainingInterrupted(Cancelled):
@@ -212,7 +210,13 @@ class PerceptualLoss:
     size and half of it with the extractor's layer weights (times the style weight), total
     variation (x2). Style terms are averaged over the batch."""
 
-    def __init__(self, extractor: FeatureExtractor, style: torch.Tensor, size: int) -> None:
+    def __init__(
+        self,
+        extractor: FeatureExtractor,
+        targets: StyleTargets,
+        style: torch.Tensor,
+        size: int,
+    ) -> None:
         spec = self.spec = extractor.spec
         self.extractor = extractor
         digest = hashlib.blake2b(style.cpu().numpy().tobytes(), digest_size=16).hexdigest()
@@ -220,7 +224,7 @@ class PerceptualLoss:
         short, long = sorted(style.shape[-2:])
         least = math.ceil(16 * long / short)
         full, half = (
-            STYLE_TARGETS.grams(extractor, [(digest, style)], [1.0], max(side, least), spec.style)
+            targets.grams(extractor, [(digest, style)], [1.0], max(side, least), spec.style)
             for side in (size, size // 2)
         )
         self.full = {n: StyleLoss(full[n]) for n in spec.style}
@@ -299,6 +303,7 @@ def train_style(
     options: TrainOptions | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelCheck | None = None,
+    workspace: Workspace | None = None,
 ) -> TrainResult:
     """Train a style network on a folder of photographs and write the model to `output`.
 
@@ -306,7 +311,8 @@ def train_style(
     training state goes to `checkpoint_path(output)`; a later call with the same output and
     settings resumes from it and, seeded, ends with exactly the weights of an uninterrupted
     run. A stop raises TrainingInterrupted after saving. The checkpoint is removed once the
-    model is written. `progress` gets one Progress per step.
+    model is written. `progress` gets one Progress per step. `workspace` as for stylize
+    (default: a new one on options.device).
     """
     options = options or TrainOptions()
     options.validate()
@@ -316,14 +322,19 @@ def train_style(
     style_array = as_array(style, "the style image")
     style_rgb = split_channels(style_array)[0]
     files = images if isinstance(images, list) else find_images(images)
-    device = resolve_device(options.device)
+    workspace = workspace or Workspace(options.device)
+    device = workspace.device
     style_digest = hashlib.blake2b(
         style_array.tobytes() + str(style_array.shape).encode(), digest_size=16
     ).hexdigest()
     config = _config(options, style_digest)
 
-    extractor = get_extractor("vgg19", "avg", device)
-    loss = PerceptualLoss(extractor, to_tensor(style_rgb, device), options.size)
+    loss = PerceptualLoss(
+        workspace.extractor("vgg19", "avg"),
+        workspace.style_targets,
+        to_tensor(style_rgb, device),
+        options.size,
+    )
 
     with torch.random.fork_rng(devices=[]):  # seeded, without touching the caller's RNG
         torch.manual_seed(options.seed)
