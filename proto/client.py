@@ -23,7 +23,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import grpc
 
@@ -32,6 +32,7 @@ from . import style_pb2 as pb
 from . import style_pb2_grpc as pb_grpc
 from .job import (
     CANCEL_MESSAGE,
+    ClientBase,
     ClientError,
     JobCancelled,
     JobEvent,
@@ -73,7 +74,7 @@ class _Requests:
         self.extra.put(None)
 
 
-class StyleClient:
+class StyleClient(ClientBase):
     """A connection to nst-server. `address` is "host:port" or "unix:/path".
 
     timeout: overall deadline of a stylize call in seconds (None: none).
@@ -93,10 +94,7 @@ class StyleClient:
         root_certificates: bytes | None = None,
         chunk_bytes: int = CHUNK_BYTES,
     ) -> None:
-        self.address = address
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout
-        self.chunk_bytes = chunk_bytes
+        super().__init__(address, timeout, connect_timeout=connect_timeout, chunk_bytes=chunk_bytes)
         options = [
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -114,12 +112,6 @@ class StyleClient:
 
     def close(self) -> None:
         self.channel.close()
-
-    def __enter__(self) -> StyleClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def wait_ready(self, timeout: float | None = None) -> None:
         """Wait until the server accepts connections, else raise ServerUnavailable."""
@@ -150,20 +142,8 @@ class StyleClient:
             raise self._error(exc) from None
         return models_from_message(reply)
 
-    def stylize(
-        self,
-        request: JobRequest,
-        on_event: Callable[[JobEvent], None] | None = None,
-        cancel: Callable[[], bool] | None = None,
-        *,
-        poll_interval: float = 0.1,
-    ) -> StyleResult:
-        """Run one job on the server and return its result (see nst_proto.job).
-
-        Raises ServerUnavailable, JobFailed (with .code), JobCancelled, or ValueError for a
-        request that does not add up (checked before anything is sent).
-        """
-        requests = _Requests(request.checked_messages(self.chunk_bytes, cancel))
+    def _stylize(self, messages, on_event, cancel, poll_interval) -> StyleResult:
+        requests = _Requests(messages)
         call = self.stub.Stylize(iter(requests), timeout=self.timeout)
         inbox: queue.Queue = queue.Queue()
 

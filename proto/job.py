@@ -36,6 +36,8 @@ from . import style_pb2 as pb
 SAMPLE_TYPES = {"u8": pb.SAMPLE_TYPE_U8, "u16": pb.SAMPLE_TYPE_U16, "f32": pb.SAMPLE_TYPE_F32}
 SAMPLE_NAMES = {v: k for k, v in SAMPLE_TYPES.items()}
 SAMPLE_BYTES = {"u8": 1, "u16": 2, "f32": 4}
+# Each sample type as a numpy dtype string: little-endian, as the wire carries samples.
+SAMPLE_DTYPES = {"u8": "<u1", "u16": "<u2", "f32": "<f4"}
 TEXT_OPTIONS = ("method", "quality", "pooling")
 FLOAT_OPTIONS = ("strength", "preview_interval")
 BOOL_OPTIONS = ("preserve_color",)
@@ -265,6 +267,56 @@ def _chunks(stream: int, data, index: int, chunk_bytes: int) -> Iterator[pb.Styl
 
 
 CANCEL_MESSAGE = pb.StylizeRequest(cancel=pb.Cancel())
+
+
+class ClientBase:
+    """What both clients share: where the server is, the deadlines, the context manager, and
+    the front of stylize (the request checked, and cancel asked once, in the caller's thread
+    before anything is sent). A transport implements _stylize, info and list_models."""
+
+    def __init__(
+        self,
+        address: str = DEFAULT_ADDRESS,
+        timeout: float | None = None,
+        *,
+        connect_timeout: float = 5.0,
+        chunk_bytes: int = CHUNK_BYTES,
+    ) -> None:
+        self.address = address
+        self.timeout = timeout  # the whole stylize call's deadline (None: none)
+        self.connect_timeout = connect_timeout  # info and list_models answer within this
+        self.chunk_bytes = chunk_bytes
+
+    def close(self) -> None:
+        """Release the connection (a transport that keeps one overrides this)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def stylize(
+        self,
+        request: JobRequest,
+        on_event: Callable[[JobEvent], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+        *,
+        poll_interval: float = 0.1,
+    ) -> StyleResult:
+        """Run one job on the server and return its result.
+
+        on_event gets every JobEvent and cancel is asked about ten times a second, both in
+        the caller's thread; when cancel() returns True the job is cancelled on the server
+        and JobCancelled is raised. Raises ServerUnavailable (nothing answers), ServerLost
+        (it answered, then went away), JobFailed (with .code), JobCancelled, or ValueError
+        for a request that does not add up (checked before anything is sent).
+        """
+        messages = request.checked_messages(self.chunk_bytes, cancel)
+        return self._stylize(messages, on_event, cancel, poll_interval)
+
+    def _stylize(self, messages, on_event, cancel, poll_interval) -> StyleResult:
+        raise NotImplementedError
 
 
 def event_from_message(message: pb.StylizeEvent) -> JobEvent | None:

@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 
 from grpclib.client import Channel
 from grpclib.config import Configuration
 from grpclib.exceptions import GRPCError, StreamTerminatedError
 
-from . import CHUNK_BYTES, DEFAULT_ADDRESS
 from . import style_pb2 as pb
 from .job import (
+    ClientBase,
     ClientError,
     JobCancelled,
     JobEvent,
@@ -65,31 +64,13 @@ def channel_arguments(address: str) -> dict:
     return {"host": host.strip("[]"), "port": int(port)}
 
 
-class StyleClient:
-    """A connection to nst-server; see nst_proto.client.StyleClient for the arguments."""
+class StyleClient(ClientBase):
+    """A connection to nst-server; see nst_proto.client.StyleClient for the arguments.
+    Nothing stays open between calls: each opens its connection and closes it."""
 
-    def __init__(
-        self,
-        address: str = DEFAULT_ADDRESS,
-        timeout: float | None = None,
-        *,
-        connect_timeout: float = 5.0,
-        chunk_bytes: int = CHUNK_BYTES,
-    ) -> None:
-        self.address = address
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout
-        self.chunk_bytes = chunk_bytes
-        self._where = channel_arguments(address)
-
-    def close(self) -> None:
-        """Nothing stays open between calls; kept for the grpcio client's interface."""
-
-    def __enter__(self) -> StyleClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._where = channel_arguments(self.address)  # a bad address fails here, at once
 
     def _channel(self) -> Channel:
         config = Configuration(
@@ -145,23 +126,10 @@ class StyleClient:
         finally:
             channel.close()
 
-    def stylize(
-        self,
-        request: JobRequest,
-        on_event: Callable[[JobEvent], None] | None = None,
-        cancel: Callable[[], bool] | None = None,
-        *,
-        poll_interval: float = 0.1,
-    ) -> StyleResult:
-        """Run one job on the server and return its result (see nst_proto.job).
+    def _stylize(self, messages, on_event, cancel, poll_interval) -> StyleResult:
+        return self._run(self._stylize_async, messages, on_event, cancel, poll_interval)
 
-        Raises ServerUnavailable, JobFailed (with .code), JobCancelled, or ValueError for a
-        request that does not add up (checked before anything is sent).
-        """
-        messages = request.checked_messages(self.chunk_bytes, cancel)
-        return self._run(self._stylize, messages, on_event, cancel, poll_interval)
-
-    async def _stylize(self, messages, on_event, cancel, poll_interval) -> StyleResult:
+    async def _stylize_async(self, messages, on_event, cancel, poll_interval) -> StyleResult:
         cancelled = cancel or (lambda: False)
         reader = ResultReader()
         channel = self._channel()

@@ -25,8 +25,9 @@ from nst_proto import DEFAULT_ADDRESS, SERVICE_NAME
 from nst_proto import style_pb2 as pb
 
 from . import __version__
+from .jobs import Limits, Scheduler
 from .library import StyleLibrary
-from .service import Limits, Scheduler, StyleService, add_to_server
+from .service import StyleService, add_to_server
 
 log = logging.getLogger("nst_server")
 
@@ -125,16 +126,15 @@ class TokenInterceptor(grpc.ServerInterceptor):
         return self.deny_unary
 
 
-def resolve_device(device: str) -> str:
-    import torch
+def server_device(device: str) -> str:
+    """The device the server runs its jobs on, as a string ("cpu", "cuda:0")."""
+    from nst_engine.devices import resolve_device
+    from nst_engine.errors import InputError
 
-    if device == "auto":
-        return "cuda:0" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was asked for, but no CUDA GPU is available")
-    if device == "cuda":
-        return "cuda:0"
-    return device
+    try:
+        return str(resolve_device(device))
+    except InputError as exc:
+        raise ConfigError(f"--device {device}: {exc}") from None
 
 
 def static_info(device: str, extractor: str = "vgg19") -> dict[str, Any]:
@@ -173,14 +173,6 @@ def static_info(device: str, extractor: str = "vgg19") -> dict[str, Any]:
     }
 
 
-def warm_up(device: str) -> None:
-    """Load the feature extractor once, so the first job does not pay for it."""
-    from nst_engine.features import get_extractor
-    from nst_engine.options import StyleOptions
-
-    get_extractor("vgg19", StyleOptions().pooling, device)
-
-
 class StyleServer:
     """A running server: grpc.Server, its scheduler and health servicer."""
 
@@ -199,7 +191,7 @@ class StyleServer:
         self.security = security or Security()
         check_bind(address, self.security)
         self.limits = limits or Limits()
-        self.device = resolve_device(device)
+        self.device = server_device(device)
         self.requested_address = address
         library = None
         if models is not None:
@@ -273,8 +265,8 @@ class StyleServer:
 
     def start(self) -> None:
         self.server.start()
-        if self.warm:
-            warm_up(self.device)
+        if self.warm and hasattr(self.scheduler.engine, "warm_up"):
+            self.scheduler.engine.warm_up()
         self._set_health(health_pb2.HealthCheckResponse.SERVING)
         log.info(
             "nst-server %s listening on %s (device %s, queue %d, pid %d)",

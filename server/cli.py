@@ -21,6 +21,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from nst_proto import DEFAULT_ADDRESS
+
 from nst_engine.options import DEFAULT_MAX_PIXELS
 
 from . import __version__, autostart
@@ -134,7 +136,7 @@ def setup_logging(level: str, log_file: Path | None, max_bytes: int = LOG_BYTES)
 def run_serve(args: argparse.Namespace) -> int:
     from .app import ConfigError, StyleServer, serve_forever
     from .daemon import remove_pid_file, write_pid_file
-    from .service import Limits
+    from .jobs import Limits
 
     setup_logging(args.log_level, args.log_file)
     try:
@@ -215,7 +217,7 @@ def _models_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--address",
         help="the server to ask (default: the one `nst-server start` started, else "
-        "$NST_SERVER_ADDRESS or 127.0.0.1:50051)",
+        f"$NST_SERVER_ADDRESS or {DEFAULT_ADDRESS})",
     )
 
 

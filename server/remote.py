@@ -18,20 +18,22 @@ from pathlib import Path
 
 import numpy as np
 from nst_proto.client import StyleClient
-from nst_proto.job import ClientError, JobCancelled, JobEvent, JobFailed, JobRequest
+from nst_proto.job import (
+    SAMPLE_DTYPES,
+    ClientError,
+    JobCancelled,
+    JobEvent,
+    JobFailed,
+    JobRequest,
+)
 
 from nst_engine.errors import Cancelled, InputError, NSTError
-from nst_engine.images import from_float, split_channels, to_float
+from nst_engine.images import from_float, mask_array, split_channels
 from nst_engine.options import Progress, StyleOptions
 
 from .daemon import client_address
 
-SAMPLE_OF_DTYPE = {
-    np.dtype(np.uint8): "u8",
-    np.dtype(np.uint16): "u16",
-    np.dtype(np.float32): "f32",
-}
-DTYPE_OF_SAMPLE = {"u8": "<u1", "u16": "<u2", "f32": "<f4"}
+SAMPLE_OF_DTYPE = {np.dtype(code).name: name for name, code in SAMPLE_DTYPES.items()}
 
 
 def _style_bytes(style: str | os.PathLike | bytes | np.ndarray) -> tuple[bytes, str]:
@@ -56,17 +58,7 @@ def _mask_bytes(mask: np.ndarray | None, height: int, width: int) -> bytes | Non
     """The mask as width*height u8 (0 keeps, 255 styles fully)."""
     if mask is None:
         return None
-    array = np.asarray(mask)
-    if array.ndim == 3 and array.shape[2] == 1:
-        array = array[:, :, 0]
-    if array.shape != (height, width):
-        raise InputError(
-            f"the mask is {array.shape[1]}x{array.shape[0]} but the content is "
-            f"{width}x{height}; they must be the same size"
-        )
-    if array.dtype != np.uint8:
-        array = from_float(np.clip(to_float(array), 0, 1), np.uint8)
-    return np.ascontiguousarray(array).tobytes()
+    return from_float(mask_array(mask, height, width), np.uint8).tobytes()
 
 
 def options_dict(options: StyleOptions) -> dict:
@@ -116,7 +108,7 @@ def stylize_remote(
     content = np.ascontiguousarray(content)
     if content.ndim == 2:
         content = content[:, :, None]
-    sample_type = SAMPLE_OF_DTYPE.get(content.dtype)
+    sample_type = SAMPLE_OF_DTYPE.get(content.dtype.name)
     if sample_type is None:
         raise InputError(f"sample type {content.dtype} is not supported (u8, u16 or float32)")
     height, width, channels = content.shape
@@ -168,7 +160,7 @@ def stylize_remote(
         raise NSTError(str(exc)) from None
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    image = np.frombuffer(result.pixels, dtype=DTYPE_OF_SAMPLE[result.sample_type])
+    image = np.frombuffer(result.pixels, dtype=SAMPLE_DTYPES[result.sample_type])
     image = image.reshape(result.height, result.width, result.channels)
     image = image.astype(image.dtype.newbyteorder("="))  # a writable, native copy
     stats = {k: _number(v) for k, v in result.stats.items()}

@@ -1,0 +1,48 @@
+"""The `nst` command: the engine's command line (nst_engine.cli) and `nst stylize --server
+[ADDRESS]`, which sends the job to a running nst-server (nst_server.remote) instead of
+computing it here. It lives outside the engine so that the engine imports nothing of gRPC,
+the contract or the server."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from nst_engine import cli as engine_cli
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = engine_cli.build_parser()
+    stylize = parser.commands["stylize"]
+    stylize.add_argument(
+        "--server",
+        metavar="ADDRESS",
+        nargs="?",
+        const="",
+        help="run the job on a running nst-server (host:port or unix:/path; without ADDRESS, "
+        "the one `nst-server start` started)",
+    )
+    stylize.set_defaults(run=_stylize)
+    return parser
+
+
+def _stylize(args: argparse.Namespace) -> int:
+    if args.server is None:
+        return engine_cli.cmd_stylize(args)
+    return engine_cli.cmd_stylize(args, remote=_on_server)
+
+
+def _on_server(args, content, mask, options, progress):
+    from .remote import stylize_remote
+
+    return stylize_remote(
+        args.server, content, args.styles, mask, options, progress, model=args.model or ""
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    return engine_cli.main(argv, build_parser())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
