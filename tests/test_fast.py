@@ -37,9 +37,10 @@ from nst_engine.fast import (
     train_style,
     weights_checksum,
 )
-from nst_engine.features import get_extractor
+from nst_engine.features import load_extractor
 from nst_engine.images import load_image, save_image, split_channels, to_tensor
 from nst_engine.options import StyleOptions
+from nst_engine.transfer import StyleTargets
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 # A tiny network at 32 pixels: a training step costs about 0.3 s on one CPU core.
@@ -92,7 +93,7 @@ def _fixed_batch(photos: Path) -> torch.Tensor:
 
 def test_training_lowers_the_perceptual_loss(trained, photos, style):
     loss = PerceptualLoss(
-        get_extractor("vgg19", "avg", "cpu"), to_tensor(split_channels(style)[0]), 32
+        load_extractor("vgg19", "avg"), StyleTargets(), to_tensor(split_channels(style)[0]), 32
     )
     batch = _fixed_batch(photos)
     with torch.no_grad():

@@ -1,4 +1,5 @@
-"""The embedded VGG-19 weights: checked, loaded once, and honest when something is missing."""
+"""The embedded VGG-19 weights: checked, loaded once, and honest when something is missing;
+extractors per device in a Workspace, never moved under another user's feet."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ import pytest
 import torch
 
 from nst_engine import WeightsUnavailable, features
-from nst_engine.features import get_extractor
+from nst_engine.features import load_extractor
+from nst_engine.workspace import Workspace
 
 
 def test_embedded_extractor_is_cached_and_sees_structure():
-    a = get_extractor("vgg19", "avg", "cpu")
-    assert get_extractor("vgg19", "avg", "cpu") is a
+    a = load_extractor("vgg19", "avg")
+    assert load_extractor("vgg19", "avg") is a
+    assert Workspace("cpu").extractor("vgg19", "avg") is a, "on the CPU the template serves"
     flat = torch.full((1, 3, 64, 64), 0.5)
     stripes = flat.clone()
     stripes[..., ::4, :] = 1.0
@@ -28,7 +31,7 @@ def test_embedded_extractor_is_cached_and_sees_structure():
 def test_rgb_convention_is_folded_in():
     """Swapping red and blue must change the features: the extractor is not colour-blind,
     and its input is RGB in [0, 1] (the Caffe BGR/0..255 convention lives inside)."""
-    vgg = get_extractor("vgg19", "avg", "cpu")
+    vgg = load_extractor("vgg19", "avg")
     x = torch.rand(1, 3, 48, 48)
     a = vgg(x, {"relu1_1"})["relu1_1"]
     b = vgg(x.flip(1), {"relu1_1"})["relu1_1"]
@@ -57,3 +60,19 @@ def test_downloadable_extractor_fails_fast_and_names_the_default(tmp_path, monke
     with pytest.raises(WeightsUnavailable, match="embedded default extractor 'vgg19'"):
         features.load_resnet50()
     assert time.monotonic() - started < 10
+
+
+def test_a_workspace_on_another_device_leaves_the_cpu_extractor_where_it_is():
+    """nn.Module.to moves a module in place: a shared extractor moved for a GPU job left the
+    CPU's users (the metrics, the next CPU job) on the GPU. The "meta" device stands in for
+    a GPU here: it exists without one."""
+    cpu = load_extractor("vgg19", "max")
+    meta = Workspace(torch.device("meta"))
+    on_meta = meta.extractor("vgg19", "max")
+    assert on_meta is not cpu and meta.extractor("vgg19", "max") is on_meta
+    assert {p.device.type for p in on_meta.parameters()} == {"meta"}
+    assert {p.device.type for p in cpu.parameters()} == {"cpu"}
+    assert {b.device.type for b in cpu.buffers()} == {"cpu"}
+    features = cpu(torch.rand(1, 3, 32, 32), {"relu1_1"})["relu1_1"]
+    assert features.device.type == "cpu" and torch.isfinite(features).all()
+    assert meta.style_targets is not Workspace("cpu").style_targets, "targets per workspace"

@@ -152,7 +152,7 @@ def test_an_unwritable_output_is_refused_before_the_work(tmp_path, idle_mb):
 def test_what_the_output_type_cannot_hold_is_said_before_the_work(files, tmp_path):
     out = tmp_path / "o.jpg"
     proc = subprocess.run(
-        [sys.executable, "-m", "nst_engine.cli", "stylize", str(files / "rgba16.png"),
+        [sys.executable, "-m", "nst_server.frontend", "stylize", str(files / "rgba16.png"),
          str(EXAMPLES / "starry_night.jpg"), "-o", str(out), "--iterations", "1"],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
@@ -297,7 +297,7 @@ def test_the_server_is_healthy_and_serves_after_the_fuzzing(server):
 
 def test_a_stalled_upload_is_dropped():
     from nst_server.app import StyleServer
-    from nst_server.service import Limits
+    from nst_server.jobs import Limits
 
     srv = StyleServer(
         f"127.0.0.1:{free_port()}", device="cpu", engine=lambda *a: (a[0], {}), warm=False,
@@ -345,7 +345,7 @@ def test_client_commands_find_the_running_daemon(tmp_path):
         assert f"style library {tmp_path / 'models'}" in models.stdout
         out = tmp_path / "out.png"
         stylize = subprocess.run(
-            [sys.executable, "-m", "nst_engine.cli", "stylize", str(EXAMPLES / "chelsea.png"),
+            [sys.executable, "-m", "nst_server.frontend", "stylize", str(EXAMPLES / "chelsea.png"),
              str(EXAMPLES / "starry_night.jpg"), "-o", str(out), "--size", "48",
              "--iterations", "1", "--server"],
             capture_output=True, text=True, env=env, timeout=300,

@@ -113,6 +113,13 @@ def test_job_options_cap_the_working_size_and_keep_the_preset_iterations():
     assert "size" not in small and small["iterations"] == 40
 
 
+def test_the_plugins_own_default_address_is_the_contracts():
+    """The core keeps a copy (it must load, and say what is wrong, without nst_proto)."""
+    import nst_proto
+
+    assert core.DEFAULT_ADDRESS == nst_proto.DEFAULT_ADDRESS
+
+
 def test_names_addresses_and_the_result_check():
     assert core.layer_name("", "/x/starry_night.jpg") == "starry_night (Neural Style)"
     assert core.layer_name("tiny", None) == "tiny (Neural Style)"

@@ -175,7 +175,7 @@ def test_server_result_equals_local_engine_and_progress_is_ordered(server, conte
 def test_unix_socket_rgba16_with_mask_and_preview(tmp_path, content, transport):
     """An in-process server on a unix socket with the real engine; 16-bit RGBA with a mask."""
     from nst_server.app import StyleServer
-    from nst_server.service import Limits
+    from nst_server.jobs import Limits
 
     path = tmp_path / "nst.sock"
     srv = StyleServer(f"unix:{path}", device="cpu", limits=Limits(result_chunk_bytes=4096))
@@ -556,7 +556,7 @@ def test_stylize_remote_is_the_local_path_through_the_server(server, content, tm
 
 def test_nst_stylize_server_writes_the_same_file_as_the_local_path(server, tmp_path):
     common = [
-        "-m", "nst_engine.cli", "stylize", str(EXAMPLES / "chelsea.png"),
+        "-m", "nst_server.frontend", "stylize", str(EXAMPLES / "chelsea.png"),
         str(EXAMPLES / "starry_night.jpg"), "--size", "64", "--iterations", "3", "--seed", "7",
     ]  # fmt: skip
     remote = subprocess.run(

@@ -132,7 +132,15 @@ def test_nst_stylize_with_a_library_model_through_the_server(server, library, tm
     save_image(content_path, load_image(EXAMPLES / "chelsea.png")[:48, :64])
     out = tmp_path / "out.png"
     done = subprocess.run(
-        [sys.executable, "-m", "nst_engine.cli", "stylize", str(content_path), "--model", "tiny"]
+        [
+            sys.executable,
+            "-m",
+            "nst_server.frontend",
+            "stylize",
+            str(content_path),
+            "--model",
+            "tiny",
+        ]
         + ["-o", str(out), "--server", server],
         capture_output=True,
         text=True,
@@ -144,7 +152,15 @@ def test_nst_stylize_with_a_library_model_through_the_server(server, library, tm
     assert np.abs(load_image(out).astype(int) - expected.astype(int)).max() <= 1
 
     missing = subprocess.run(
-        [sys.executable, "-m", "nst_engine.cli", "stylize", str(content_path), "--model", "nope"]
+        [
+            sys.executable,
+            "-m",
+            "nst_server.frontend",
+            "stylize",
+            str(content_path),
+            "--model",
+            "nope",
+        ]
         + ["-o", str(tmp_path / "x.png"), "--server", server],
         capture_output=True,
         text=True,

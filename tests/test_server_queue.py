@@ -17,7 +17,7 @@ import pytest
 from nst_proto.client import StyleClient
 from nst_proto.job import JobCancelled, JobFailed, JobRequest, ServerUnavailable
 from nst_server.app import ConfigError, Security, StyleServer, is_loopback
-from nst_server.service import Limits
+from nst_server.jobs import Limits
 from PIL import Image
 
 from nst_engine.errors import Cancelled

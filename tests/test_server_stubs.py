@@ -64,7 +64,7 @@ def test_a_regular_install_ships_both_packages_and_the_proto(tmp_path):
         if (source / name).is_file():
             repo.mkdir(exist_ok=True)
             shutil.copy(source / name, repo / name)
-    for name in ("nst_engine", "server", "proto", "gimp_plugin"):
+    for name in ("nst_engine", "server", "proto", "gimp_plugin", "examples"):
         shutil.copytree(source / name, repo / name, ignore=skip)
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
@@ -80,6 +80,8 @@ def test_a_regular_install_ships_both_packages_and_the_proto(tmp_path):
         "nst_proto/nst/v1/style.proto",
         "nst_server/cli.py",
         "nst_server/service.py",
+        "nst_engine/examples/chelsea.png",
+        "nst_gimp_plugin/vendor/wheels.txt",
     ):
         assert (site / path).is_file(), path
     check = subprocess.run(

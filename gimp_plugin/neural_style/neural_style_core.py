@@ -30,7 +30,9 @@ import time
 
 PLUGIN_DIR = os.path.dirname(os.path.realpath(__file__))
 SETTINGS_NAME = "neural_style.json"
-DEFAULT_ADDRESS = "127.0.0.1:50051"  # nst_proto.DEFAULT_ADDRESS, before nst_proto is loaded
+# nst_proto.DEFAULT_ADDRESS (a test keeps them equal): the plug-in must register and explain a
+# broken installation without importing anything beside it.
+DEFAULT_ADDRESS = "127.0.0.1:50051"
 INSTALL_COMMAND = ["nst-server", "install-gimp-plugin"]
 # Pure-Python runtimes: a compiled protobuf or multidict elsewhere on GIMP's path was built for
 # another Python or another version (see nst_proto.pure_client).

@@ -1,0 +1,89 @@
+"""The layer rule, on the source and at run time: data flows GIMP -> plug-in -> client ->
+proto -> server -> engine, and no layer reaches past its neighbour.
+
+- the engine imports nothing of gRPC, the contract, the server or GIMP;
+- the plug-in imports nothing of torch, numpy, Pillow, the engine or the server, nor grpcio
+  (its transport is the pure-Python client);
+- the contract package imports nothing of the engine or the server, nor numpy, torch or
+  Pillow; its parts copied into GIMP import no grpcio;
+- the scheduler (server/jobs.py) imports no gRPC and no protobuf message.
+Imports inside functions count: a lazy import is still a dependency.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+GRPC = ("grpc", "grpc_health", "grpc_reflection", "grpc_tools", "grpclib")
+HEAVY = ("torch", "torchvision", "numpy", "PIL", "tifffile", "png")
+PURE_PROTO = ("__init__.py", "job.py", "pure_client.py", "style_pb2.py", "style_grpc.py")
+
+RULES = [
+    ("the engine", sorted((REPO / "nst_engine").rglob("*.py")),
+     (*GRPC, "nst_proto", "nst_server", "gi")),
+    ("the plug-in", sorted((REPO / "gimp_plugin").rglob("*.py")),
+     (*HEAVY, "nst_engine", "nst_server", "grpc")),
+    ("the contract", sorted((REPO / "proto").glob("*.py")),
+     (*HEAVY, "nst_engine", "nst_server")),
+    ("the contract's GIMP copy", [REPO / "proto" / name for name in PURE_PROTO],
+     ("grpc", "grpc_health", "grpc_reflection")),
+    ("the scheduler", [REPO / "server" / "jobs.py"],
+     (*GRPC, "nst_proto.style_pb2", "nst_proto.job", "nst_proto.client")),
+]  # fmt: skip
+
+
+def imported(path: Path) -> list[tuple[int, str]]:
+    """(line, module) for every absolute import in the file, at any depth."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def forbidden(module: str, names: tuple[str, ...]) -> bool:
+    return any(module == name or module.startswith(name + ".") for name in names)
+
+
+@pytest.mark.parametrize(("layer", "files", "names"), RULES, ids=[rule[0] for rule in RULES])
+def test_each_layer_imports_only_its_neighbours(layer, files, names):
+    assert files, layer
+    violations = [
+        f"{path.relative_to(REPO)}:{line} imports {module}"
+        for path in files
+        for line, module in imported(path)
+        if forbidden(module, names)
+    ]
+    assert violations == [], f"{layer}: " + "; ".join(violations)
+
+
+def test_the_rule_sees_a_violation(tmp_path):
+    """The check itself: an engine file importing grpc lazily is caught."""
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f():\n    import grpc.aio\n    from nst_proto import job\n")
+    modules = [module for _, module in imported(bad)]
+    assert [m for m in modules if forbidden(m, (*GRPC, "nst_proto"))] == ["grpc.aio", "nst_proto"]
+
+
+def test_running_the_engine_loads_no_transport():
+    """At run time: the engine's command line and a whole job import no gRPC or server."""
+    code = (
+        "import sys, numpy as np\n"
+        "import nst_engine, nst_engine.cli\n"
+        "from nst_engine.options import StyleOptions\n"
+        "nst_engine.stylize(np.full((40, 40, 3), 128, np.uint8), np.zeros((40, 40, 3), np.uint8),"
+        " options=StyleOptions(iterations=1, device='cpu'))\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'grpc', 'grpclib', 'nst_proto', 'nst_server', 'gi'}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]"
