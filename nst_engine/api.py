@@ -14,7 +14,8 @@ import torch
 from PIL import Image
 
 from .devices import peak_memory_mb
-from .errors import Cancelled, InputError
+from .errors import Cancelled, InputError, NSTError
+from .fullres import add_detail, refine_plan, refine_steps_per_tile, refine_tiles
 from .images import (
     as_array,
     fit_long_side,
@@ -26,8 +27,9 @@ from .images import (
     to_numpy,
     to_tensor,
 )
-from .options import CancelCheck, ProgressCallback, StyleOptions, StyleResult
-from .transfer import Run, run_gatys, run_proposed
+from .memory import free_cached, gib, is_out_of_memory, largest_side, needed_bytes, usable_bytes
+from .options import MIN_SIDE, CancelCheck, ProgressCallback, StyleOptions, StyleResult
+from .transfer import Plan, Reporter, Run, fixed_style_weight, planned, run_gatys, run_proposed
 from .workspace import Workspace
 
 if TYPE_CHECKING:
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
 
 ImageLike = np.ndarray | Image.Image
 RUNNERS = {"proposed": run_proposed, "gatys": run_gatys}
+# The largest refinement tile: past it, more pixels a tile gain nothing but memory.
+MAX_TILE_SIDE = 2048
 
 
 def stylize(
@@ -94,9 +98,21 @@ def stylize(
     crop = rgb[top:bottom, left:right]
     crop_mask = None if soft_mask is None else soft_mask[top:bottom, left:right]
 
-    # The working size scales the crop by the same factor as the whole image.
-    scale = 1.0 if options.size is None else min(1.0, options.size / max(height, width))
-    work = fit_long_side(*crop.shape[:2], max(32, round(max(crop.shape[:2]) * scale)))
+    # The working size scales the crop by the same factor as the whole image; a trained
+    # network paints the whole image in one pass unless a size is asked for.
+    long_side = max(height, width)
+    if model is not None:
+        work_long = options.size or long_side
+    else:
+        work_long = options.work_side(long_side)
+    scale = min(1.0, work_long / long_side)
+    work = fit_long_side(*crop.shape[:2], max(MIN_SIDE, round(max(crop.shape[:2]) * scale)))
+    if model is None:
+        work, tile_side = _memory_plan(options, crop.shape[:2], work, device)
+    else:
+        tile_side = 0
+    upscaled = work != crop.shape[:2]
+    refine = upscaled and model is None and options.finishing() == "refine"
 
     tic = time.perf_counter()
     extractor = None if model else workspace.extractor(options.extractor, options.pooling)
@@ -112,6 +128,15 @@ def stylize(
     )
     style_ts = [(_digest(s), to_tensor(split_channels(s)[0], device)) for s in style_list]
     run = Run()
+    plan = Plan(0, 0, 0) if model else planned(options.method, *work, options)
+    if refine:
+        tiles, per_tile = refine_plan(*crop.shape[:2], tile_side), refine_steps_per_tile(options)
+        plan = Plan(
+            plan.steps + len(tiles) * per_tile,
+            plan.levels + 1,
+            plan.pixels + sum(t.height * t.width for t in tiles) * per_tile,
+        )
+    reporter = Reporter(plan, progress, cancel)
     if model is not None:
         if cancel is not None and cancel():
             raise Cancelled("the job was cancelled")
@@ -125,11 +150,21 @@ def stylize(
             weights,
             mask_t,
             options,
-            progress,
-            cancel,
+            reporter,
             run,
         )
-    styled = to_numpy(resize_tensor(result_t, crop.shape[:2]).clamp(0, 1))
+    if upscaled:
+        tic = time.perf_counter()
+        full = to_tensor(crop)  # full resolution stays on the CPU; tiles visit the device
+        result_t = add_detail(result_t, full)
+        run.timings["detail"] = time.perf_counter() - tic
+        if refine:
+            full_mask = None if crop_mask is None else to_tensor(crop_mask[..., None])
+            result_t = _refined(
+                extractor, workspace, full, result_t, full_mask, style_ts, weights, options,
+                run, reporter, plan.levels - 1, tile_side,
+            )  # fmt: skip
+    styled = to_numpy(result_t.clamp(0, 1))
     if options.preserve_color:
         styled = keep_colors(crop, styled)
 
@@ -145,6 +180,7 @@ def stylize(
         "method": options.method if model is None else f"fast:{model.name}",
         "device": str(device),
         "work_size": f"{work[1]}x{work[0]}",
+        "full_resolution": ("refine" if refine else "detail") if upscaled else "none",
         "iterations": run.iterations,
         "model_load_seconds": round(load_seconds, 3),
         "seconds": round(time.perf_counter() - started, 3),
@@ -154,6 +190,54 @@ def stylize(
     stats.update({f"seconds_{k}": round(v, 3) for k, v in run.timings.items()})
     stats.update({f"loss_{k}": v for k, v in run.losses.items()})
     return StyleResult(result, stats)
+
+
+def _memory_plan(
+    options: StyleOptions, full: tuple[int, int], work: tuple[int, int], device: torch.device
+) -> tuple[tuple[int, int], int]:
+    """(working size, refinement tile side) that fit in the device's free memory.
+
+    A working size chosen by quality shrinks to what fits; one the caller asked for is
+    refused, naming the size that fits. Tiles are as large as fits, at most the image."""
+    need, budget = needed_bytes(work[0] * work[1], device), usable_bytes(device)
+    fits = largest_side(device, max(work) / min(work))
+    if need > budget:
+        if options.size is not None or fits < 4 * MIN_SIDE:
+            raise InputError(
+                f"styling at {max(work)} pixels on the long side needs about {gib(need)} of "
+                f"memory and {device} has {gib(budget)} to spare; use a working size of "
+                f"{fits} pixels or less"
+            )
+        work = fit_long_side(*work, fits)
+    tile_side = max(4 * MIN_SIDE, min(max(full), MAX_TILE_SIDE, largest_side(device)))
+    return work, tile_side
+
+
+def _refined(
+    extractor, workspace, full, start, full_mask, style_ts, weights, options, run, reporter,
+    level, tile_side,
+) -> torch.Tensor:  # fmt: skip
+    """refine_tiles, once more with tiles half as large if the device runs out of memory."""
+    style_weight = run.style_weight or fixed_style_weight(options.strength)
+    for attempt in range(2):
+        try:
+            return refine_tiles(
+                extractor, workspace.style_targets, full, start, full_mask, style_ts, weights,
+                options, style_weight, tile_side, reporter, level, run,
+            )  # fmt: skip
+        except Exception as exc:
+            if not is_out_of_memory(exc) or attempt == 1 or tile_side // 2 < 4 * MIN_SIDE:
+                if is_out_of_memory(exc):
+                    raise NSTError(
+                        f"{workspace.device} ran out of memory refining at full resolution, "
+                        f"even in tiles of {tile_side} pixels; use full_resolution 'detail' "
+                        "or a lower quality"
+                    ) from None
+                raise
+            free_cached(workspace.device)
+            tile_side //= 2
+            run.timings["refine_retried_with_tile"] = tile_side
+    raise AssertionError("unreachable")
 
 
 def _style_list(styles: ImageLike | Sequence[ImageLike], options: StyleOptions) -> list:

@@ -35,8 +35,10 @@ from .images import (
 )
 from .options import (
     DEFAULT_MAX_PIXELS,
+    FULL_RESOLUTION,
     METHODS,
     QUALITY_PRESETS,
+    WORK_SIDES,
     Progress,
     StyleOptions,
     check_strength,
@@ -86,6 +88,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--size",
         type=_positive,
         help="long side of the output in pixels (default: the content's own size)",
+    )
+    p.add_argument(
+        "--work-size",
+        type=_positive,
+        metavar="PIXELS",
+        help="long side the optimisation runs at (default by quality: "
+        + ", ".join(f"{q} {side}" for q, side in WORK_SIDES.items())
+        + "); the output keeps its full size either way",
+    )
+    p.add_argument(
+        "--style-scale",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="stroke size: the style matched at S times the output's size; 0.5 paints "
+        "strokes half as large, 2 twice as large (default 1, from 0.25 to 4)",
+    )
+    p.add_argument(
+        "--full-resolution",
+        choices=FULL_RESOLUTION,
+        default="auto",
+        help="how the full-size output is made from the working size: detail (the "
+        "photograph's finer detail put back), refine (then a few iterations at full size, in "
+        "tiles), auto (refine at --quality high, else detail)",
     )
     p.add_argument("--method", choices=METHODS, default="proposed")
     p.add_argument(
@@ -203,6 +229,27 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="photographs to train missing fast networks on (default: the pairs' contents)",
     )
+    b.add_argument(
+        "--photos",
+        type=Path,
+        nargs="+",
+        metavar="PHOTO",
+        help="instead of the table above: style these photographs whole, at full resolution "
+        "(time, memory, SSIM, GMD, sharpness; scripts/fetch_bench_photos.py fetches the 4 and "
+        "24 megapixel ones of docs/benchmarks.md)",
+    )
+    b.add_argument(
+        "--photo-style",
+        type=Path,
+        help="the style for --photos (default: the example Starry Night)",
+    )
+    b.add_argument(
+        "--photo-qualities",
+        nargs="+",
+        choices=QUALITY_PRESETS,
+        default=["normal"],
+        help="qualities for --photos (default normal)",
+    )
     b.add_argument("-o", "--out", type=Path, default=Path("bench-results"))
     b.set_defaults(run=cmd_bench)
 
@@ -278,8 +325,11 @@ def _resized(array: np.ndarray, long_side: int) -> np.ndarray:
 
 
 class ProgressBar:
-    """The job's progress on the terminal (tqdm: steps, rate, time left), with the level and
-    the main loss terms; silent when stderr is not a terminal."""
+    """The job's progress on the terminal (tqdm: share of the work, time left), with the
+    iteration, the level and the main loss terms; silent when stderr is not a terminal.
+
+    The bar counts the share of the work, not iterations: an iteration at full size costs
+    many at the working size, and tqdm's time left follows what the bar counts."""
 
     def __init__(self, stream=sys.stderr) -> None:
         self.stream = stream
@@ -287,12 +337,19 @@ class ProgressBar:
 
     def __call__(self, p: Progress) -> None:
         if self.bar is None:
-            self.bar = tqdm(total=p.total_steps or None, unit="it", file=self.stream, disable=None)
+            self.bar = tqdm(
+                total=100,
+                file=self.stream,
+                disable=None,
+                bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}",
+            )
         terms = " ".join(
             f"{k} {v:.3g}" for k, v in p.losses.items() if k in ("content", "style", "total")
         )
-        self.bar.set_postfix_str(f"level {p.level + 1}/{p.levels} {terms}", refresh=False)
-        self.bar.update(p.step - self.bar.n)
+        self.bar.set_postfix_str(
+            f"it {p.step}/{p.total_steps} level {p.level + 1}/{p.levels} {terms}", refresh=False
+        )
+        self.bar.update(round(100 * p.fraction, 2) - self.bar.n)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -336,6 +393,9 @@ def cmd_stylize(args: argparse.Namespace, remote: RemoteRun | None = None) -> in
         extractor=args.extractor,
         pooling=args.pooling,
         max_pixels=args.max_pixels,
+        size=args.work_size,
+        style_scale=args.style_scale,
+        full_resolution=args.full_resolution,
     )
     options.validate()
     content = as_array(content, str(args.content))
@@ -389,6 +449,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
     from .devices import resolve_device
     from .fast import find_images
+
+    if args.photos:
+        style = args.photo_style or bench.example_folder() / "starry_night.jpg"
+        rows = bench.full_resolution_rows(args.photos, style, args.photo_qualities, args.device)
+        table = bench.full_resolution_table(rows, resolve_device(args.device))
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "fullres.md").write_text(table)
+        (args.out / "fullres.json").write_text(json.dumps(rows, indent=1))
+        print(table)
+        print(f"wrote {args.out}/fullres.md, fullres.json")
+        return 0
 
     pairs = bench.load_pairs(args.pairs)
     sizes = args.sizes or ([128, 256] if args.quick else [256, 1024])

@@ -12,7 +12,13 @@ Oxford VGG-19 with max pooling (the network as trained). At relu1_1, relu2_1, re
 relu4_1 and relu5_1, G = F F^T / (H W) (C x C, averaged over positions); the layer's
 difference is the relative Frobenius norm ||G_out - G_style|| / ||G_style||, and GMD is the
 mean over the five layers. 0 means identical style statistics; an unrelated photograph
-typically scores 0.6 to 1.
+typically scores 0.6 to 1. With a stroke size (`style_scale`) other than 1 the style is
+resized to that many times the output's long side, the scale it was matched at.
+
+Sharpness (the full-resolution measure): the mean gradient magnitude of the luminance, with
+forward differences; `sharpness_ratio` divides the output's by the content's, both at the
+content's full size (1: as sharp as the photograph; an upsampled small result falls far
+below).
 """
 
 from __future__ import annotations
@@ -68,21 +74,26 @@ def ssim(content: np.ndarray, output: np.ndarray) -> float:
 
 
 @torch.no_grad()
-def style_grams(image: np.ndarray, side: int) -> dict[str, torch.Tensor]:
-    """The GMD's Gram matrices of one image (see module docstring)."""
+def style_grams(image: np.ndarray, side: int, cap: bool = True) -> dict[str, torch.Tensor]:
+    """The GMD's Gram matrices of one image at long side `side` (at most GMD_MAX_SIDE,
+    unless `cap` is off: a style at a stroke scale above 1)."""
     rgb = split_channels(as_array(image))[0]
     extractor = load_extractor("vgg19", "max")  # always on the CPU: figures comparable anywhere
-    t = resize_tensor(to_tensor(rgb), fit_long_side(*rgb.shape[:2], min(side, GMD_MAX_SIDE)))
+    side = min(side, GMD_MAX_SIDE) if cap else side
+    t = resize_tensor(to_tensor(rgb), fit_long_side(*rgb.shape[:2], side))
     feats = extractor(t, set(GMD_LAYERS))
     return {name: gram(feats[name])[0] for name in GMD_LAYERS}
 
 
-def gram_differences(output: np.ndarray, style: np.ndarray) -> dict[str, float]:
+def gram_differences(
+    output: np.ndarray, style: np.ndarray, style_scale: float = 1.0
+) -> dict[str, float]:
     """Each layer's relative Gram difference between an output and a style image; their mean
     is the GMD. Per layer, because one layer left unmatched can dominate the mean."""
     output = as_array(output, "the output image")
-    side = max(output.shape[:2])
-    target, got = style_grams(style, side), style_grams(output, side)
+    side = min(max(output.shape[:2]), GMD_MAX_SIDE)
+    target = style_grams(style, round(side * style_scale), cap=False)
+    got = style_grams(output, side)
     return {n: float((got[n] - target[n]).norm() / target[n].norm()) for n in GMD_LAYERS}
 
 
@@ -94,3 +105,21 @@ def mean_gram_difference(layers: dict[str, float]) -> float:
 def gram_difference(output: np.ndarray, style: np.ndarray) -> float:
     """Gram Matrix Difference between an output and a style image (see module docstring)."""
     return mean_gram_difference(gram_differences(output, style))
+
+
+def sharpness(image: np.ndarray) -> float:
+    """Mean gradient magnitude of the image's luminance (see module docstring)."""
+    y = luminance_tensor(to_tensor(split_channels(as_array(image, "the image"))[0]))
+    dx = y[..., :-1, 1:] - y[..., :-1, :-1]
+    dy = y[..., 1:, :-1] - y[..., :-1, :-1]
+    return float((dx * dx + dy * dy).sqrt().mean())
+
+
+def sharpness_ratio(output: np.ndarray, content: np.ndarray) -> float:
+    """The output's sharpness over the content's, both at the content's full size."""
+    content = as_array(content, "the content image")
+    output = as_array(output, "the output image")
+    if output.shape[:2] != content.shape[:2]:
+        t = resize_tensor(to_tensor(split_channels(output)[0]), content.shape[:2])
+        output = t[0].permute(1, 2, 0).numpy()
+    return sharpness(output) / max(sharpness(content), 1e-12)

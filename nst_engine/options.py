@@ -17,6 +17,15 @@ Method = Literal["proposed", "gatys"]
 METHODS: tuple[str, ...] = ("proposed", "gatys")
 QUALITY_PRESETS: tuple[str, ...] = ("draft", "normal", "high")
 POOLINGS: tuple[str, ...] = ("max", "avg")
+# How the full-resolution result is made from the working-size one (docs/full-resolution.md):
+# "detail" puts the photograph's own finer detail back onto the upsampled painting; "refine"
+# does that, then optimises a few more iterations at full resolution, in tiles; "auto" is
+# "refine" at the high quality and "detail" otherwise.
+FULL_RESOLUTION: tuple[str, ...] = ("auto", "detail", "refine")
+# The long side the optimisation runs at when `size` is not given (never above the image's
+# own): the result comes back at the image's full resolution whatever it is.
+WORK_SIDES = {"draft": 512, "normal": 768, "high": 1024}
+STYLE_SCALES = (0.25, 4.0)
 MIN_SIDE = 32  # the smallest image side VGG-19's pooling layers leave something of
 # The largest image taken, as given (files are checked in their header, before decoding):
 # a 67-megapixel photograph. The server's default limit is the same.
@@ -27,7 +36,12 @@ DEFAULT_MAX_PIXELS = 8192 * 8192
 class StyleOptions:
     """Everything a stylisation job can be told, with the defaults a user gets.
 
-    `size` is the long side of the output in pixels (None: the content's own size).
+    `size` is the working size: the long side in pixels the optimisation runs at (None: the
+    quality's WORK_SIDES, at most the content's own). The result always has the content's
+    full resolution, made as `full_resolution` says.
+    `style_scale` is the stroke size: the style image is matched at `style_scale` times the
+    size of the result, so 0.5 paints strokes half as large and 2 twice as large, at any
+    resolution (1: the painting's own proportions, whatever the image's size).
     `strength` in [0, 1] sets how far the result may move from the content; the
     `proposed` method keeps that balance the same across styles (dynamic weighting).
     `iterations` overrides the preset's iteration budget (spread over the levels).
@@ -38,6 +52,8 @@ class StyleOptions:
     strength: float = 0.5
     size: int | None = None
     quality: str = "normal"
+    style_scale: float = 1.0
+    full_resolution: str = "auto"
     iterations: int | None = None
     preserve_color: bool = False
     dynamic_weighting: bool = True
@@ -63,6 +79,17 @@ class StyleOptions:
             )
         if self.size is not None and self.size < MIN_SIDE:
             raise InputError(f"size must be at least {MIN_SIDE} pixels, got {self.size}")
+        low, high = STYLE_SCALES
+        if not (math.isfinite(self.style_scale) and low <= self.style_scale <= high):
+            raise InputError(
+                f"the style scale (stroke size) must be between {low} and {high}, got "
+                f"{self.style_scale}"
+            )
+        if self.full_resolution not in FULL_RESOLUTION:
+            raise InputError(
+                f"full_resolution must be one of {', '.join(FULL_RESOLUTION)}, got "
+                f"{self.full_resolution!r}"
+            )
         if self.iterations is not None and self.iterations < 1:
             raise InputError(f"iterations must be at least 1, got {self.iterations}")
         if self.pooling not in POOLINGS:
@@ -75,6 +102,16 @@ class StyleOptions:
                 sum(self.style_weights) <= 0
             ):
                 raise InputError("style weights must be non-negative and not all zero")
+
+    def work_side(self, long_side: int) -> int:
+        """The long side the optimisation runs at for an image whose long side is this."""
+        return min(long_side, self.size or WORK_SIDES[self.quality])
+
+    def finishing(self) -> str:
+        """How the full-resolution result is made: "detail" or "refine"."""
+        if self.full_resolution != "auto":
+            return self.full_resolution
+        return "refine" if self.quality == "high" else "detail"
 
 
 def check_strength(value: float) -> None:
@@ -105,11 +142,15 @@ class Progress:
     elapsed: float
     step: int = 0
     total_steps: int = 0
+    # The share of the work done when iterations differ in cost (transfer.Plan), else None.
+    done: float | None = None
     _preview: Callable[[int], np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def fraction(self) -> float:
-        """Fraction of the whole job's iterations done, in [0, 1]."""
+        """Fraction of the whole job's work done, in [0, 1]: `done`, or the iterations'."""
+        if self.done is not None:
+            return min(max(self.done, 0.0), 1.0)
         return self.step / self.total_steps if self.total_steps else 0.0
 
     def preview(self, max_side: int = 256) -> np.ndarray | None:

@@ -105,6 +105,35 @@ class Level:
     main_content: bool  # the coarsest level only; finer ones follow the previous result
 
 
+def gatys_iterations(options: StyleOptions) -> int:
+    return options.iterations or max(1, round(GATYS_ITERATIONS * PRESET_SCALE[options.quality]))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a method runs at a working size: the progress bar's totals.
+
+    `pixels` counts each iteration's image pixels: an iteration costs about in proportion to
+    them, so the fraction of them done is the fraction of the time spent (levels at half the
+    size are a quarter of the work), which makes the time-left estimate hold across sizes."""
+
+    steps: int
+    levels: int
+    pixels: int
+
+
+def planned(method: str, height: int, width: int, options: StyleOptions) -> Plan:
+    if method == "gatys":
+        steps = gatys_iterations(options)
+        return Plan(steps, 1, steps * height * width)
+    levels = plan_levels(height, width, options)
+    return Plan(
+        sum(level.iterations for level in levels),
+        len(levels),
+        sum(level.iterations * level.height * level.width for level in levels),
+    )
+
+
 def plan_levels(height: int, width: int, options: StyleOptions) -> list[Level]:
     """Sizes double from about COARSEST_SIDE up to the working size."""
     scale = PRESET_SCALE[options.quality]
@@ -250,6 +279,7 @@ class Run:
     timings: dict[str, float] = field(default_factory=dict)
     losses: dict[str, float] = field(default_factory=dict)
     iterations: int = 0
+    style_weight: float | None = None  # where dynamic weighting ended (for the refinement)
 
 
 class Reporter:
@@ -257,15 +287,14 @@ class Reporter:
 
     def __init__(
         self,
-        total_steps: int,
-        levels: int,
+        plan: Plan,
         progress: ProgressCallback | None,
         cancel: CancelCheck | None,
     ) -> None:
-        self.total_steps, self.levels = total_steps, levels
+        self.plan = plan
         self.progress, self.cancel = progress, cancel
         self.start = time.perf_counter()
-        self.step = 0
+        self.step = self.pixels = 0
 
     def __call__(
         self,
@@ -276,6 +305,7 @@ class Reporter:
         image: torch.Tensor,
     ) -> None:
         self.step += 1
+        self.pixels += image.shape[-2] * image.shape[-1]
         if self.cancel is not None and self.cancel():
             raise Cancelled("the job was cancelled")
         if self.progress is not None:
@@ -289,13 +319,14 @@ class Reporter:
             self.progress(
                 Progress(
                     level=level,
-                    levels=self.levels,
+                    levels=self.plan.levels,
                     iteration=iteration,
                     iterations=iterations,
                     losses=losses,
                     elapsed=time.perf_counter() - self.start,
                     step=self.step,
-                    total_steps=self.total_steps,
+                    total_steps=self.plan.steps,
+                    done=self.pixels / self.plan.pixels if self.plan.pixels else None,
                     _preview=preview,
                 )
             )
@@ -309,13 +340,11 @@ def run_proposed(
     weights: list[float],
     mask: torch.Tensor | None,
     options: StyleOptions,
-    progress: ProgressCallback | None,
-    cancel: CancelCheck | None,
+    reporter: Reporter,
     run: Run,
 ) -> torch.Tensor:
     spec = extractor.spec
     levels = plan_levels(*content.shape[-2:], options)
-    reporter = Reporter(sum(lv.iterations for lv in levels), len(levels), progress, cancel)
     weight = DynamicWeight(options.strength, adaptive=options.dynamic_weighting)
     generator = torch.Generator(device="cpu").manual_seed(options.seed)
     device = content.device
@@ -338,7 +367,8 @@ def run_proposed(
         scales = (1, 2) if min(size) // 2 >= COARSEST_SIDE else (1,)
         style_losses = {}
         for scale in scales:
-            grams = targets.grams(extractor, styles, weights, max(size) // scale, spec.style)
+            side = round(max(size) * options.style_scale) // scale
+            grams = targets.grams(extractor, styles, weights, side, spec.style)
             style_losses[scale] = {n: StyleLoss(grams[n]) for n in spec.style}
         wanted = set(spec.style) | {spec.styled_content}
         if level.main_content:
@@ -426,6 +456,7 @@ def run_proposed(
             reporter(index, it, level.iterations, losses, image)
         run.timings[f"level{index}_{level.width}x{level.height}"] = time.perf_counter() - tic
     assert image is not None
+    run.style_weight = weight.value
     # The caller blends through the mask once, at full resolution.
     return image.detach()
 
@@ -438,18 +469,15 @@ def run_gatys(
     weights: list[float],
     mask: torch.Tensor | None,
     options: StyleOptions,
-    progress: ProgressCallback | None,
-    cancel: CancelCheck | None,
+    reporter: Reporter,
     run: Run,
 ) -> torch.Tensor:
     spec = extractor.spec
     tic = time.perf_counter()
-    iterations = options.iterations or max(
-        1, round(GATYS_ITERATIONS * PRESET_SCALE[options.quality])
-    )
-    reporter = Reporter(iterations, 1, progress, cancel)
+    iterations = gatys_iterations(options)
     device = content.device
-    grams = targets.grams(extractor, styles, weights, max(content.shape[-2:]), spec.style)
+    side = round(max(content.shape[-2:]) * options.style_scale)
+    grams = targets.grams(extractor, styles, weights, side, spec.style)
     style_losses = {n: GatysStyleLoss(grams[n]) for n in spec.style}
     wanted = set(spec.style) | {spec.content}
     with torch.no_grad(), autocast(device):

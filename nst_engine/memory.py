@@ -1,0 +1,78 @@
+"""How much memory a job needs, and how much the device has: the plan is checked (and
+changed, or refused with the size that fits) before the work starts.
+
+The per-pixel figures were measured: one forward and backward pass of VGG-19 to relu5_1
+with the style and content layers kept took 2.8-3.0 KB a pixel in float32 on the CPU (790 MB
+at 512x512, 2.9 GB at 1024x1024); a level of the proposed method adds its half-size copy
+(a quarter more). bfloat16 on a GPU keeps about two thirds of that. See
+docs/full-resolution.md.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from .devices import low_precision
+
+# Bytes a working pixel takes at the peak of an iteration, and what a job holds besides
+# (the network's weights, the style targets, the images).
+BYTES_PER_PIXEL = {"float32": 3800, "bfloat16": 2500}
+FIXED_BYTES = 800 << 20
+# Of what is free, the share a plan may count on (the rest is for everything else).
+USABLE_SHARE = 0.8
+
+
+def needed_bytes(pixels: int, device: torch.device) -> int:
+    """The peak memory of optimising an image of `pixels` pixels on `device`."""
+    precision = "bfloat16" if low_precision(device) else "float32"
+    return FIXED_BYTES + pixels * BYTES_PER_PIXEL[precision]
+
+
+def available_bytes(device: torch.device) -> int:
+    """Free memory on the device: the GPU's free memory, or the RAM Linux says is available
+    (MemAvailable), else all of the machine's RAM."""
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def usable_bytes(device: torch.device) -> int:
+    return int(available_bytes(device) * USABLE_SHARE)
+
+
+def largest_side(device: torch.device, aspect: float = 1.0) -> int:
+    """The long side of the largest image (of this aspect, long/short) that fits."""
+    budget = usable_bytes(device) - FIXED_BYTES
+    precision = "bfloat16" if low_precision(device) else "float32"
+    pixels = max(0, budget) / BYTES_PER_PIXEL[precision]
+    return int((pixels * aspect) ** 0.5)
+
+
+def gib(count: int) -> str:
+    return f"{count / 2**30:.1f} GiB"
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether an exception says the device ran out of memory (CUDA's, or the CPU's)."""
+    if isinstance(exc, torch.cuda.OutOfMemoryError | MemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def free_cached(device: torch.device) -> None:
+    """Give the allocator's cached blocks back, after an out-of-memory error."""
+    import gc
+
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
