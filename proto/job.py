@@ -10,9 +10,11 @@ Pixels: width*height*channels samples of sample_type "u8", "u16" or "f32" (littl
 rows top to bottom, channels interleaved. Mask: None, or width*height bytes, one u8 per
 pixel: 0 keeps the pixel exactly, 255 styles it fully, values between blend (a feathered
 selection). Options (all optional): method ("proposed" | "gatys"), strength (0..1), size
-(long side the styling is computed at), quality ("draft" | "normal" | "high"),
-preserve_color (bool), seed (int >= 0), iterations (int >= 1), pooling ("avg" | "max"),
-preview_max_side (int: ask for preview events), preview_interval (seconds between previews).
+(the working size: the long side the optimisation runs at; the result is full size),
+quality ("draft" | "normal" | "high"), style_scale (the stroke size, 0.25..4),
+full_resolution ("auto" | "detail" | "refine"), preserve_color (bool), seed (int >= 0),
+iterations (int >= 1), pooling ("avg" | "max"), preview_max_side (int: ask for preview
+events), preview_interval (seconds between previews).
 A request names either style images or `model`, a trained network of the server's style
 library (ListModels); then of the options only size and preserve_color apply.
 
@@ -38,8 +40,8 @@ SAMPLE_NAMES = {v: k for k, v in SAMPLE_TYPES.items()}
 SAMPLE_BYTES = {"u8": 1, "u16": 2, "f32": 4}
 # Each sample type as a numpy dtype string: little-endian, as the wire carries samples.
 SAMPLE_DTYPES = {"u8": "<u1", "u16": "<u2", "f32": "<f4"}
-TEXT_OPTIONS = ("method", "quality", "pooling")
-FLOAT_OPTIONS = ("strength", "preview_interval")
+TEXT_OPTIONS = ("method", "quality", "pooling", "full_resolution")
+FLOAT_OPTIONS = ("strength", "preview_interval", "style_scale")
 BOOL_OPTIONS = ("preserve_color",)
 COUNT_OPTIONS = ("size", "seed", "iterations", "preview_max_side")
 OPTION_FIELDS = TEXT_OPTIONS + FLOAT_OPTIONS + BOOL_OPTIONS + COUNT_OPTIONS

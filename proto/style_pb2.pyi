@@ -30,7 +30,7 @@ STREAM_MASK: Stream
 STREAM_STYLE: Stream
 
 class Options(_message.Message):
-    __slots__ = ("method", "strength", "size", "quality", "preserve_color", "seed", "iterations", "pooling", "preview_max_side", "preview_interval")
+    __slots__ = ("method", "strength", "size", "quality", "preserve_color", "seed", "iterations", "pooling", "preview_max_side", "preview_interval", "style_scale", "full_resolution")
     METHOD_FIELD_NUMBER: _ClassVar[int]
     STRENGTH_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -41,6 +41,8 @@ class Options(_message.Message):
     POOLING_FIELD_NUMBER: _ClassVar[int]
     PREVIEW_MAX_SIDE_FIELD_NUMBER: _ClassVar[int]
     PREVIEW_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    STYLE_SCALE_FIELD_NUMBER: _ClassVar[int]
+    FULL_RESOLUTION_FIELD_NUMBER: _ClassVar[int]
     method: str
     strength: float
     size: int
@@ -51,7 +53,9 @@ class Options(_message.Message):
     pooling: str
     preview_max_side: int
     preview_interval: float
-    def __init__(self, method: _Optional[str] = ..., strength: _Optional[float] = ..., size: _Optional[int] = ..., quality: _Optional[str] = ..., preserve_color: _Optional[bool] = ..., seed: _Optional[int] = ..., iterations: _Optional[int] = ..., pooling: _Optional[str] = ..., preview_max_side: _Optional[int] = ..., preview_interval: _Optional[float] = ...) -> None: ...
+    style_scale: float
+    full_resolution: str
+    def __init__(self, method: _Optional[str] = ..., strength: _Optional[float] = ..., size: _Optional[int] = ..., quality: _Optional[str] = ..., preserve_color: _Optional[bool] = ..., seed: _Optional[int] = ..., iterations: _Optional[int] = ..., pooling: _Optional[str] = ..., preview_max_side: _Optional[int] = ..., preview_interval: _Optional[float] = ..., style_scale: _Optional[float] = ..., full_resolution: _Optional[str] = ...) -> None: ...
 
 class StyleSpec(_message.Message):
     __slots__ = ("weight", "byte_size", "name")

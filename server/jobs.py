@@ -14,7 +14,6 @@ leaves one log line with its timings.
 from __future__ import annotations
 
 import collections
-import gc
 import itertools
 import logging
 import queue
@@ -311,7 +310,18 @@ class Scheduler:
                 with self.lock:
                     self.running = None
                     self.jobs_done += 1
-                _free_memory()
+                self._free_memory()
+
+    def _free_memory(self) -> None:
+        """What a finished job held goes back to the device (best effort)."""
+        try:
+            import torch
+
+            from nst_engine.memory import free_cached
+
+            free_cached(torch.device(self.device))
+        except Exception:  # noqa: BLE001 - freeing is best effort
+            pass
 
     def _reporter(self, job: Job) -> Callable[[Progress], None]:
         """The engine's progress callback: a Progressed event every iteration, and a preview
@@ -405,40 +415,20 @@ class Scheduler:
 def engine_error(exc: Exception, job: Job) -> JobError:
     """The status an engine exception ends the job with."""
     from nst_engine.errors import Cancelled, InputError, NSTError
+    from nst_engine.memory import is_out_of_memory
 
     if isinstance(exc, Cancelled):
         return JobError("CANCELLED", f"the job was {job.cancel_reason}")
     if isinstance(exc, InputError):
         return invalid(str(exc))
-    if _is_out_of_memory(exc):
+    if is_out_of_memory(exc):
         size = job.options.get("size") or max(job.content.shape[:2])
         return JobError(
             "RESOURCE_EXHAUSTED",
             f"the device ran out of memory styling at {size} pixels on the long side; lower "
-            f"the size (e.g. size {max(MIN_SIDE, int(size) // 2)}) or the quality and try again",
+            f"the working size (e.g. size {max(MIN_SIDE, int(size) // 2)}) or the quality and "
+            "try again",
         )
     if isinstance(exc, NSTError):
         return JobError("FAILED_PRECONDITION", str(exc))
     return JobError("INTERNAL", f"internal error: {type(exc).__name__}: {exc}")
-
-
-def _is_out_of_memory(exc: BaseException) -> bool:
-    try:
-        import torch
-
-        if isinstance(exc, torch.cuda.OutOfMemoryError):
-            return True
-    except ImportError:  # pragma: no cover
-        pass
-    return isinstance(exc, MemoryError) or "out of memory" in str(exc).lower()
-
-
-def _free_memory() -> None:
-    gc.collect()
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except Exception:  # noqa: BLE001 - freeing is best effort
-        pass

@@ -73,6 +73,8 @@ def options_dict(options: StyleOptions) -> dict:
         "seed": options.seed,
         "iterations": options.iterations,
         "pooling": options.pooling,
+        "style_scale": options.style_scale,
+        "full_resolution": options.full_resolution,
     }
 
 
@@ -129,6 +131,7 @@ def stylize_remote(
                     elapsed=event.elapsed,
                     step=event.step,
                     total_steps=event.total_steps,
+                    done=event.fraction,
                 )
             )
 

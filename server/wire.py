@@ -93,8 +93,8 @@ def check_spec(spec: pb.JobSpec, limits: Limits) -> dict[str, Any]:
 
 
 # The Options fields that are StyleOptions fields of the same name: (set?, value) readers.
-_OPTIONAL_FIELDS = ("strength", "size", "preserve_color", "seed", "iterations")
-_TEXT_FIELDS = ("method", "quality", "pooling")
+_OPTIONAL_FIELDS = ("strength", "size", "preserve_color", "seed", "iterations", "style_scale")
+_TEXT_FIELDS = ("method", "quality", "pooling", "full_resolution")
 
 
 def check_options(o: pb.Options, weights: list[float], limits: Limits) -> dict[str, Any]:

@@ -107,8 +107,15 @@ def test_job_options_cap_the_working_size_and_keep_the_preset_iterations():
         "quality": "draft",
         "preserve_color": True,
         "seed": 3,
+        "style_scale": 1.0,
         "size": 512,
     }
+    assert (
+        core.job_options(**common, size=0, iterations=0, long_side=4000, style_scale=2)[
+            "style_scale"
+        ]
+        == 2.0
+    )
     small = core.job_options(**common, size=512, iterations=40, long_side=300)
     assert "size" not in small and small["iterations"] == 40
 

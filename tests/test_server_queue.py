@@ -139,7 +139,7 @@ def test_out_of_memory_fails_that_job_and_the_server_keeps_serving(server, fake)
     with pytest.raises(JobFailed) as failed:
         run_job(server.address, grey(), seed=666)
     assert failed.value.code == "RESOURCE_EXHAUSTED"
-    assert "out of memory" in str(failed.value) and "lower the size" in str(failed.value)
+    assert "out of memory" in str(failed.value) and "lower the working size" in str(failed.value)
     result = run_job(server.address, grey(value=5), iterations=2)
     assert np.frombuffer(result.pixels, np.uint8).min() == 250
 

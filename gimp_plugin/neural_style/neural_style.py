@@ -190,6 +190,7 @@ def stylize_layer(image, drawables, config):
         preserve_color=config.get_property("preserve-color"),
         seed=config.get_property("seed"),
         size=config.get_property("size"),
+        style_scale=config.get_property("style-scale"),
         iterations=config.get_property("iterations"),
         long_side=max(width, height),
     )
@@ -343,12 +344,22 @@ class NeuralStyle(Gimp.PlugIn):
         )
         procedure.add_int_argument(
             "size",
-            "Max working si_ze",
-            "Largest long side in pixels the style is computed "
-            "at (0: always the layer's own size); the new layer keeps the layer's size",
+            "Working si_ze",
+            "Long side in pixels the optimisation runs at (0: by quality, 512 to 1024); the "
+            "new layer has the layer's full size and detail whatever it is",
             0,
             8192,
-            512,
+            0,
+            rw,
+        )
+        procedure.add_double_argument(
+            "style-scale",
+            "Stro_ke size",
+            "The size of the style's brush strokes: 1 as in the painting, 0.5 half as large, "
+            "2 twice as large, at any layer size",
+            0.25,
+            4.0,
+            1.0,
             rw,
         )
         procedure.add_choice_argument(

@@ -100,17 +100,20 @@ def job_options(
     size: int,
     iterations: int,
     long_side: int,
+    style_scale: float = 1.0,
 ) -> dict:
     """The job's options from the procedure's arguments.
 
-    `size` is a cap on the working size (0: the layer's own): a layer smaller than it is styled
-    at its own size. `iterations` 0 means the quality preset's."""
+    `size` is the working size (0: the quality's); a layer smaller than it is styled at its
+    own size. The result has the layer's full size either way. `iterations` 0 means the
+    quality preset's. `style_scale` is the stroke size."""
     options = {
         "method": method,
         "strength": float(strength),
         "quality": quality,
         "preserve_color": bool(preserve_color),
         "seed": int(seed),
+        "style_scale": float(style_scale),
     }
     if 0 < int(size) < long_side:
         options["size"] = int(size)

@@ -117,6 +117,7 @@ def test_installer_puts_a_registered_plugin_in_gimp(gimp_root, installed):
         "strength",
         "quality",
         "size",
+        "style-scale",
         "method",
         "preserve-color",
         "server",
