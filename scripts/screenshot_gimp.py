@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Photograph the plug-in in a real GIMP under Xvfb, in one of the project's Debian roots:
-its dialog, and a result on the canvas.
+its dialog, the canvas mid-job with the preview layer, and a result on the canvas.
 
-    python scripts/screenshot_gimp.py [--suite sid|trixie] [--what dialog result]
+    python scripts/screenshot_gimp.py [--suite sid|trixie] [--what dialog preview result]
                                       [--server ADDRESS] [--out docs/images]
 
 Builds the root with the GUI tools if needed (scripts/build_gimp_root.sh --gui), makes a fresh
@@ -10,9 +10,11 @@ home in which GIMP has run once and installs the plug-in into it with the real i
 no flags, as a user does. `dialog` opens Filters > Neural Style's dialog on an example image
 (with a server answering at --server, its style models show in the drop-down); `result` makes
 a feathered selection on the photograph, runs the plug-in against the server and shoots the
-whole window with the new layer. Without --server a real `nst-server serve` is started on a
-free port for the run (its style library: $NST_MODELS). Needs root. Kills only the processes
-it started. Writes gimp-3.x-dialog.png and gimp-3.x-result.png (the GIMP version).
+whole window with the new layer; `preview` does the same and shoots while the job runs,
+once the preview layer was drawn 12 times. Without --server a real `nst-server serve` is
+started on a free port for the run (its style library: $NST_MODELS). Needs root. Kills only
+the processes it started. Writes gimp-3.x-dialog.png, gimp-3.x-preview.png and
+gimp-3.x-result.png (the GIMP version).
 """
 
 from __future__ import annotations
@@ -122,11 +124,27 @@ def trim_to_windows(path: Path) -> None:
             image.crop(box).save(path)
 
 
-def shoot(root: GimpRoot, home, script: str, window: str | None, out: Path, log, wait=600):
-    """Run `script` in the GUI GIMP; shoot `window` (a title regex) or, once the script wrote
-    its status, the whole screen."""
+def _count_previews(trace: Path) -> int:
+    text = trace.read_text() if trace.is_file() else ""
+    return sum('"what": "preview"' in line for line in text.splitlines())
+
+
+def shoot(
+    root: GimpRoot,
+    home,
+    script: str,
+    window: str | None,
+    out: Path,
+    log,
+    wait=600,
+    previews: int = 0,
+):
+    """Run `script` in the GUI GIMP; shoot `window` (a title regex), or the whole screen once
+    the plug-in has shown `previews` preview layers (mid-job), or once the script wrote its
+    status."""
     work = root.workdir("shot")
     status_host, status_in = work.path("status.json")
+    trace_host, trace_in = work.path("trace.jsonl")
     script_host, script_in = work.path("script.py")
     shot_host, shot_in = work.path("shot.png")
     script_host.write_text(script.replace("STATUS_PATH", status_in))
@@ -135,11 +153,18 @@ def shoot(root: GimpRoot, home, script: str, window: str | None, out: Path, log,
         gimp = x.spawn(
             "gimp", "--no-splash", "--batch-interpreter", "python-fu-eval",
             "-b", f'exec(open("{script_in}").read())',
-            env={"HOME": home.inside, "LANG": "C.UTF-8"}, log=work.host / "gimp.log",
+            env={"HOME": home.inside, "LANG": "C.UTF-8", "NST_PLUGIN_TRACE": trace_in},
+            log=work.host / "gimp.log",
         )  # fmt: skip
         if window:
             wid = x.wait_window(window, timeout=120)
             log(f"window {window!r} appeared after {time.monotonic() - started:.1f} s")
+        elif previews:
+            while _count_previews(trace_host) < previews:
+                if gimp.poll() is not None or time.monotonic() - started > wait:
+                    raise RuntimeError(f"no {previews} previews: {_count_previews(trace_host)}")
+                time.sleep(0.2)
+            log(f"{previews} previews shown after {time.monotonic() - started:.0f} s")
         else:
             while not status_host.is_file():
                 if gimp.poll() is not None or time.monotonic() - started > wait:
@@ -168,7 +193,9 @@ def shoot(root: GimpRoot, home, script: str, window: str | None, out: Path, log,
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--suite", choices=sorted(SUITE_NAMES), default="sid")
-    parser.add_argument("--what", nargs="+", choices=("dialog", "result"), default=["dialog"])
+    parser.add_argument(
+        "--what", nargs="+", choices=("dialog", "preview", "result"), default=["dialog"]
+    )
     parser.add_argument("--server", help="a running server (default: start one)")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "images")
     args = parser.parse_args()
@@ -185,6 +212,9 @@ def main() -> int:
         if "dialog" in args.what:
             out = args.out / f"gimp-{root.minor}-dialog.png"
             shoot(root, home, configure + OPEN_DIALOG, "^Neural Style$", out, print)
+        if "preview" in args.what:
+            out = args.out / f"gimp-{root.minor}-preview.png"
+            shoot(root, home, configure + RUN_ON_CANVAS, None, out, print, previews=12)
         if "result" in args.what:
             out = args.out / f"gimp-{root.minor}-result.png"
             shoot(root, home, configure + RUN_ON_CANVAS, None, out, print)

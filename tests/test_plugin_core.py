@@ -109,6 +109,8 @@ def test_job_options_cap_the_working_size_and_keep_the_preset_iterations():
         "seed": 3,
         "style_scale": 1.0,
         "size": 512,
+        "preview_max_side": core.PREVIEW_MAX_SIDE,
+        "preview_interval": core.PREVIEW_INTERVAL,
     }
     assert (
         core.job_options(**common, size=0, iterations=0, long_side=4000, style_scale=2)[
@@ -118,6 +120,44 @@ def test_job_options_cap_the_working_size_and_keep_the_preset_iterations():
     )
     small = core.job_options(**common, size=512, iterations=40, long_side=300)
     assert "size" not in small and small["iterations"] == 40
+
+
+def test_previews_are_asked_for_small_and_only_whole_ones_are_drawn(tmp_path, monkeypatch):
+    common = dict(method="proposed", strength=0.5, quality="normal", preserve_color=0, seed=0)
+    quiet = core.job_options(**common, size=0, iterations=0, long_side=4000, preview=False)
+    assert "preview_max_side" not in quiet
+    assert (
+        core.job_options(**common, size=0, iterations=0, long_side=4000)["preview_max_side"] <= 512
+    )
+
+    def event(kind="preview", width=4, height=2, pixels=bytes(24)):
+        return SimpleNamespace(
+            kind=kind, preview=pixels, preview_width=width, preview_height=height
+        )
+
+    assert core.preview_pixels(event()) == (4, 2, bytes(24))
+    assert core.preview_pixels(event(pixels=bytes(23))) is None  # never drawn half
+    assert core.preview_pixels(event(width=0)) is None
+    assert core.preview_pixels(event(kind="progress")) is None
+    assert core.preview_pixels(SimpleNamespace(kind="finished")) is None
+
+    core.trace("preview", layers=2)  # no trace file asked for: nothing written
+    monkeypatch.setenv("NST_PLUGIN_TRACE", str(tmp_path / "trace.jsonl"))
+    core.trace("preview", layers=2)
+    core.trace("preview removed", layers=1)
+    lines = (tmp_path / "trace.jsonl").read_text().splitlines()
+    assert lines == ['{"what": "preview", "layers": 2}', '{"what": "preview removed", "layers": 1}']
+
+
+def test_a_preview_fills_the_layer_by_nearest_neighbour():
+    import numpy as np
+
+    small = np.random.default_rng(1).integers(0, 256, (7, 10, 3), np.uint8)
+    for out_h, out_w in ((7, 10), (30, 43), (5, 4)):
+        rows = np.arange(out_h) * 7 // out_h
+        cols = np.arange(out_w) * 10 // out_w
+        expected = small[rows][:, cols].tobytes()
+        assert core.upscale_nearest(small.tobytes(), 10, 7, out_w, out_h) == expected
 
 
 def test_the_plugins_own_default_address_is_the_contracts():

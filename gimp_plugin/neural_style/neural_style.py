@@ -24,6 +24,7 @@ breaks and the server cancels the job on the client's disconnect. SIGTERM and SI
 also turned into a cancel of the job, and a deadline (the `timeout` argument) cancels it too.
 """
 
+import contextlib
 import os
 import signal
 import sys
@@ -138,6 +139,79 @@ def _deadline(seconds):
     return deadline
 
 
+@contextlib.contextmanager
+def _undo_frozen(image):
+    """What runs inside is not recorded in the image's undo history."""
+    image.undo_freeze()
+    try:
+        yield
+    finally:
+        image.undo_thaw()
+
+
+class _PreviewLayer:
+    """The result so far, in a layer above the source while the job runs (GIMP's thread).
+
+    One layer of the source's size, masked by the selection, into which each of the server's
+    small previews is scaled (core.upscale_nearest says why not by GIMP). It is inserted and
+    removed with undo frozen around those two calls only, so it leaves nothing in the undo
+    history; undo is never left frozen while the job runs, because GIMP's Cancel button
+    kills the plug-in outright. A preview layer left by such a kill is removed by the next
+    run (`sweep`)."""
+
+    NAME = "Neural Style preview"
+
+    def __init__(self, image, source, masked):
+        self.image, self.source, self.masked = image, source, masked
+        self.layer = None
+
+    @classmethod
+    def sweep(cls, image, source):
+        """Remove preview layers a killed run left beside `source`."""
+        parent = source.get_parent()
+        siblings = parent.get_children() if parent is not None else image.get_layers()
+        for layer in siblings:
+            if layer.get_name() == cls.NAME and layer != source:
+                with _undo_frozen(image):
+                    image.remove_layer(layer)
+                core.trace("stale preview removed")
+
+    def _insert(self):
+        image, source = self.image, self.source
+        layer = Gimp.Layer.new(
+            image, self.NAME, source.get_width(), source.get_height(),
+            Gimp.ImageType.RGB_IMAGE, 100.0, Gimp.LayerMode.NORMAL,
+        )  # fmt: skip
+        _ok, ox, oy = source.get_offsets()
+        with _undo_frozen(image):
+            image.insert_layer(layer, source.get_parent(), image.get_item_position(source))
+            layer.set_offsets(ox, oy)
+            if self.masked:
+                layer.add_mask(layer.create_mask(Gimp.AddMaskType.SELECTION))
+        self.layer = layer
+
+    def show(self, width, height, rgb):
+        if self.layer is None:
+            self._insert()
+        out_width, out_height = self.layer.get_width(), self.layer.get_height()
+        pixels = core.upscale_nearest(rgb, width, height, out_width, out_height)
+        target = self.layer.get_buffer()
+        target.set(Gegl.Rectangle.new(0, 0, out_width, out_height), "R'G'B' u8", pixels)
+        target.flush()
+        self.layer.update(0, 0, self.layer.get_width(), self.layer.get_height())
+        Gimp.displays_flush()
+        core.trace("preview", layers=len(self.image.get_layers()), width=width, height=height)
+
+    def remove(self):
+        if self.layer is None:
+            return
+        with _undo_frozen(self.image):
+            self.image.remove_layer(self.layer)
+        self.layer = None
+        Gimp.displays_flush()
+        core.trace("preview removed", layers=len(self.image.get_layers()))
+
+
 def _write_layer(image, source, name, fmt, width, height, data):
     """Insert the result as a new layer above `source`, in one undo group."""
     layer_type = source.type()
@@ -199,11 +273,23 @@ def stylize_layer(image, drawables, config):
         model=model,
     )  # fmt: skip
     progress = _ProgressBar()
+    _PreviewLayer.sweep(image, source)
+    preview = _PreviewLayer(image, source, masked=mask is not None)
+
+    def show(event):
+        progress(event)
+        pixels = core.preview_pixels(event)
+        if pixels is not None:
+            preview.show(*pixels)
+
     cancel = _deadline(timeout)
-    result = core.run_job(
-        transport, request, address, timeout, settings, progress, progress.say, cancel
-    )
-    core.check_result(result, request)
+    try:
+        result = core.run_job(
+            transport, request, address, timeout, settings, show, progress.say, cancel
+        )
+        core.check_result(result, request)
+    finally:
+        preview.remove()
     name = core.layer_name(model, style_path)
     layer = _write_layer(image, source, name, fmt, width, height, bytes(result.pixels))
     Gimp.progress_end()

@@ -83,6 +83,7 @@ try:
         )
         dump(layer, P["fmt"], P["dir"] + f"/layer{index}.raw")
     out["precision_after"] = img.get_precision().value_name
+    out["undo_enabled"] = img.undo_is_enabled()
 finally:
     with open(P["dir"] + "/result.json", "w") as fh:
         json.dump(out, fh, indent=1)

@@ -40,7 +40,10 @@ def free_port() -> int:
 def run_stylize(
     root: GimpRoot, installed: dict, params: dict, files: dict[str, Path], timeout: float = 300
 ) -> tuple[dict, object, object]:
-    """Run tests/gimp/batch_stylize.py in headless GIMP; return (result, batch, workdir)."""
+    """Run tests/gimp/batch_stylize.py in headless GIMP; return (result, batch, workdir).
+
+    The plug-in's trace of what it did to the image during the job (neural_style_core.trace)
+    is in result["trace"]."""
     work = root.workdir("stylize")
     for key, src in files.items():
         host, inside = work.path(src.name)
@@ -49,12 +52,17 @@ def run_stylize(
     params["dir"] = work.inside
     script_host, script_in = work.path("run.py")
     script_host.write_text(f"PARAMS = {params!r}\n" + BATCH_STYLIZE.read_text())
-    batch = root.batch(installed["home_in"], script_in, timeout=timeout)
+    trace_host, trace_in = work.path("trace.jsonl")
+    batch = root.batch(
+        installed["home_in"], script_in, timeout=timeout, env={"NST_PLUGIN_TRACE": trace_in}
+    )
     result_path = work.host / "result.json"
     assert result_path.is_file(), (
         f"GIMP wrote no result (exit {batch.returncode}):\n" + batch.output[-3000:]
     )
     result = json.loads(result_path.read_text())
+    lines = trace_host.read_text().splitlines() if trace_host.is_file() else []
+    result["trace"] = [json.loads(line) for line in lines]
     _report(
         f"GIMP batch exit {batch.returncode} in {batch.seconds:.1f} s: status "
         f"{result['status']}, layers {[layer['name'] for layer in result['layers']]}"

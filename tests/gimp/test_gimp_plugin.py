@@ -205,6 +205,20 @@ def test_feathered_selection_gives_a_new_styled_layer(gimp_root, installed, serv
     )
     assert changed > 2.0
     assert d_styled < 0.9 * d_source, "the selection did not move toward the style"
+    assert_preview_came_and_went(result, layers_before=1)
+
+
+def assert_preview_came_and_went(result: dict, layers_before: int) -> None:
+    """During the job a preview layer sat above the source; after it, it is gone and the
+    image's undo is enabled again (it was frozen while the preview was shown)."""
+    shown = [t for t in result["trace"] if t["what"] == "preview"]
+    removed = [t for t in result["trace"] if t["what"] == "preview removed"]
+    assert shown, f"no preview layer during the job: {result['trace']}"
+    assert {t["layers"] for t in shown} == {layers_before + 1}
+    assert [t["layers"] for t in removed] == [layers_before]
+    assert result["trace"][-1]["what"] == "preview removed"
+    assert "Neural Style preview" not in [layer["name"] for layer in result["layers"]]
+    assert result["undo_enabled"]
 
 
 def test_a_style_model_from_the_server_library_styles_the_selection(
@@ -314,6 +328,23 @@ def test_float_image_travels_as_float(gimp_root, installed, server, images):
     )
     assert changed > 0.005
     assert levels > 0.5, "the float result was quantised on the way"
+
+
+def test_a_job_cut_off_by_its_timeout_leaves_no_preview_and_no_layer(
+    gimp_root, installed, server, images
+):
+    params = {
+        "fmt": "R'G'B' u8",
+        "args": {"server": server["address"], "timeout": 6, "iterations": 5000},
+    }
+    result, batch, _work = run_stylize(
+        gimp_root, installed, params, {"content": images["content"], "style": images["style"]}
+    )
+    _report(f"timeout: {result['status']} after {result['seconds']} s: {result['message']!r}")
+    assert batch.returncode == 0
+    assert result["status"] == "execution-error" and "gave up after 6 s" in result["message"]
+    assert [layer["name"] for layer in result["layers"]] == [result["source"]["name"]]
+    assert_preview_came_and_went(result, layers_before=1)
 
 
 def test_server_down_and_not_startable_gives_an_error(gimp_root, installed, images):
