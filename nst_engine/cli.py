@@ -6,6 +6,7 @@ Every expected failure ends in one line on stderr and a non-zero exit, never a t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -17,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import __version__
-from .errors import Cancelled, NSTError
+from . import __version__, gallery
+from .errors import Cancelled, InputError, NSTError
 from .images import (
     as_array,
     fit_long_side,
@@ -77,7 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
         "stylize", help="paint CONTENT in the style of STYLE, or with a trained --model"
     )
     p.add_argument("content", type=Path)
-    p.add_argument("styles", type=Path, nargs="*", metavar="STYLE")
+    p.add_argument(
+        "styles",
+        type=Path,
+        nargs="*",
+        metavar="STYLE",
+        help="a style image file, or the name of a painting of the gallery (`nst styles`)",
+    )
     p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument(
         "--model",
@@ -155,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
         "checked in its header before anything is decoded (default %(default)s)",
     )
     p.set_defaults(run=cmd_stylize)
+
+    g = commands.add_parser("styles", help="list the style gallery: paintings that STYLE can name")
+    g.add_argument("--json", action="store_true", help="print one JSON list")
+    g.set_defaults(run=cmd_styles)
 
     e = commands.add_parser(
         "evaluate",
@@ -377,7 +388,7 @@ def cmd_stylize(args: argparse.Namespace, remote: RemoteRun | None = None) -> in
         model = load_model(Path(args.model))
     content = load_image(args.content, args.max_pixels)
     _warn_losses(args.output, content)
-    styles = [load_image(path, args.max_pixels) for path in args.styles]
+    styles = [load_style(path, args.max_pixels) for path in args.styles]
     mask = None
     if args.mask is not None:
         mask = mask_array(load_image(args.mask, args.max_pixels)[:, :, 0], *content.shape[:2])
@@ -423,6 +434,30 @@ def cmd_stylize(args: argparse.Namespace, remote: RemoteRun | None = None) -> in
         f"wrote {args.output} ({width}x{height}, {stats.get('method', options.method)}, "
         f"{stats.get('device', '?')}, {time.perf_counter() - started:.1f}s)"
     )
+    return 0
+
+
+def load_style(style: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """A STYLE argument's image: the file, else the gallery's painting of that name."""
+    painting = gallery.resolve(style)
+    if painting is not None:
+        return load_image(painting.read_bytes(), max_pixels, name=f"gallery:{painting.name}")
+    if not style.exists():
+        raise InputError(
+            f"{style}: no such file, and no painting of that name in the gallery "
+            "(`nst styles` lists them)"
+        )
+    return load_image(style, max_pixels)
+
+
+def cmd_styles(args: argparse.Namespace) -> int:
+    """The gallery's paintings, by name (any of them is a STYLE for `nst stylize`)."""
+    if args.json:
+        print(json.dumps([dataclasses.asdict(p) for p in gallery.PAINTINGS], indent=1))
+        return 0
+    width = max(len(name) for name in gallery.names())
+    for p in gallery.PAINTINGS:
+        print(f"{p.name:<{width}}  {p.kind:<24}  {p.artist}, {p.title} ({p.year})")
     return 0
 
 

@@ -183,7 +183,8 @@ class JobRequest:
     height: int
     channels: int
     sample_type: str
-    styles: Sequence[tuple[bytes, float]] = ()
+    # (encoded image file, weight), or (the name of a painting of the server's gallery, weight)
+    styles: Sequence[tuple[bytes | str, float]] = ()
     mask: bytes | bytearray | memoryview | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     style_names: Sequence[str] = ()
@@ -216,7 +217,9 @@ class JobRequest:
             sample_type=SAMPLE_TYPES[self.sample_type],
             has_mask=self.mask is not None,
             styles=[
-                pb.StyleSpec(
+                pb.StyleSpec(weight=float(weight), gallery=data)
+                if isinstance(data, str)
+                else pb.StyleSpec(
                     weight=float(weight),
                     byte_size=len(data),
                     name=names[i] if i < len(names) else "",
@@ -236,7 +239,8 @@ class JobRequest:
         if self.mask is not None:
             yield from _chunks(pb.STREAM_MASK, self.mask, 0, chunk_bytes)
         for index, (data, _weight) in enumerate(self.styles):
-            yield from _chunks(pb.STREAM_STYLE, data, index, chunk_bytes)
+            if not isinstance(data, str):  # a gallery painting is named, not sent
+                yield from _chunks(pb.STREAM_STYLE, data, index, chunk_bytes)
         yield pb.StylizeRequest(submit=pb.Submit())
 
     def checked_messages(

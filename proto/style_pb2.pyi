@@ -58,14 +58,16 @@ class Options(_message.Message):
     def __init__(self, method: _Optional[str] = ..., strength: _Optional[float] = ..., size: _Optional[int] = ..., quality: _Optional[str] = ..., preserve_color: _Optional[bool] = ..., seed: _Optional[int] = ..., iterations: _Optional[int] = ..., pooling: _Optional[str] = ..., preview_max_side: _Optional[int] = ..., preview_interval: _Optional[float] = ..., style_scale: _Optional[float] = ..., full_resolution: _Optional[str] = ...) -> None: ...
 
 class StyleSpec(_message.Message):
-    __slots__ = ("weight", "byte_size", "name")
+    __slots__ = ("weight", "byte_size", "name", "gallery")
     WEIGHT_FIELD_NUMBER: _ClassVar[int]
     BYTE_SIZE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    GALLERY_FIELD_NUMBER: _ClassVar[int]
     weight: float
     byte_size: int
     name: str
-    def __init__(self, weight: _Optional[float] = ..., byte_size: _Optional[int] = ..., name: _Optional[str] = ...) -> None: ...
+    gallery: str
+    def __init__(self, weight: _Optional[float] = ..., byte_size: _Optional[int] = ..., name: _Optional[str] = ..., gallery: _Optional[str] = ...) -> None: ...
 
 class JobSpec(_message.Message):
     __slots__ = ("width", "height", "channels", "sample_type", "has_mask", "styles", "options", "model")

@@ -27,6 +27,7 @@ from nst_proto.job import (
     JobRequest,
 )
 
+from nst_engine import gallery
 from nst_engine.errors import Cancelled, InputError, NSTError
 from nst_engine.images import from_float, mask_array, split_channels
 from nst_engine.options import Progress, StyleOptions
@@ -36,8 +37,9 @@ from .daemon import client_address
 SAMPLE_OF_DTYPE = {np.dtype(code).name: name for name, code in SAMPLE_DTYPES.items()}
 
 
-def _style_bytes(style: str | os.PathLike | bytes | np.ndarray) -> tuple[bytes, str]:
-    """Encoded image bytes for the wire: files travel as they are, arrays as 8-bit PNG."""
+def _style_bytes(style: str | os.PathLike | bytes | np.ndarray) -> tuple[bytes | str, str]:
+    """(what the wire carries, a name for logs): files travel as they are, arrays as 8-bit
+    PNG, and a gallery painting as its name (JobRequest.styles)."""
     if isinstance(style, bytes | bytearray):
         return bytes(style), "style"
     if isinstance(style, np.ndarray):
@@ -47,6 +49,9 @@ def _style_bytes(style: str | os.PathLike | bytes | np.ndarray) -> tuple[bytes, 
         buffer = io.BytesIO()
         Image.fromarray(from_float(rgb, np.uint8)).save(buffer, format="PNG")
         return buffer.getvalue(), "array"
+    painting = gallery.resolve(style)
+    if painting is not None:  # the server has the gallery too: named, not sent
+        return painting.name, f"gallery:{painting.name}"
     path = Path(style)
     try:
         return path.read_bytes(), path.name

@@ -21,6 +21,7 @@ import numpy as np
 from nst_proto import style_pb2 as pb
 from nst_proto.job import SAMPLE_DTYPES, SAMPLE_NAMES, SAMPLE_TYPES
 
+from nst_engine import gallery
 from nst_engine.errors import InputError
 from nst_engine.options import MIN_SIDE, StyleOptions
 
@@ -79,7 +80,13 @@ def check_spec(spec: pb.JobSpec, limits: Limits) -> dict[str, Any]:
         )
     weights = []
     for i, style in enumerate(spec.styles):
-        if not 0 < style.byte_size <= limits.max_style_bytes:
+        if style.gallery:
+            if style.byte_size or gallery.find(style.gallery) is None:
+                raise invalid(
+                    f"style {i + 1}: {style.gallery[:80]!r} is not a painting of the gallery "
+                    f"(named styles: {', '.join(gallery.names())}), or it also announced bytes"
+                )
+        elif not 0 < style.byte_size <= limits.max_style_bytes:
             raise invalid(
                 f"style image {i + 1} is {style.byte_size:,} bytes; it must be between 1 byte and "
                 f"{limits.max_style_bytes:,} bytes (an encoded PNG or JPEG file)"
@@ -134,7 +141,8 @@ class Upload:
         if spec.has_mask:
             self.expected[("mask", 0)] = spec.width * spec.height
         for i, style in enumerate(spec.styles):
-            self.expected[("style", i)] = style.byte_size
+            if not style.gallery:
+                self.expected[("style", i)] = style.byte_size
         self.data = {key: bytearray() for key in self.expected}
 
     def add(self, chunk: pb.Chunk) -> None:
@@ -197,9 +205,13 @@ class Upload:
         if s.has_mask:
             mask = np.frombuffer(self.data[("mask", 0)], dtype=np.uint8).reshape(s.height, s.width)
             mask = mask.astype(np.float32) / 255.0
-        styles = [bytes(self.data[("style", i)]) for i in range(len(s.styles))]
-        for index, style in enumerate(styles):
-            check_style(style, index, self.limits.max_pixels)
+        styles = []
+        for index, style in enumerate(s.styles):
+            if style.gallery:
+                styles.append(gallery.find(style.gallery).read_bytes())
+            else:
+                styles.append(bytes(self.data[("style", index)]))
+                check_style(styles[-1], index, self.limits.max_pixels)
         return Job(
             content,
             mask,
