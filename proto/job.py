@@ -134,6 +134,7 @@ class ServerInfo:
     uptime_seconds: float
     pid: int
     model_folder: str = ""
+    gallery: list[str] = field(default_factory=list)  # painting names (JobRequest.styles)
 
 
 @dataclass
@@ -463,6 +464,7 @@ def info_from_message(reply: pb.ServerInfo) -> ServerInfo:
         uptime_seconds=reply.uptime_seconds,
         pid=reply.pid,
         model_folder=reply.model_folder,
+        gallery=list(reply.gallery),
     )
 
 

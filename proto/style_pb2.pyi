@@ -260,7 +260,7 @@ class Limits(_message.Message):
     def __init__(self, max_pixels: _Optional[int] = ..., max_styles: _Optional[int] = ..., max_style_bytes: _Optional[int] = ..., max_iterations: _Optional[int] = ..., max_queue: _Optional[int] = ..., chunk_bytes: _Optional[int] = ..., max_message_bytes: _Optional[int] = ...) -> None: ...
 
 class ServerInfo(_message.Message):
-    __slots__ = ("protocol", "server_version", "engine_version", "torch_version", "grpc_version", "protobuf_version", "python_version", "device", "gpu_name", "gpu_memory_bytes", "weights", "limits", "methods", "qualities", "queued", "busy", "uptime_seconds", "pid", "model_folder")
+    __slots__ = ("protocol", "server_version", "engine_version", "torch_version", "grpc_version", "protobuf_version", "python_version", "device", "gpu_name", "gpu_memory_bytes", "weights", "limits", "methods", "qualities", "queued", "busy", "uptime_seconds", "pid", "model_folder", "gallery")
     PROTOCOL_FIELD_NUMBER: _ClassVar[int]
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
     ENGINE_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -280,6 +280,7 @@ class ServerInfo(_message.Message):
     UPTIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
     MODEL_FOLDER_FIELD_NUMBER: _ClassVar[int]
+    GALLERY_FIELD_NUMBER: _ClassVar[int]
     protocol: str
     server_version: str
     engine_version: str
@@ -299,7 +300,8 @@ class ServerInfo(_message.Message):
     uptime_seconds: float
     pid: int
     model_folder: str
-    def __init__(self, protocol: _Optional[str] = ..., server_version: _Optional[str] = ..., engine_version: _Optional[str] = ..., torch_version: _Optional[str] = ..., grpc_version: _Optional[str] = ..., protobuf_version: _Optional[str] = ..., python_version: _Optional[str] = ..., device: _Optional[str] = ..., gpu_name: _Optional[str] = ..., gpu_memory_bytes: _Optional[int] = ..., weights: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., methods: _Optional[_Iterable[str]] = ..., qualities: _Optional[_Iterable[str]] = ..., queued: _Optional[int] = ..., busy: _Optional[bool] = ..., uptime_seconds: _Optional[float] = ..., pid: _Optional[int] = ..., model_folder: _Optional[str] = ...) -> None: ...
+    gallery: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, protocol: _Optional[str] = ..., server_version: _Optional[str] = ..., engine_version: _Optional[str] = ..., torch_version: _Optional[str] = ..., grpc_version: _Optional[str] = ..., protobuf_version: _Optional[str] = ..., python_version: _Optional[str] = ..., device: _Optional[str] = ..., gpu_name: _Optional[str] = ..., gpu_memory_bytes: _Optional[int] = ..., weights: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., methods: _Optional[_Iterable[str]] = ..., qualities: _Optional[_Iterable[str]] = ..., queued: _Optional[int] = ..., busy: _Optional[bool] = ..., uptime_seconds: _Optional[float] = ..., pid: _Optional[int] = ..., model_folder: _Optional[str] = ..., gallery: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
     __slots__ = ()

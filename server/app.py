@@ -155,6 +155,7 @@ def static_info(device: str, extractor: str = "vgg19") -> dict[str, Any]:
             f"vgg19: Oxford VGG-19 ({features.EMBEDDED_WEIGHTS_FILE} from "
             f"{features.EMBEDDED_WEIGHTS_PACKAGE}, sha256 {features.EMBEDDED_WEIGHTS_SHA256[:16]})"
         )
+    from nst_engine import gallery
     from nst_engine.options import METHODS, QUALITY_PRESETS
 
     return {
@@ -168,6 +169,7 @@ def static_info(device: str, extractor: str = "vgg19") -> dict[str, Any]:
         "gpu_name": gpu_name,
         "gpu_memory_bytes": gpu_memory,
         "weights": weights,
+        "gallery": gallery.names(),
         "methods": list(METHODS),
         "qualities": list(QUALITY_PRESETS),
     }

@@ -72,7 +72,7 @@ def test_an_unknown_style_is_one_line_before_any_work(tmp_path, capsys):
     assert err.count("\n") == 0 and "nst styles" in err and "great-wav" in err
 
 
-def test_the_server_takes_a_painting_by_name_and_refuses_an_unknown_one():
+def test_the_server_lists_and_takes_a_painting_by_name_and_refuses_an_unknown_one():
     from nst_server.app import StyleServer
 
     content = np.random.default_rng(0).integers(0, 256, (40, 56, 3), np.uint8)
@@ -89,6 +89,7 @@ def test_the_server_takes_a_painting_by_name_and_refuses_an_unknown_one():
                 )  # fmt: skip
                 return client.stylize(request).pixels
 
+            assert client.info().gallery == gallery.names()  # what the GIMP dialog offers
             assert run(painting.name) == run(painting.read_bytes())
             with pytest.raises(JobFailed) as refused:
                 run("mona-lisa")

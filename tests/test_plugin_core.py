@@ -160,6 +160,31 @@ def test_a_preview_fills_the_layer_by_nearest_neighbour():
         assert core.upscale_nearest(small.tobytes(), 10, 7, out_w, out_h) == expected
 
 
+def test_one_style_choice_for_paintings_your_image_and_models():
+    choices = core.style_choices(["great-wave", "the-kiss"], [("tiny", "Tiny (trained at 128 px)")])
+    assert [c for c, _ in choices] == ["gallery:great-wave", "gallery:the-kiss", "", "model:tiny"]
+    assert choices[0][1] == "Great wave (gallery)" and choices[2] == core.OWN_IMAGE
+    for choice, _label in choices:
+        assert core.choice_of(*core.chosen_style(choice)) == choice
+    assert core.chosen_style("gallery:great-wave") == ("great-wave", "")
+    assert core.chosen_style("model:tiny") == ("", "tiny")
+    assert core.chosen_style("") == ("", "")
+    # a server without a gallery (or not answering) still offers your own image
+    assert core.style_choices([], []) == [core.OWN_IMAGE]
+
+
+def test_the_dialog_says_where_the_server_runs_or_that_ok_starts_it():
+    address = "127.0.0.1:50051"
+    assert "not running at 127.0.0.1:50051" in core.server_status(None, address)
+    assert "starts when you press OK" in core.server_status(None, address)
+    cpu = SimpleNamespace(device="cpu", gpu_name="", queued=0, busy=False)
+    assert core.server_status(cpu, address) == "Server: running on the CPU"
+    gpu = SimpleNamespace(device="cuda:0", gpu_name="NVIDIA H100", queued=2, busy=True)
+    assert (
+        core.server_status(gpu, address) == "Server: running on NVIDIA H100, busy, 2 job(s) waiting"
+    )
+
+
 def test_the_plugins_own_default_address_is_the_contracts():
     """The core keeps a copy (it must load, and say what is wrong, without nst_proto)."""
     import nst_proto

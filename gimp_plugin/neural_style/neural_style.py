@@ -43,8 +43,6 @@ METHODS = (
     ("proposed", "Proposed (dynamic weighting)", "Keeps the style/content balance steady"),
     ("gatys", "Gatys et al. (classic)", "The classic optimisation with fixed weights"),
 )
-# The job's own arguments, set by GIMP or through the drop-down, not shown as fields.
-ARGUMENTS_OFF_DIALOG = ("run-mode", "image", "drawables", "style-model")
 QUALITIES = (
     ("draft", "Draft (fast)", "Few iterations, for a quick look"),
     ("normal", "Normal", "The default balance of time and quality"),
@@ -245,7 +243,8 @@ def stylize_layer(image, drawables, config):
             "Neural Style needs a pixel layer, not a layer group, layer mask or channel."
         )
     model = (config.get_property("style-model") or "").strip()
-    style_path = None if model else _style_path(config)
+    painting = "" if model else (config.get_property("style-name") or "").strip()
+    style_path = None if model or painting else _style_path(config)
     settings = core.read_settings()
     address = _address(config, settings)
     timeout = int(config.get_property("timeout"))
@@ -256,7 +255,9 @@ def stylize_layer(image, drawables, config):
     rect = Gegl.Rectangle.new(0, 0, width, height)
     pixels = bytes(source.get_buffer().get(rect, 1.0, fmt, Gegl.AbyssPolicy.NONE))
     mask = _read_mask(image, source, width, height)
-    styles = [] if style_path is None else [(core.read_style(style_path), 1.0)]
+    styles = (
+        [(painting, 1.0)] if painting else [] if model else [(core.read_style(style_path), 1.0)]
+    )
     options = core.job_options(
         method=config.get_property("method"),
         strength=config.get_property("strength"),
@@ -290,43 +291,62 @@ def stylize_layer(image, drawables, config):
         core.check_result(result, request)
     finally:
         preview.remove()
-    name = core.layer_name(model, style_path)
+    name = core.layer_name(model or painting, style_path)
     layer = _write_layer(image, source, name, fmt, width, height, bytes(result.pixels))
     Gimp.progress_end()
     Gimp.displays_flush()
     return layer
 
 
-def _library_models(config):
-    """(id, label) of the server's style models, or [] when it has none or does not answer
-    within two seconds (the dialog must open at once; the job starts the server if needed)."""
+# The dialog: the artist's controls in front, the engineering ones behind "Advanced".
+FRONT = ("style-file", "strength", "style-scale", "quality", "preserve-color", "seed")
+ADVANCED = ("method", "size", "iterations", "server", "timeout")
+
+
+def _server_facts(config):
+    """(ServerInfo or None, [(model id, label)]) from the server, or (None, []) when it does
+    not answer within two seconds (the dialog must open at once; OK starts the server)."""
     settings = core.read_settings()
     try:
         transport = core.load_transport(settings=settings)
         with transport.StyleClient(_address(config, settings), connect_timeout=2.0) as client:
+            info = client.info()
             models = client.list_models()
-    except Exception:  # noqa: BLE001 - no list is no choice, never a failed dialog
-        return []
-    return [(m.id, f"{m.name} (trained at {m.training_size} px)") for m in models]
+    except Exception:  # noqa: BLE001 - no answer is no choice, never a failed dialog
+        return None, []
+    return info, [(m.id, f"{m.name} (trained at {m.training_size} px)") for m in models]
 
 
-def _style_model_combo(config, models):
-    """A drop-down "Style model" bound to the `style-model` argument; the first entry means
-    "use the style image"."""
+def _style_box(config, info, models, address):
+    """The one "Style" drop-down (gallery paintings, your own image, trained models), bound
+    to the style-name and style-model arguments, and the line saying where the server runs."""
     gi.require_version("Gtk", "3.0")
     from gi.repository import Gtk  # noqa: PLC0415
 
-    box = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=6)
-    box.pack_start(Gtk.Label(label="Style model (fast):"), False, False, 0)
+    choices = core.style_choices(info.gallery if info is not None else [], models)
+    box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=6)
+    row = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=6)
+    row.pack_start(Gtk.Label(label="Style"), False, False, 0)
     combo = Gtk.ComboBoxText()
-    combo.append("", "None: use the style image")
-    for model_id, label in models:
-        combo.append(model_id, label)
-    current = (config.get_property("style-model") or "").strip()
-    combo.set_active_id(current if current in {m for m, _ in models} else "")
-    combo.connect("changed", lambda c: config.set_property("style-model", c.get_active_id() or ""))
-    config.set_property("style-model", combo.get_active_id() or "")
-    box.pack_start(combo, True, True, 0)
+    for choice_id, label in choices:
+        combo.append(choice_id, label)
+    current = core.choice_of(
+        (config.get_property("style-name") or "").strip(),
+        (config.get_property("style-model") or "").strip(),
+    )
+    combo.set_active_id(current if current in {c for c, _ in choices} else "")
+
+    def chosen(widget):
+        name, model = core.chosen_style(widget.get_active_id() or "")
+        config.set_property("style-name", name)
+        config.set_property("style-model", model)
+
+    combo.connect("changed", chosen)
+    chosen(combo)
+    row.pack_start(combo, True, True, 0)
+    box.pack_start(row, False, False, 0)
+    status = Gtk.Label(label=core.server_status(info, address), xalign=0.0)
+    box.pack_start(status, False, False, 0)
     box.show_all()
     return box
 
@@ -338,13 +358,15 @@ def _show_dialog(procedure, config):
     GimpUi.init(PROC_NAME)
     dialog = GimpUi.ProcedureDialog.new(procedure, config, "Neural Style")
     dialog.get_scale_entry("strength", 1.0)
-    arguments = [spec.get_name() for spec in procedure.get_arguments()]
-    dialog.fill([name for name in arguments if name not in ARGUMENTS_OFF_DIALOG])
-    models = _library_models(config)
-    if models:
-        dialog.get_content_area().pack_start(_style_model_combo(config, models), False, False, 6)
-    else:
-        config.set_property("style-model", "")
+    dialog.get_label("advanced-title", "Advanced", False, False)
+    dialog.fill_box("advanced-box", list(ADVANCED))
+    dialog.fill_expander("advanced", "advanced-title", False, "advanced-box")
+    dialog.fill([*FRONT, "advanced"])
+    info, models = _server_facts(config)
+    style_box = _style_box(config, info, models, _address(config, core.read_settings()))
+    content = dialog.get_content_area()
+    content.pack_start(style_box, False, False, 6)
+    content.reorder_child(style_box, 0)
     ok = dialog.run()
     dialog.destroy()
     return ok
@@ -408,6 +430,14 @@ class NeuralStyle(Gimp.PlugIn):
             "Style _model",
             "The name of a trained style network in the server's style library (nst-server "
             "--models); when set it is used instead of the style image (fast mode)",
+            "",
+            rw,
+        )
+        procedure.add_string_argument(
+            "style-name",
+            "Style _name",
+            "A painting of the style gallery by name (nst styles lists them); when set it is "
+            "used instead of the style image",
             "",
             rw,
         )
@@ -481,8 +511,8 @@ class NeuralStyle(Gimp.PlugIn):
         )
         procedure.add_int_argument(
             "seed",
-            "See_d",
-            "Random seed, for repeatable results",
+            "_Variation",
+            "Another number paints another variation of the same style (the random seed)",
             0,
             2**31 - 1,
             0,

@@ -179,9 +179,49 @@ def check_result(result, request) -> None:
 
 
 def layer_name(model: str, style_path: str | None) -> str:
-    """The new layer's name: the style's (file or model) name."""
+    """The new layer's name: the style's (file, painting or model) name."""
     style = model or os.path.splitext(os.path.basename(style_path or "style"))[0]
     return f"{style} (Neural Style)"
+
+
+# The dialog's one "Style" choice: an id per entry, "" for the style image file.
+OWN_IMAGE = ("", "Your own image (the Style image below)")
+
+
+def style_choices(gallery: list[str], models: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(id, label) of the dialog's Style entries: the server's gallery paintings, the style
+    image file, then the trained style models (fast)."""
+    return (
+        [
+            (f"gallery:{name}", f"{name.replace('-', ' ').capitalize()} (gallery)")
+            for name in gallery
+        ]
+        + [OWN_IMAGE]
+        + [(f"model:{model_id}", f"{label}, fast") for model_id, label in models]
+    )
+
+
+def chosen_style(choice: str) -> tuple[str, str]:
+    """(style-name, style-model) arguments for a Style entry's id."""
+    kind, _, name = choice.partition(":")
+    return (name, "") if kind == "gallery" else ("", name) if kind == "model" else ("", "")
+
+
+def choice_of(style_name: str, style_model: str) -> str:
+    """The Style entry's id for the arguments (the inverse of chosen_style)."""
+    if style_model:
+        return f"model:{style_model}"
+    return f"gallery:{style_name}" if style_name else ""
+
+
+def server_status(info, address: str) -> str:
+    """The dialog's line about the server: where it runs, or that OK will start it."""
+    if info is None:
+        return f"Server: not running at {address}; it starts when you press OK"
+    where = info.gpu_name or ("the CPU" if info.device == "cpu" else info.device)
+    waiting = f", {info.queued} job(s) waiting" if info.queued else ""
+    busy = ", busy" if info.busy else ""
+    return f"Server: running on {where}{busy}{waiting}"
 
 
 def in_flatpak(environ: dict | None = None, info_file: str = "/.flatpak-info") -> bool:

@@ -114,6 +114,7 @@ def test_installer_puts_a_registered_plugin_in_gimp(gimp_root, installed):
     for name in (
         "style-file",
         "style-model",
+        "style-name",
         "strength",
         "quality",
         "size",
@@ -219,6 +220,34 @@ def assert_preview_came_and_went(result: dict, layers_before: int) -> None:
     assert result["trace"][-1]["what"] == "preview removed"
     assert "Neural Style preview" not in [layer["name"] for layer in result["layers"]]
     assert result["undo_enabled"]
+
+
+def test_a_gallery_painting_by_name_styles_the_layer(gimp_root, installed, server, images):
+    from nst_engine import gallery
+    from nst_engine.images import load_image
+
+    params = {
+        "fmt": "R'G'B' u8",
+        "args": {
+            "style-name": "great-wave",
+            "strength": 1.0,
+            "iterations": 30,
+            "quality": "draft",
+            "server": server["address"],
+            "timeout": 300,
+        },
+    }
+    result, batch, work = run_stylize(
+        gimp_root, installed, params, {"content": images["content"], "style": images["style"]}
+    )
+    assert batch.returncode == 0 and result["status"] == "success", result["message"]
+    assert [layer["name"] for layer in result["layers"]][0] == "great-wave (Neural Style)"
+    styled = load_raw(work.host / "layer0.raw", (H, W, 3), np.uint8)
+    wave = load_image(gallery.find("great-wave").read_bytes())
+    before = colour_distance(images["content8"], wave)
+    after = colour_distance(styled, wave)
+    _report(f"gallery by name: colour distance to the Great Wave {before:.4f} -> {after:.4f}")
+    assert after < 0.9 * before, "the layer did not move toward the named painting"
 
 
 def test_a_style_model_from_the_server_library_styles_the_selection(
