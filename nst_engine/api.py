@@ -15,8 +15,9 @@ from PIL import Image
 
 from .devices import peak_memory_mb
 from .errors import Cancelled, InputError, NSTError
-from .fullres import add_detail, refine_plan, refine_steps_per_tile, refine_tiles
+from .fullres import refine_plan, refine_steps_per_tile, refine_tiles
 from .images import (
+    add_detail,
     as_array,
     fit_long_side,
     from_float,
@@ -200,7 +201,7 @@ def _memory_plan(
     A working size chosen by quality shrinks to what fits; one the caller asked for is
     refused, naming the size that fits. Tiles are as large as fits, at most the image."""
     need, budget = needed_bytes(work[0] * work[1], device), usable_bytes(device)
-    fits = largest_side(device, max(work) / min(work))
+    fits = largest_side(device, max(work) / min(work), budget)
     if need > budget:
         if options.size is not None or fits < 4 * MIN_SIDE:
             raise InputError(
@@ -209,7 +210,7 @@ def _memory_plan(
                 f"{fits} pixels or less"
             )
         work = fit_long_side(*work, fits)
-    tile_side = max(4 * MIN_SIDE, min(max(full), MAX_TILE_SIDE, largest_side(device)))
+    tile_side = max(4 * MIN_SIDE, min(max(full), MAX_TILE_SIDE, largest_side(device, 1.0, budget)))
     return work, tile_side
 
 

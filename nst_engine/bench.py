@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import platform
 import statistics
 import threading
 import time
@@ -31,6 +30,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from .api import stylize
+from .devices import device_name
 from .errors import InputError
 from .fast import FastStyleModel, TrainOptions, apply_model, load_model, train_style
 from .features import load_extractor
@@ -554,7 +554,7 @@ def run_bench(
         else {}
     )
     checks = verdicts(figures, sizes, dev, curve, presets=iterations is None)
-    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or "cpu"
+    name = device_name(dev)
     info = {
         "device": f"{dev.type} ({name}, {torch.get_num_threads()} threads)"
         if dev.type == "cpu"
@@ -595,7 +595,13 @@ def run_bench(
 
 
 # The full-resolution rows (`nst bench --photos`): the targets, on the CPU and a GPU.
-FULLRES_TARGETS = {"cpu_seconds_4mp": 300.0, "sharpness": 0.8, "cpu_memory_gb_24mp": 24.0}
+FULLRES_TARGETS = {
+    "cpu_seconds_4mp": 300.0,
+    "sharpness": 0.8,
+    "cpu_memory_gb_24mp": 24.0,
+    "gpu_seconds_24mp": 10.0,
+    "gpu_memory_gb_24mp": 8.0,
+}
 
 
 def full_resolution_rows(
@@ -643,8 +649,7 @@ def full_resolution_rows(
 
 def full_resolution_table(rows: list[dict], device: torch.device) -> str:
     lines = [
-        f"Full resolution on {device.type} ({platform.processor() or 'cpu'}"
-        f"{', ' + torch.cuda.get_device_name(device) if device.type == 'cuda' else ''}), "
+        f"Full resolution on {device.type} ({device_name(device)}), "
         f"{datetime.date.today().isoformat()}",
         "",
         "| photograph | size | quality | working size | full size by | time | peak memory | "
@@ -670,6 +675,12 @@ def full_resolution_table(rows: list[dict], device: torch.device) -> str:
             gb = r["peak_mb"] / 1024
             ok = gb <= FULLRES_TARGETS["cpu_memory_gb_24mp"]
             verdicts.append(("memory", ok, f"{gb:.1f} GB (target within 24 GB on the CPU)"))
+        if device.type == "cuda" and r["megapixels"] >= 20:
+            gb = r["peak_mb"] / 1024
+            ok = r["seconds"] < FULLRES_TARGETS["gpu_seconds_24mp"]
+            verdicts.append(("time", ok, f"{r['seconds']} s (target under 10 s on the GPU)"))
+            ok = gb < FULLRES_TARGETS["gpu_memory_gb_24mp"]
+            verdicts.append(("memory", ok, f"{gb:.1f} GB (target under 8 GB on the GPU)"))
         for _, ok, text in verdicts:
             lines.append(f"{'MET' if ok else 'NOT MET'}: {r['photo']} {r['quality']}: {text}")
     if device.type == "cpu":

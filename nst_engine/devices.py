@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import platform
 import resource
 
 import torch
@@ -25,6 +26,13 @@ def resolve_device(name: str | torch.device) -> torch.device:
             "device 'cuda' was asked for but no CUDA GPU is available; use --device cpu or auto"
         )
     return torch.device("cuda:0" if name == "cuda" else name)
+
+
+def device_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU's as the platform reports it: what benchmark rows name."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return platform.processor() or "cpu"
 
 
 def low_precision(device: torch.device) -> bool:

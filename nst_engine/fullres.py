@@ -4,7 +4,7 @@ The optimisation runs at a working size (StyleOptions.work_side); the result has
 image's full resolution, made in one of two ways (StyleOptions.finishing, measured in
 docs/full-resolution.md):
 
-- add_detail: the painting upsampled, plus the photograph's own detail finer than the
+- images.add_detail: the painting upsampled, plus the photograph's own detail finer than the
   working size (its detail band: the photograph minus itself at the working size,
   upsampled). Upsampling alone returns a blurred painting; with the band the photograph's
   edges and textures are sharp again where the painting kept them. It costs a few full-size
@@ -21,7 +21,6 @@ import torch
 
 from .devices import autocast, low_precision
 from .features import FeatureExtractor
-from .images import resize_tensor
 from .losses import ContentLoss, StyleLoss, total_variation
 from .options import StyleOptions
 from .tiles import Tile, blend_weights, plan_tiles
@@ -36,17 +35,8 @@ from .transfer import (
     Reporter,
     Run,
     StyleTargets,
+    weighted_style,
 )
-
-
-def add_detail(painting: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
-    """The painting (B x 3 x h x w) at the content's size (B x 3 x H x W), with the
-    content's detail band added back; on the content's device."""
-    size = content.shape[-2:]
-    painting = painting.to(content.device, torch.float32)
-    band = content - resize_tensor(resize_tensor(content, painting.shape[-2:]), size)
-    return (resize_tensor(painting, size) + band).clamp(0, 1)
-
 
 # The full-resolution refinement (quality high, or full_resolution="refine"): a few
 # iterations on every tile, at the fine levels' learning rate, with the style weight where
@@ -85,10 +75,7 @@ def refine_tiles(
     side = round(max(height, width) * options.style_scale)
     grams = targets.grams(extractor, styles, weights, side, spec.style)
     style_losses = {n: StyleLoss(grams[n]) for n in spec.style}
-    layer_weights = dict(zip(spec.style, spec.style_weights, strict=True))
-    norm = sum(layer_weights.values())
-    combined_layer = COMBINED_LAYER
-    wanted = set(spec.style) | {spec.styled_content, combined_layer}
+    wanted = set(spec.style) | {spec.styled_content, COMBINED_LAYER}
     total = torch.zeros_like(start)
     weight_sum = torch.zeros_like(start[:, :1])
     iterations = refine_steps_per_tile(options)
@@ -102,7 +89,7 @@ def refine_tiles(
             styled_content = ContentLoss(
                 extractor(base, {spec.styled_content})[spec.styled_content]
             )
-            combined = ContentLoss(extractor(begin, {combined_layer})[combined_layer])
+            combined = ContentLoss(extractor(begin, {COMBINED_LAYER})[COMBINED_LAYER])
         image = begin.clone()
         if low_precision(device):
             image = image.contiguous(memory_format=torch.channels_last)
@@ -115,14 +102,11 @@ def refine_tiles(
             blended = image if tile_mask is None else tile_mask * image + (1 - tile_mask) * base
             with autocast(device):
                 feats = extractor(blended, wanted)
-            style_term = sum(
-                layer_weights[n] / norm * style_losses[n](feats[n], tile_mask) for n in spec.style
-            )
             terms = {
-                "style": style_weight * style_term,
+                "style": style_weight * weighted_style(spec, style_losses, feats, tile_mask),
                 "styled_content": STYLED_CONTENT_WEIGHT
                 * styled_content(feats[spec.styled_content]),
-                "combined": COMBINED_WEIGHT * combined(feats[combined_layer]),
+                "combined": COMBINED_WEIGHT * combined(feats[COMBINED_LAYER]),
                 "tv": TV_WEIGHT * total_variation(blended),
             }
             loss = sum(terms.values())

@@ -412,6 +412,17 @@ def resize_tensor(tensor: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return out.clamp(0, 1) if mode == "bicubic" else out
 
 
+def add_detail(painting: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+    """The painting (B x 3 x h x w) at the content's size (B x 3 x H x W), with the content's
+    detail band added back: the content minus itself at the painting's size, upsampled.
+    Upsampling alone blurs; the band puts the content's finer edges back. On the content's
+    device. Used between coarse-to-fine levels and from the working size to full resolution."""
+    size = content.shape[-2:]
+    painting = painting.to(content.device, torch.float32)
+    band = content - resize_tensor(resize_tensor(content, painting.shape[-2:]), size)
+    return (resize_tensor(painting, size) + band).clamp(0, 1)
+
+
 def fit_long_side(height: int, width: int, long_side: int) -> tuple[int, int]:
     """(H, W) scaled so the long side is `long_side`, keeping the aspect ratio."""
     scale = long_side / max(height, width)

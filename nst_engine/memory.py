@@ -24,10 +24,13 @@ FIXED_BYTES = 800 << 20
 USABLE_SHARE = 0.8
 
 
+def _bytes_per_pixel(device: torch.device) -> int:
+    return BYTES_PER_PIXEL["bfloat16" if low_precision(device) else "float32"]
+
+
 def needed_bytes(pixels: int, device: torch.device) -> int:
     """The peak memory of optimising an image of `pixels` pixels on `device`."""
-    precision = "bfloat16" if low_precision(device) else "float32"
-    return FIXED_BYTES + pixels * BYTES_PER_PIXEL[precision]
+    return FIXED_BYTES + pixels * _bytes_per_pixel(device)
 
 
 def available_bytes(device: torch.device) -> int:
@@ -50,11 +53,11 @@ def usable_bytes(device: torch.device) -> int:
     return int(available_bytes(device) * USABLE_SHARE)
 
 
-def largest_side(device: torch.device, aspect: float = 1.0) -> int:
-    """The long side of the largest image (of this aspect, long/short) that fits."""
-    budget = usable_bytes(device) - FIXED_BYTES
-    precision = "bfloat16" if low_precision(device) else "float32"
-    pixels = max(0, budget) / BYTES_PER_PIXEL[precision]
+def largest_side(device: torch.device, aspect: float = 1.0, budget: int | None = None) -> int:
+    """The long side of the largest image (of this aspect, long/short) that fits in `budget`
+    bytes (default: what the device has to spare, usable_bytes)."""
+    budget = usable_bytes(device) if budget is None else budget
+    pixels = max(0, budget - FIXED_BYTES) / _bytes_per_pixel(device)
     return int((pixels * aspect) ** 0.5)
 
 

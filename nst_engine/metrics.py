@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from .features import VGG19_LAYERS, load_extractor
-from .images import as_array, fit_long_side, resize_tensor, split_channels, to_tensor
+from .images import as_array, fit_long_side, resize_tensor, split_channels, to_numpy, to_tensor
 from .losses import gram
 
 GMD_MAX_SIDE = 1024
@@ -120,6 +120,5 @@ def sharpness_ratio(output: np.ndarray, content: np.ndarray) -> float:
     content = as_array(content, "the content image")
     output = as_array(output, "the output image")
     if output.shape[:2] != content.shape[:2]:
-        t = resize_tensor(to_tensor(split_channels(output)[0]), content.shape[:2])
-        output = t[0].permute(1, 2, 0).numpy()
+        output = to_numpy(resize_tensor(to_tensor(split_channels(output)[0]), content.shape[:2]))
     return sharpness(output) / max(sharpness(content), 1e-12)

@@ -26,8 +26,8 @@ import torch.nn.functional as F
 
 from .devices import autocast, low_precision
 from .errors import Cancelled
-from .features import FeatureExtractor
-from .images import fit_long_side, resize_tensor, to_numpy
+from .features import FeatureExtractor, LayerSpec
+from .images import add_detail, fit_long_side, resize_tensor, to_numpy
 from .losses import (
     ContentLoss,
     GatysContentLoss,
@@ -332,6 +332,21 @@ class Reporter:
             )
 
 
+def weighted_style(
+    spec: LayerSpec,
+    losses: dict[str, StyleLoss],
+    feats: dict[str, torch.Tensor],
+    mask: torch.Tensor | None,
+) -> torch.Tensor:
+    """The style term: each style layer's loss, by the extractor's layer weights over their
+    sum (the proposed method's levels and the full-resolution tiles alike)."""
+    norm = sum(spec.style_weights)
+    return sum(
+        weight / norm * losses[name](feats[name], mask)
+        for name, weight in zip(spec.style, spec.style_weights, strict=True)
+    )
+
+
 def run_proposed(
     extractor: FeatureExtractor,
     targets: StyleTargets,
@@ -348,8 +363,6 @@ def run_proposed(
     weight = DynamicWeight(options.strength, adaptive=options.dynamic_weighting)
     generator = torch.Generator(device="cpu").manual_seed(options.seed)
     device = content.device
-    layer_weights = dict(zip(spec.style, spec.style_weights, strict=True))
-    norm = sum(layer_weights.values())
     image = None
     for index, level in enumerate(levels):
         weight.new_level()
@@ -387,9 +400,7 @@ def run_proposed(
             # the content at this size and at the previous one. The level then starts about
             # as similar to the content as the last one ended and only has to texture the
             # new frequencies (without it SSIM fell by 0.15 per level).
-            coarse = image.shape[-2:]
-            detail = base - resize_tensor(resize_tensor(base, coarse), size)
-            image = (resize_tensor(image, size) + detail).clamp(0, 1)
+            image = add_detail(image, base)
             combined_layer = COMBINED_LAYER if COMBINED_LAYER in wanted else spec.styled_content
             wanted.add(combined_layer)
             with torch.no_grad(), autocast(device):
@@ -418,9 +429,8 @@ def run_proposed(
                     with autocast(device):
                         scaled_feats = extractor(F.avg_pool2d(blended, scale), set(spec.style))
                     scaled_mask = None if level_mask is None else F.avg_pool2d(level_mask, scale)
-                style_term = style_term + sum(
-                    layer_weights[n] / norm * losses_at[n](scaled_feats[n], scaled_mask)
-                    for n in spec.style
+                style_term = style_term + weighted_style(
+                    spec, losses_at, scaled_feats, scaled_mask
                 ) / len(style_losses)
             terms = {
                 "style": weight.value * style_term,

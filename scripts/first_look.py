@@ -13,16 +13,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from nst_proto.client import StyleClient
 from nst_proto.job import JobCancelled, JobRequest
 from nst_proto.pure_client import StyleClient as PureClient
 from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from local_server import local_server  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -35,29 +36,6 @@ def plugin_core():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-@contextlib.contextmanager
-def server(address: str | None):
-    if address:
-        yield address
-        return
-    import socket  # noqa: PLC0415
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        address = f"127.0.0.1:{sock.getsockname()[1]}"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nst_server", "serve", "--address", address],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        StyleClient(address).wait_ready(120)
-        yield address
-    finally:
-        proc.terminate()
-        proc.wait(60)
 
 
 def first_preview_seconds(address: str, request: JobRequest) -> float:
@@ -95,7 +73,7 @@ def main() -> int:
         styles=[(style, 1.0)], options=options,
     )  # fmt: skip
     print(f"layer {photo.width}x{photo.height}, quality {args.quality}, options {options}")
-    with server(args.server) as address:
+    with local_server(args.server, print) as address:
         for run in ("cold", "warm"):
             seconds = first_preview_seconds(address, request)
             print(f"{run} server: first preview {seconds:.1f} s after sending the layer")

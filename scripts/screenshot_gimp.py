@@ -20,11 +20,9 @@ gimp-3.x-result.png (the GIMP version).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -32,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gimp_root import REPO, GimpRoot  # noqa: E402
+from local_server import local_server  # noqa: E402
 
 SUITE_NAMES = {"trixie": "GIMP 3.0", "sid": "GIMP 3.2"}
 # Python-Fu run by GIMP: the photograph on the canvas and the plug-in's config, then each
@@ -67,35 +66,6 @@ message = str(res.index(1)) if res.length() > 1 else None
 open("STATUS_PATH", "w").write(json.dumps({"status": res.index(0).value_name,
                                            "message": message}))
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def _server(address: str | None, log):
-    """A server to talk to: the one given, else `nst-server serve` on a free port."""
-    if address:
-        yield address
-        return
-    from nst_proto.client import StyleClient
-
-    address = f"127.0.0.1:{_free_port()}"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nst_server", "serve", "--address", address],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        StyleClient(address).wait_ready(120)
-        log(f"nst-server serve on {address}")
-        yield address
-    finally:
-        proc.terminate()
-        proc.wait(60)
 
 
 def _user_home(root: GimpRoot, log):
@@ -207,7 +177,7 @@ def main() -> int:
     style_host, style_in = work.path("starry_night.jpg")
     shutil.copy(REPO / "examples" / "rocket.jpg", content_host)
     shutil.copy(REPO / "examples" / "starry_night.jpg", style_host)
-    with _server(args.server, print) as address:
+    with local_server(args.server, print) as address:
         configure = CONFIGURE.format(content=content_in, style=style_in, server=address)
         if "dialog" in args.what:
             out = args.out / f"gimp-{root.minor}-dialog.png"

@@ -8,6 +8,7 @@ import statistics
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from nst_engine import bench
@@ -93,3 +94,21 @@ def test_bench_reuses_a_trained_fast_network(tmp_path, examples):
     assert np.array_equal(
         runner(pairs[0], content, 0.5), bench.make_fast_runner(first, "cpu")(pairs[0], content, 0.5)
     )
+
+
+def test_full_resolution_targets_are_judged_on_the_cpu_and_on_a_gpu(monkeypatch):
+    monkeypatch.setattr(bench, "device_name", lambda device: "test device")
+    row = dict(photo="p.jpg", size="6000x4000", quality="normal", work_size="768x512",
+               full_resolution="detail", ssim=0.8, gmd=0.3, sharpness=1.2)  # fmt: skip
+    rows = [
+        {**row, "photo": "small.jpg", "megapixels": 4.5, "seconds": 250.0, "peak_mb": 2600},
+        {**row, "photo": "large.jpg", "megapixels": 24.0, "seconds": 9.0, "peak_mb": 9000},
+    ]
+    cpu = bench.full_resolution_table(rows, torch.device("cpu"))
+    assert "MET: small.jpg normal: 250.0 s (target under 300 s on the CPU)" in cpu
+    assert "MET: large.jpg normal: 8.8 GB (target within 24 GB on the CPU)" in cpu
+    assert "OWED: the GPU rows" in cpu
+    gpu = bench.full_resolution_table(rows, torch.device("cuda"))
+    assert "MET: large.jpg normal: 9.0 s (target under 10 s on the GPU)" in gpu
+    assert "NOT MET: large.jpg normal: 8.8 GB (target under 8 GB on the GPU)" in gpu
+    assert "OWED" not in gpu and "on the CPU" not in gpu

@@ -90,8 +90,7 @@ def test_before_this_an_upsampled_painting_was_a_blur(starry):
     """What the sharpness figure tells apart: a painting made at a small working size and
     simply upsampled (what the engine returned before) is far below the floor; with the
     photograph's detail put back it is above it."""
-    from nst_engine.fullres import add_detail
-    from nst_engine.images import from_float, resize_tensor, to_numpy, to_tensor
+    from nst_engine.images import add_detail, from_float, resize_tensor, to_numpy, to_tensor
 
     photo = photo_mosaic(600, 900)
     full = to_tensor(split_channels(photo)[0])
