@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -14,7 +15,7 @@ import torch
 from PIL import Image
 
 from .devices import peak_memory_mb
-from .errors import Cancelled, InputError, NSTError
+from .errors import Cancelled, InputError, NSTError, TooLarge
 from .fullres import refine_plan, refine_steps_per_tile, refine_tiles
 from .images import (
     add_detail,
@@ -99,21 +100,12 @@ def stylize(
     crop = rgb[top:bottom, left:right]
     crop_mask = None if soft_mask is None else soft_mask[top:bottom, left:right]
 
-    # The working size scales the crop by the same factor as the whole image; a trained
-    # network paints the whole image in one pass unless a size is asked for.
-    long_side = max(height, width)
-    if model is not None:
-        work_long = options.size or long_side
-    else:
-        work_long = options.work_side(long_side)
-    scale = min(1.0, work_long / long_side)
-    work = fit_long_side(*crop.shape[:2], max(MIN_SIDE, round(max(crop.shape[:2]) * scale)))
-    if model is None:
-        work, tile_side = _memory_plan(options, crop.shape[:2], work, device)
-    else:
-        tile_side = 0
+    fast = model is not None
+    job = plan_job(
+        crop.shape[:2], long_side=max(height, width), options=options, device=device, fast=fast
+    )
+    work, refine, plan = job.work, job.refine, job.plan
     upscaled = work != crop.shape[:2]
-    refine = upscaled and model is None and options.finishing() == "refine"
 
     tic = time.perf_counter()
     extractor = None if model else workspace.extractor(options.extractor, options.pooling)
@@ -129,14 +121,6 @@ def stylize(
     )
     style_ts = [(_digest(s), to_tensor(split_channels(s)[0], device)) for s in style_list]
     run = Run()
-    plan = Plan(0, 0, 0) if model else planned(options.method, *work, options)
-    if refine:
-        tiles, per_tile = refine_plan(*crop.shape[:2], tile_side), refine_steps_per_tile(options)
-        plan = Plan(
-            plan.steps + len(tiles) * per_tile,
-            plan.levels + 1,
-            plan.pixels + sum(t.height * t.width for t in tiles) * per_tile,
-        )
     reporter = Reporter(plan, progress, cancel)
     if model is not None:
         if cancel is not None and cancel():
@@ -163,7 +147,7 @@ def stylize(
             full_mask = None if crop_mask is None else to_tensor(crop_mask[..., None])
             result_t = _refined(
                 extractor, workspace, full, result_t, full_mask, style_ts, weights, options,
-                run, reporter, plan.levels - 1, tile_side,
+                run, reporter, plan.levels - 1, job.tile_side,
             )  # fmt: skip
     styled = to_numpy(result_t.clamp(0, 1))
     if options.preserve_color:
@@ -183,6 +167,7 @@ def stylize(
         "work_size": f"{work[1]}x{work[0]}",
         "full_resolution": ("refine" if refine else "detail") if upscaled else "none",
         "iterations": run.iterations,
+        "planned_pixels": plan.pixels,
         "model_load_seconds": round(load_seconds, 3),
         "seconds": round(time.perf_counter() - started, 3),
         "peak_memory_mb": round(peak_memory_mb(device), 1),
@@ -191,6 +176,51 @@ def stylize(
     stats.update({f"seconds_{k}": round(v, 3) for k, v in run.timings.items()})
     stats.update({f"loss_{k}": v for k, v in run.losses.items()})
     return StyleResult(result, stats)
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """What a job will run, known before it starts: the working size (h, w), the side of
+    the full-size refinement's tiles, whether it refines, and the work as pixels (Plan)."""
+
+    work: tuple[int, int]
+    tile_side: int
+    refine: bool
+    plan: Plan
+
+
+def plan_job(
+    shape: tuple[int, int],
+    *,
+    long_side: int | None = None,
+    options: StyleOptions,
+    device: torch.device,
+    fast: bool = False,
+) -> JobPlan:
+    """The plan of a job on an image (or the mask's box of one) of `shape` (h, w), whose
+    whole image has `long_side`: the one place that decides the working size, so `stylize`
+    and a time estimate made before the job (the server's Estimate) agree.
+
+    A trained network paints the whole image in one pass unless a size is asked for; its
+    Plan counts the pixels of that pass. Raises TooLarge when an asked-for working size
+    does not fit in the device's free memory."""
+    long_side = long_side or max(shape)
+    work_long = (options.size or long_side) if fast else options.work_side(long_side)
+    scale = min(1.0, work_long / long_side)
+    work = fit_long_side(*shape, max(MIN_SIDE, round(max(shape) * scale)))
+    if fast:
+        return JobPlan(work, 0, False, Plan(1, 1, work[0] * work[1]))
+    work, tile_side = _memory_plan(options, shape, work, device)
+    plan = planned(options.method, *work, options)
+    refine = work != tuple(shape) and options.finishing() == "refine"
+    if refine:
+        tiles, per_tile = refine_plan(*shape, tile_side), refine_steps_per_tile(options)
+        plan = Plan(
+            plan.steps + len(tiles) * per_tile,
+            plan.levels + 1,
+            plan.pixels + sum(t.height * t.width for t in tiles) * per_tile,
+        )
+    return JobPlan(work, tile_side, refine, plan)
 
 
 def _memory_plan(
@@ -204,10 +234,11 @@ def _memory_plan(
     fits = largest_side(device, max(work) / min(work), budget)
     if need > budget:
         if options.size is not None or fits < 4 * MIN_SIDE:
-            raise InputError(
+            raise TooLarge(
                 f"styling at {max(work)} pixels on the long side needs about {gib(need)} of "
                 f"memory and {device} has {gib(budget)} to spare; use a working size of "
-                f"{fits} pixels or less"
+                f"{fits} pixels or less",
+                fits,
             )
         work = fit_long_side(*work, fits)
     tile_side = max(4 * MIN_SIDE, min(max(full), MAX_TILE_SIDE, largest_side(device, 1.0, budget)))

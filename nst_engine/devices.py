@@ -29,10 +29,22 @@ def resolve_device(name: str | torch.device) -> torch.device:
 
 
 def device_name(device: torch.device) -> str:
-    """The GPU's name, or the CPU's as the platform reports it: what benchmark rows name."""
+    """The GPU's name, or the CPU's model and the threads torch uses: what benchmark rows
+    and the server's speed record name."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return platform.processor() or "cpu"
+    return f"{_cpu_model()} ({torch.get_num_threads()} threads)"
+
+
+def _cpu_model() -> str:
+    try:  # Linux names the model here; platform.processor() says only "x86_64" there
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "cpu"
 
 
 def low_precision(device: torch.device) -> bool:

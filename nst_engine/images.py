@@ -30,6 +30,8 @@ from PIL import Image, UnidentifiedImageError
 from .errors import InputError
 from .options import DEFAULT_MAX_PIXELS, MIN_SIDE
 
+THUMBNAIL_SIDE = 128  # the long side of a style's picture in lists (models, gallery)
+
 # The decoded size the pixel limit allows: four float32 samples a pixel (RGBA float TIFF).
 BYTES_PER_PIXEL = 16
 SUPPORTED_DTYPES = (np.uint8, np.uint16, np.float32)
@@ -427,3 +429,14 @@ def fit_long_side(height: int, width: int, long_side: int) -> tuple[int, int]:
     """(H, W) scaled so the long side is `long_side`, keeping the aspect ratio."""
     scale = long_side / max(height, width)
     return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def thumbnail_png(array: np.ndarray, side: int = THUMBNAIL_SIDE) -> bytes:
+    """A small RGB PNG of an image array (any layout `as_array` takes; float in [0, 1]),
+    at most `side` pixels on the long side."""
+    rgb, _ = split_channels(as_array(array))
+    image = Image.fromarray((rgb * 255 + 0.5).astype(np.uint8))
+    image.thumbnail((side, side), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

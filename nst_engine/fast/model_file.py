@@ -14,7 +14,6 @@ methods. `apply_model` is the short way to call it.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import math
 import os
@@ -37,7 +36,6 @@ MODEL_FORMAT = "nst-fast-style"
 CHECKPOINT_FORMAT = "nst-fast-style-checkpoint"
 FORMAT_VERSION = 1
 MODEL_SUFFIX = ".nstmodel"
-THUMBNAIL_SIDE = 128
 
 
 class ModelFileError(InputError):
@@ -56,14 +54,6 @@ def weights_checksum(state: dict[str, torch.Tensor]) -> str:
 
 def _plain_state(network: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().float().cpu().clone() for k, v in network.state_dict().items()}
-
-
-def _thumbnail_png(style_rgb: np.ndarray) -> bytes:
-    image = Image.fromarray((np.clip(style_rgb, 0, 1) * 255 + 0.5).astype(np.uint8))
-    image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def _atomic_save(data: dict, path: Path) -> None:

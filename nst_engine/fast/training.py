@@ -38,6 +38,7 @@ from ..images import (
     load_image,
     resize_tensor,
     split_channels,
+    thumbnail_png,
     to_tensor,
 )
 from ..losses import ContentLoss, StyleLoss, total_variation
@@ -60,7 +61,6 @@ from .model_file import (
     _check_header,
     _plain_state,
     _read,
-    _thumbnail_png,
 )
 from .network import TransformerNet
 
@@ -434,7 +434,7 @@ def train_style(
     model = FastStyleModel(
         TransformerNet(options.width, options.residual_blocks),
         options.name or "style",
-        _thumbnail_png(style_rgb),
+        thumbnail_png(style_rgb),
         trained,
         {"width": options.width, "residual_blocks": options.residual_blocks},
         output,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -25,6 +26,17 @@ class Painting:
 
     def read_bytes(self) -> bytes:
         return resources.files(self.package).joinpath(self.file).read_bytes()
+
+    def thumbnail_png(self) -> bytes:
+        """The painting's picture for lists (images.THUMBNAIL_SIDE), made once."""
+        return _thumbnail(self)
+
+
+@cache
+def _thumbnail(painting: Painting) -> bytes:
+    from ..images import load_image, thumbnail_png  # torch: only when a picture is asked for
+
+    return thumbnail_png(load_image(painting.read_bytes()))
 
 
 _EXAMPLES = "nst_engine.examples"
