@@ -34,7 +34,9 @@ from .job import (
     CANCEL_MESSAGE,
     ClientBase,
     ClientError,
+    GalleryPainting,
     JobCancelled,
+    JobEstimate,
     JobEvent,
     JobFailed,
     JobRequest,
@@ -45,8 +47,6 @@ from .job import (
     StyleModel,
     StyleResult,
     error_for_status,
-    info_from_message,
-    models_from_message,
     unavailable,
 )
 
@@ -126,21 +126,11 @@ class StyleClient(ClientBase):
         details = (exc.details() if hasattr(exc, "details") else None) or str(exc)
         return error_for_status(code.name, details, self.address, self.timeout, answered=answered)
 
-    def info(self) -> ServerInfo:
-        """The server's versions, device, weights and limits."""
+    def _call(self, method: str, request):
         try:
-            reply = self.stub.GetInfo(pb.GetInfoRequest(), timeout=self.connect_timeout + 25)
+            return getattr(self.stub, method)(request, timeout=self.connect_timeout + 25)
         except grpc.RpcError as exc:
             raise self._error(exc) from None
-        return info_from_message(reply)
-
-    def list_models(self) -> list[StyleModel]:
-        """The trained style networks in the server's style library, sorted by name."""
-        try:
-            reply = self.stub.ListModels(pb.ListModelsRequest(), timeout=self.connect_timeout + 25)
-        except grpc.RpcError as exc:
-            raise self._error(exc) from None
-        return models_from_message(reply)
 
     def _stylize(self, messages, on_event, cancel, poll_interval) -> StyleResult:
         requests = _Requests(messages)
@@ -198,9 +188,11 @@ __all__ = [
     "DEFAULT_ADDRESS",
     "PROTOCOL",
     "ClientError",
+    "GalleryPainting",
     "JobCancelled",
     "JobEvent",
     "JobFailed",
+    "JobEstimate",
     "JobRequest",
     "ServerInfo",
     "ServerLost",

@@ -149,6 +149,30 @@ class StyleModel:
     steps: int
 
 
+@dataclass
+class GalleryPainting:
+    """A painting of the server's style gallery (JobRequest.styles names it)."""
+
+    name: str
+    title: str
+    artist: str
+    year: str
+    kind: str  # what the style brings: strokes, flat colour, line, texture
+    thumbnail_png: bytes
+
+
+@dataclass
+class JobEstimate:
+    """What a job would take (StyleClient.estimate)."""
+
+    seconds: float  # the job itself, queue not counted; 0 while the server measured none
+    measured_jobs: int  # how many of the server's jobs (or its calibration) it comes from
+    work_width: int  # the working size it would run at
+    work_height: int
+    refused: str = ""  # not empty: the server would refuse the job, and why
+    fits_work_size: int = 0  # with a refusal for memory: the largest working size that fits
+
+
 def option_message(options: Mapping[str, Any] | None) -> pb.Options:
     """The Options message; raises ValueError for unknown names and negative counts."""
     options = dict(options or {})
@@ -210,26 +234,10 @@ class JobRequest:
                 f"the mask has {_size(self.mask)} bytes; a {self.width}x{self.height} u8 mask "
                 f"needs {self.width * self.height}"
             )
-        names = list(self.style_names)
-        return pb.JobSpec(
-            width=self.width,
-            height=self.height,
-            channels=self.channels,
-            sample_type=SAMPLE_TYPES[self.sample_type],
-            has_mask=self.mask is not None,
-            styles=[
-                pb.StyleSpec(weight=float(weight), gallery=data)
-                if isinstance(data, str)
-                else pb.StyleSpec(
-                    weight=float(weight),
-                    byte_size=len(data),
-                    name=names[i] if i < len(names) else "",
-                )
-                for i, (data, weight) in enumerate(self.styles)
-            ],
-            options=option_message(self.options),
-            model=self.model,
-        )
+        return job_spec(
+            self.width, self.height, self.channels, self.sample_type, self.styles,
+            self.mask is not None, self.options, self.style_names, self.model,
+        )  # fmt: skip
 
     def messages(self, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pb.StylizeRequest]:
         """JobSpec, the data as Chunks (content, mask, each style), then Submit.
@@ -256,6 +264,40 @@ class JobRequest:
         return itertools.chain([first], messages)
 
 
+def job_spec(
+    width: int,
+    height: int,
+    channels: int,
+    sample_type: str,
+    styles: Sequence[tuple[bytes | str, float]],
+    has_mask: bool,
+    options: Mapping[str, Any] | None,
+    style_names: Sequence[str] = (),
+    model: str = "",
+) -> pb.JobSpec:
+    """The JobSpec message of a job (a style given as a str names a gallery painting)."""
+    names = list(style_names)
+    return pb.JobSpec(
+        width=width,
+        height=height,
+        channels=channels,
+        sample_type=SAMPLE_TYPES[sample_type],
+        has_mask=has_mask,
+        styles=[
+            pb.StyleSpec(weight=float(weight), gallery=data)
+            if isinstance(data, str)
+            else pb.StyleSpec(
+                weight=float(weight),
+                byte_size=_size(data),
+                name=names[i] if i < len(names) else "",
+            )
+            for i, (data, weight) in enumerate(styles)
+        ],
+        options=option_message(options),
+        model=model,
+    )
+
+
 def _size(data) -> int:
     return memoryview(data).nbytes
 
@@ -277,9 +319,10 @@ CANCEL_MESSAGE = pb.StylizeRequest(cancel=pb.Cancel())
 
 
 class ClientBase:
-    """What both clients share: where the server is, the deadlines, the context manager, and
-    the front of stylize (the request checked, and cancel asked once, in the caller's thread
-    before anything is sent). A transport implements _stylize, info and list_models."""
+    """What both clients share: where the server is, the deadlines, the context manager, the
+    one-answer calls, and the front of stylize (the request checked, and cancel asked once,
+    in the caller's thread before anything is sent). A transport implements _stylize and
+    _call (one request, one reply, errors mapped to ClientError)."""
 
     def __init__(
         self,
@@ -302,6 +345,48 @@ class ClientBase:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def info(self) -> ServerInfo:
+        """The server's versions, device, weights and limits."""
+        return info_from_message(self._call("GetInfo", pb.GetInfoRequest()))
+
+    def list_models(self) -> list[StyleModel]:
+        """The trained style networks in the server's style library, sorted by name."""
+        return models_from_message(self._call("ListModels", pb.ListModelsRequest()))
+
+    def gallery(self) -> list[GalleryPainting]:
+        """The server's style gallery, with thumbnails, in the gallery's order."""
+        reply = self._call("ListGallery", pb.ListGalleryRequest())
+        return [
+            GalleryPainting(p.name, p.title, p.artist, p.year, p.kind, p.thumbnail_png)
+            for p in reply.paintings
+        ]
+
+    def estimate(
+        self,
+        width: int,
+        height: int,
+        *,
+        styles: Sequence[tuple[bytes | str, float]] = (),
+        options: Mapping[str, Any] | None = None,
+        model: str = "",
+    ) -> JobEstimate:
+        """What a job on a width x height layer would take on this server, before any
+        pixel is sent (styles and options as JobRequest takes them). A job the server would
+        refuse comes back with the reason in `refused`; ValueError for unknown options."""
+        spec = job_spec(width, height, 3, "u8", styles, False, options, (), model)
+        reply = self._call("Estimate", spec)
+        return JobEstimate(
+            reply.seconds,
+            reply.measured_jobs,
+            reply.work_width,
+            reply.work_height,
+            reply.refused,
+            reply.fits_work_size,
+        )
+
+    def _call(self, method: str, request):
+        raise NotImplementedError
 
     def stylize(
         self,

@@ -24,11 +24,12 @@ from grpclib.client import Channel
 from grpclib.config import Configuration
 from grpclib.exceptions import GRPCError, StreamTerminatedError
 
-from . import style_pb2 as pb
 from .job import (
     ClientBase,
     ClientError,
+    GalleryPainting,
     JobCancelled,
+    JobEstimate,
     JobEvent,
     JobFailed,
     JobRequest,
@@ -39,9 +40,7 @@ from .job import (
     StyleModel,
     StyleResult,
     error_for_status,
-    info_from_message,
     lost,
-    models_from_message,
     unavailable,
 )
 from .style_grpc import StyleServiceStub
@@ -108,13 +107,8 @@ class StyleClient(ClientBase):
                     raise unavailable(self.address, f"no answer within {timeout:g} s") from None
                 time.sleep(0.2)
 
-    def info(self) -> ServerInfo:
-        """The server's versions, device, weights and limits."""
-        return info_from_message(self._run(self._unary, "GetInfo", pb.GetInfoRequest()))
-
-    def list_models(self) -> list[StyleModel]:
-        """The trained style networks in the server's style library, sorted by name."""
-        return models_from_message(self._run(self._unary, "ListModels", pb.ListModelsRequest()))
+    def _call(self, method: str, request):
+        return self._run(self._unary, method, request)
 
     async def _unary(self, method: str, request):
         channel = self._channel()
@@ -199,9 +193,11 @@ async def _settle(tasks) -> None:
 
 __all__ = [
     "ClientError",
+    "GalleryPainting",
     "JobCancelled",
     "JobEvent",
     "JobFailed",
+    "JobEstimate",
     "JobRequest",
     "ServerInfo",
     "ServerLost",

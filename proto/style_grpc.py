@@ -26,6 +26,14 @@ class StyleServiceBase(abc.ABC):
     async def ListModels(self, stream: 'grpclib.server.Stream[style_pb2.ListModelsRequest, style_pb2.ModelList]') -> None:
         pass
 
+    @abc.abstractmethod
+    async def ListGallery(self, stream: 'grpclib.server.Stream[style_pb2.ListGalleryRequest, style_pb2.Gallery]') -> None:
+        pass
+
+    @abc.abstractmethod
+    async def Estimate(self, stream: 'grpclib.server.Stream[style_pb2.JobSpec, style_pb2.JobEstimate]') -> None:
+        pass
+
     def __mapping__(self) -> typing.Dict[str, grpclib.const.Handler]:
         return {
             '/nst.v1.StyleService/Stylize': grpclib.const.Handler(
@@ -45,6 +53,18 @@ class StyleServiceBase(abc.ABC):
                 grpclib.const.Cardinality.UNARY_UNARY,
                 style_pb2.ListModelsRequest,
                 style_pb2.ModelList,
+            ),
+            '/nst.v1.StyleService/ListGallery': grpclib.const.Handler(
+                self.ListGallery,
+                grpclib.const.Cardinality.UNARY_UNARY,
+                style_pb2.ListGalleryRequest,
+                style_pb2.Gallery,
+            ),
+            '/nst.v1.StyleService/Estimate': grpclib.const.Handler(
+                self.Estimate,
+                grpclib.const.Cardinality.UNARY_UNARY,
+                style_pb2.JobSpec,
+                style_pb2.JobEstimate,
             ),
         }
 
@@ -69,4 +89,16 @@ class StyleServiceStub:
             '/nst.v1.StyleService/ListModels',
             style_pb2.ListModelsRequest,
             style_pb2.ModelList,
+        )
+        self.ListGallery = grpclib.client.UnaryUnaryMethod(
+            channel,
+            '/nst.v1.StyleService/ListGallery',
+            style_pb2.ListGalleryRequest,
+            style_pb2.Gallery,
+        )
+        self.Estimate = grpclib.client.UnaryUnaryMethod(
+            channel,
+            '/nst.v1.StyleService/Estimate',
+            style_pb2.JobSpec,
+            style_pb2.JobEstimate,
         )

@@ -330,3 +330,45 @@ class ModelList(_message.Message):
     models: _containers.RepeatedCompositeFieldContainer[StyleModel]
     folder: str
     def __init__(self, models: _Optional[_Iterable[_Union[StyleModel, _Mapping]]] = ..., folder: _Optional[str] = ...) -> None: ...
+
+class ListGalleryRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GalleryPainting(_message.Message):
+    __slots__ = ("name", "title", "artist", "year", "kind", "thumbnail_png")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    ARTIST_FIELD_NUMBER: _ClassVar[int]
+    YEAR_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    THUMBNAIL_PNG_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    title: str
+    artist: str
+    year: str
+    kind: str
+    thumbnail_png: bytes
+    def __init__(self, name: _Optional[str] = ..., title: _Optional[str] = ..., artist: _Optional[str] = ..., year: _Optional[str] = ..., kind: _Optional[str] = ..., thumbnail_png: _Optional[bytes] = ...) -> None: ...
+
+class Gallery(_message.Message):
+    __slots__ = ("paintings",)
+    PAINTINGS_FIELD_NUMBER: _ClassVar[int]
+    paintings: _containers.RepeatedCompositeFieldContainer[GalleryPainting]
+    def __init__(self, paintings: _Optional[_Iterable[_Union[GalleryPainting, _Mapping]]] = ...) -> None: ...
+
+class JobEstimate(_message.Message):
+    __slots__ = ("seconds", "measured_jobs", "work_width", "work_height", "refused", "fits_work_size")
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MEASURED_JOBS_FIELD_NUMBER: _ClassVar[int]
+    WORK_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    WORK_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_FIELD_NUMBER: _ClassVar[int]
+    FITS_WORK_SIZE_FIELD_NUMBER: _ClassVar[int]
+    seconds: float
+    measured_jobs: int
+    work_width: int
+    work_height: int
+    refused: str
+    fits_work_size: int
+    def __init__(self, seconds: _Optional[float] = ..., measured_jobs: _Optional[int] = ..., work_width: _Optional[int] = ..., work_height: _Optional[int] = ..., refused: _Optional[str] = ..., fits_work_size: _Optional[int] = ...) -> None: ...

@@ -49,6 +49,16 @@ class StyleServiceStub:
                 request_serializer=nst_dot_v1_dot_style__pb2.ListModelsRequest.SerializeToString,
                 response_deserializer=nst_dot_v1_dot_style__pb2.ModelList.FromString,
                 _registered_method=True)
+        self.ListGallery = channel.unary_unary(
+                '/nst.v1.StyleService/ListGallery',
+                request_serializer=nst_dot_v1_dot_style__pb2.ListGalleryRequest.SerializeToString,
+                response_deserializer=nst_dot_v1_dot_style__pb2.Gallery.FromString,
+                _registered_method=True)
+        self.Estimate = channel.unary_unary(
+                '/nst.v1.StyleService/Estimate',
+                request_serializer=nst_dot_v1_dot_style__pb2.JobSpec.SerializeToString,
+                response_deserializer=nst_dot_v1_dot_style__pb2.JobEstimate.FromString,
+                _registered_method=True)
 
 
 class StyleServiceServicer:
@@ -75,6 +85,22 @@ class StyleServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListGallery(self, request, context):
+        """The style gallery's paintings, with thumbnails (what StyleSpec.gallery names).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Estimate(self, request, context):
+        """What a job would take, before any pixel is sent: the JobSpec as Stylize would get it
+        (has_mask and the styles' byte sizes are not needed). Never fails for a bad spec: the
+        reason comes back in JobEstimate.refused.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StyleServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -92,6 +118,16 @@ def add_StyleServiceServicer_to_server(servicer, server):
                     servicer.ListModels,
                     request_deserializer=nst_dot_v1_dot_style__pb2.ListModelsRequest.FromString,
                     response_serializer=nst_dot_v1_dot_style__pb2.ModelList.SerializeToString,
+            ),
+            'ListGallery': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListGallery,
+                    request_deserializer=nst_dot_v1_dot_style__pb2.ListGalleryRequest.FromString,
+                    response_serializer=nst_dot_v1_dot_style__pb2.Gallery.SerializeToString,
+            ),
+            'Estimate': grpc.unary_unary_rpc_method_handler(
+                    servicer.Estimate,
+                    request_deserializer=nst_dot_v1_dot_style__pb2.JobSpec.FromString,
+                    response_serializer=nst_dot_v1_dot_style__pb2.JobEstimate.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -175,6 +211,60 @@ class StyleService:
             '/nst.v1.StyleService/ListModels',
             nst_dot_v1_dot_style__pb2.ListModelsRequest.SerializeToString,
             nst_dot_v1_dot_style__pb2.ModelList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListGallery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nst.v1.StyleService/ListGallery',
+            nst_dot_v1_dot_style__pb2.ListGalleryRequest.SerializeToString,
+            nst_dot_v1_dot_style__pb2.Gallery.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Estimate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nst.v1.StyleService/Estimate',
+            nst_dot_v1_dot_style__pb2.JobSpec.SerializeToString,
+            nst_dot_v1_dot_style__pb2.JobEstimate.FromString,
             options,
             channel_credentials,
             insecure,

@@ -28,6 +28,7 @@ from . import __version__
 from .jobs import Limits, Scheduler
 from .library import StyleLibrary
 from .service import StyleService, add_to_server
+from .speed import SpeedRecord
 
 log = logging.getLogger("nst_server")
 
@@ -137,6 +138,16 @@ def server_device(device: str) -> str:
         raise ConfigError(f"--device {device}: {exc}") from None
 
 
+def speed_key(device: str) -> str:
+    """What the speed record is kept under: the device and its model (another GPU or CPU
+    behind the same name measures anew)."""
+    import torch
+
+    from nst_engine.devices import device_name
+
+    return f"{device}: {device_name(torch.device(device))}"
+
+
 def static_info(device: str, extractor: str = "vgg19") -> dict[str, Any]:
     import google.protobuf
     import torch
@@ -188,8 +199,11 @@ class StyleServer:
         engine: Callable | None = None,
         warm: bool = True,
         models: str | os.PathLike | None = None,
+        speed_file: str | os.PathLike | None = None,
     ) -> None:
-        """`models` is the style library folder (created if missing); None serves none."""
+        """`models` is the style library folder (created if missing); None serves none.
+        `speed_file` keeps the measured speed across restarts (None: in memory only); with
+        `warm`, a server that has measured nothing yet calibrates itself once it listens."""
         self.security = security or Security()
         check_bind(address, self.security)
         self.limits = limits or Limits()
@@ -204,8 +218,9 @@ class StyleServer:
                 raise ConfigError(
                     f"cannot create the style library {library.folder}: {exc}"
                 ) from None
-        self.scheduler = Scheduler(self.limits, self.device, engine, library)
         info = static_info(self.device)
+        speed = SpeedRecord(speed_key(self.device), Path(speed_file) if speed_file else None)
+        self.scheduler = Scheduler(self.limits, self.device, engine, library, speed)
         self.service = StyleService(self.scheduler, self.limits, lambda: info)
         self.health = health.HealthServicer()
         interceptors = [TokenInterceptor(self.security.token)] if self.security.token else []
@@ -269,6 +284,8 @@ class StyleServer:
         self.server.start()
         if self.warm and hasattr(self.scheduler.engine, "warm_up"):
             self.scheduler.engine.warm_up()
+        if self.warm:
+            self.scheduler.request_calibration()
         self._set_health(health_pb2.HealthCheckResponse.SERVING)
         log.info(
             "nst-server %s listening on %s (device %s, queue %d, pid %d)",

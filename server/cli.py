@@ -135,7 +135,7 @@ def setup_logging(level: str, log_file: Path | None, max_bytes: int = LOG_BYTES)
 
 def run_serve(args: argparse.Namespace) -> int:
     from .app import ConfigError, StyleServer, serve_forever
-    from .daemon import remove_pid_file, write_pid_file
+    from .daemon import remove_pid_file, state_dir, write_pid_file
     from .jobs import Limits
 
     setup_logging(args.log_level, args.log_file)
@@ -147,6 +147,7 @@ def run_serve(args: argparse.Namespace) -> int:
             security=_security(args),
             warm=not args.no_warm_up,
             models=args.models,
+            speed_file=state_dir() / "speed.json",
         )
     except ConfigError as exc:
         print(f"nst-server: error: {exc}", file=sys.stderr)

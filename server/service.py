@@ -23,8 +23,27 @@ import grpc
 from nst_proto import PROTOCOL, SERVICE_NAME
 from nst_proto import style_pb2 as pb
 
-from .jobs import Failed, Finished, Gone, Job, JobError, Limits, Scheduler, invalid
-from .wire import Upload, info_message, messages, model_list_message
+from .jobs import (
+    NO_LIBRARY,
+    Estimate,
+    Failed,
+    Finished,
+    Gone,
+    Job,
+    JobError,
+    Limits,
+    Scheduler,
+    invalid,
+)
+from .wire import (
+    Upload,
+    check_spec,
+    estimate_message,
+    gallery_message,
+    info_message,
+    messages,
+    model_list_message,
+)
 
 log = logging.getLogger("nst_server")
 
@@ -50,6 +69,15 @@ def _decoder(message_type) -> Callable[[bytes], Any]:
     return decode
 
 
+# The one-answer methods: (request type, reply type).
+UNARY_METHODS = {
+    "GetInfo": (pb.GetInfoRequest, pb.ServerInfo),
+    "ListModels": (pb.ListModelsRequest, pb.ModelList),
+    "ListGallery": (pb.ListGalleryRequest, pb.Gallery),
+    "Estimate": (pb.JobSpec, pb.JobEstimate),
+}
+
+
 def add_to_server(service: StyleService, server: grpc.Server) -> None:
     """Register the service with decoders that never raise (see Undecodable)."""
     handlers = {
@@ -58,17 +86,13 @@ def add_to_server(service: StyleService, server: grpc.Server) -> None:
             request_deserializer=_decoder(pb.StylizeRequest),
             response_serializer=pb.StylizeEvent.SerializeToString,
         ),
-        "GetInfo": grpc.unary_unary_rpc_method_handler(
-            service.GetInfo,
-            request_deserializer=_decoder(pb.GetInfoRequest),
-            response_serializer=pb.ServerInfo.SerializeToString,
-        ),
-        "ListModels": grpc.unary_unary_rpc_method_handler(
-            service.ListModels,
-            request_deserializer=_decoder(pb.ListModelsRequest),
-            response_serializer=pb.ModelList.SerializeToString,
-        ),
     }
+    for name, (request, reply) in UNARY_METHODS.items():
+        handlers[name] = grpc.unary_unary_rpc_method_handler(
+            getattr(service, name),
+            request_deserializer=_decoder(request),
+            response_serializer=reply.SerializeToString,
+        )
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
     server.add_registered_method_handlers(SERVICE_NAME, handlers)
 
@@ -173,6 +197,32 @@ class StyleService:
     def ListModels(self, request, context):  # noqa: N802 - gRPC's name
         self._refuse_undecodable(request, context, "ListModels")
         return model_list_message(self.scheduler.library)
+
+    def ListGallery(self, request, context):  # noqa: N802 - gRPC's name
+        self._refuse_undecodable(request, context, "ListGallery")
+        return gallery_message()
+
+    def Estimate(self, request, context):  # noqa: N802 - gRPC's name
+        """The expected time of a job; a spec Stylize would refuse comes back refused."""
+        self._refuse_undecodable(request, context, "Estimate")
+        try:
+            options = check_spec(request, self.limits)
+        except JobError as exc:
+            return estimate_message(Estimate(0.0, 0, 0, 0, refused=exc.message))
+        if request.model:
+            from nst_engine.errors import NSTError
+
+            try:
+                if self.scheduler.library is None:
+                    raise invalid(NO_LIBRARY)
+                self.scheduler.library.get(request.model)
+            except JobError as exc:
+                return estimate_message(Estimate(0.0, 0, 0, 0, refused=exc.message))
+            except NSTError as exc:
+                return estimate_message(Estimate(0.0, 0, 0, 0, refused=str(exc)))
+        return estimate_message(
+            self.scheduler.estimate(request.width, request.height, options, request.model)
+        )
 
     def Stylize(self, request_iterator, context) -> Iterator[pb.StylizeEvent]:  # noqa: N802
         job: Job | None = None

@@ -26,6 +26,7 @@ from nst_engine.errors import InputError
 from nst_engine.options import MIN_SIDE, StyleOptions
 
 from .jobs import (
+    Estimate,
     Failed,
     Finished,
     Job,
@@ -321,4 +322,32 @@ def model_list_message(library) -> pb.ModelList:
             )
             for info in library.list()
         ],
+    )
+
+
+def gallery_message() -> pb.Gallery:
+    """Gallery: the style gallery's paintings with their thumbnails, in its order."""
+    return pb.Gallery(
+        paintings=[
+            pb.GalleryPainting(
+                name=p.name,
+                title=p.title,
+                artist=p.artist,
+                year=p.year,
+                kind=p.kind,
+                thumbnail_png=p.thumbnail_png(),
+            )
+            for p in gallery.PAINTINGS
+        ]
+    )
+
+
+def estimate_message(estimate: Estimate) -> pb.JobEstimate:
+    return pb.JobEstimate(
+        seconds=estimate.seconds,
+        measured_jobs=estimate.measured_jobs,
+        work_width=estimate.work_width,
+        work_height=estimate.work_height,
+        refused=estimate.refused,
+        fits_work_size=estimate.fits,
     )

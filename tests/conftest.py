@@ -21,16 +21,20 @@ def small(array: np.ndarray, long_side: int) -> np.ndarray:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def style_library_outside_home(tmp_path_factory):
+def server_files_outside_home(tmp_path_factory):
     """Servers started by the tests (they inherit the environment) keep their default style
-    library in a temporary folder, not in the home directory of whoever runs the tests."""
-    previous = os.environ.get("NST_MODELS")
-    os.environ["NST_MODELS"] = str(tmp_path_factory.mktemp("default-models"))
+    library and their state (pid file, log, measured speed) in temporary folders, not in the
+    home directory of whoever runs the tests."""
+    folders = {"NST_MODELS": "default-models", "XDG_STATE_HOME": "state"}
+    previous = {name: os.environ.get(name) for name in folders}
+    for name, folder in folders.items():
+        os.environ[name] = str(tmp_path_factory.mktemp(folder))
     yield
-    if previous is None:
-        os.environ.pop("NST_MODELS", None)
-    else:
-        os.environ["NST_MODELS"] = previous
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nst_proto.job import JobRequest, ServerLost
+from nst_server.service import UNARY_METHODS
 from PIL import Image
 from test_server_e2e import EXAMPLES, STYLE_BYTES, free_port, health, nst_server, wait_healthy
 
@@ -260,6 +261,8 @@ def test_bytes_that_are_no_message_get_invalid_argument_and_one_log_line(server)
         ("Stylize", iter([b"\xff\xfe garbage", b"\x08" * 10])),
         ("GetInfo", b"\x12\x34"),
         ("ListModels", b"\xff"),
+        ("ListGallery", b"\xff"),
+        ("Estimate", b"\x0a\xff"),
     ):
         size = server["log"].stat().st_size
         status, details = call(server["address"], method, request)
@@ -276,7 +279,7 @@ RAW_BYTES = st.binary(max_size=64)
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
-    method=st.sampled_from(["Stylize", "GetInfo", "ListModels"]),
+    method=st.sampled_from(["Stylize", *UNARY_METHODS]),
     messages=st.lists(RAW_BYTES, min_size=1, max_size=4),
 )
 def test_fuzzed_bytes_on_every_rpc_never_give_internal(server, method, messages):

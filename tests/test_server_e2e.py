@@ -331,7 +331,8 @@ def test_health_and_reflection_answer(server):
         assert {"nst.v1.StyleService", "grpc.health.v1.Health"} <= services
         fd = db.FindFileContainingSymbol("nst.v1.StyleService")
         assert fd.name == "nst/v1/style.proto" and fd.package == "nst.v1"
-        assert [m.name for m in fd.service[0].method] == ["Stylize", "GetInfo", "ListModels"]
+        methods = [m.name for m in fd.service[0].method]
+        assert methods == ["Stylize", "GetInfo", "ListModels", "ListGallery", "Estimate"]
     finally:
         channel.close()
     with StyleClient(address) as client:
