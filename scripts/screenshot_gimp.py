@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Photograph the plug-in in a real GIMP under Xvfb, in one of the project's Debian roots:
-its dialog, the canvas mid-job with the preview layer, and a result on the canvas.
+its dialog, its Style drop-down open (the gallery), the canvas mid-job with the preview layer,
+and a result on the canvas.
 
-    python scripts/screenshot_gimp.py [--suite sid|trixie] [--what dialog preview result]
+    python scripts/screenshot_gimp.py [--suite sid|trixie] [--what dialog gallery preview result]
                                       [--server ADDRESS] [--out docs/images]
 
 Builds the root with the GUI tools if needed (scripts/build_gimp_root.sh --gui), makes a fresh
@@ -13,8 +14,8 @@ a feathered selection on the photograph, runs the plug-in against the server and
 whole window with the new layer; `preview` does the same and shoots while the job runs,
 once the preview layer was drawn 12 times. Without --server a real `nst-server serve` is
 started on a free port for the run (its style library: $NST_MODELS). Needs root. Kills only
-the processes it started. Writes gimp-3.x-dialog.png, gimp-3.x-preview.png and
-gimp-3.x-result.png (the GIMP version).
+the processes it started. Writes gimp-3.x-dialog.png, gimp-3.x-gallery.png,
+gimp-3.x-preview.png and gimp-3.x-result.png (the GIMP version).
 """
 
 from __future__ import annotations
@@ -108,10 +109,12 @@ def shoot(
     log,
     wait=600,
     previews: int = 0,
+    actions: tuple[tuple[str, ...], ...] = (),
 ):
     """Run `script` in the GUI GIMP; shoot `window` (a title regex), or the whole screen once
     the plug-in has shown `previews` preview layers (mid-job), or once the script wrote its
-    status."""
+    status. `actions` (xdotool commands, WINDOW standing for `window`'s id) are done first,
+    and then the whole screen is shot: what they open (a drop-down) is a window of its own."""
     work = root.workdir("shot")
     status_host, status_in = work.path("status.json")
     trace_host, trace_in = work.path("trace.jsonl")
@@ -129,6 +132,10 @@ def shoot(
         if window:
             wid = x.wait_window(window, timeout=120)
             log(f"window {window!r} appeared after {time.monotonic() - started:.1f} s")
+            time.sleep(3.0)  # the dialog asks the server for its gallery and estimate
+            for action in actions:
+                x.x("xdotool", *(wid if word == "WINDOW" else word for word in action))
+                time.sleep(1.5)
         elif previews:
             while _count_previews(trace_host) < previews:
                 if gimp.poll() is not None or time.monotonic() - started > wait:
@@ -147,13 +154,13 @@ def shoot(
                 raise RuntimeError(f"the plug-in failed: {status}")
         x.x("xdotool", "mousemove", "1279", "799")
         time.sleep(3.0)  # let GTK finish drawing
-        target = ["-frame", "-window", wid] if window else ["-window", "root"]
+        target = ["-frame", "-window", wid] if window and not actions else ["-window", "root"]
         res = x.x("import", *target, shot_in)
         if res.returncode != 0:
             raise RuntimeError(f"import failed: {res.output}")
     out.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(shot_host, out)
-    if not window:
+    if not window or actions:
         trim_to_windows(out)
     shutil.rmtree(work.host, ignore_errors=True)
     log(f"saved {out}")
@@ -164,7 +171,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--suite", choices=sorted(SUITE_NAMES), default="sid")
     parser.add_argument(
-        "--what", nargs="+", choices=("dialog", "preview", "result"), default=["dialog"]
+        "--what",
+        nargs="+",
+        choices=("dialog", "gallery", "preview", "result"),
+        default=["dialog"],
     )
     parser.add_argument("--server", help="a running server (default: start one)")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "images")
@@ -182,6 +192,10 @@ def main() -> int:
         if "dialog" in args.what:
             out = args.out / f"gimp-{root.minor}-dialog.png"
             shoot(root, home, configure + OPEN_DIALOG, "^Neural Style$", out, print)
+        if "gallery" in args.what:  # a click on the Style drop-down, the dialog's first row
+            out = args.out / f"gimp-{root.minor}-gallery.png"
+            click = (("mousemove", "--window", "WINDOW", "250", "40"), ("click", "1"))
+            shoot(root, home, configure + OPEN_DIALOG, "^Neural Style$", out, print, actions=click)
         if "preview" in args.what:
             out = args.out / f"gimp-{root.minor}-preview.png"
             shoot(root, home, configure + RUN_ON_CANVAS, None, out, print, previews=12)

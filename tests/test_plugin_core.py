@@ -161,9 +161,11 @@ def test_a_preview_fills_the_layer_by_nearest_neighbour():
 
 
 def test_one_style_choice_for_paintings_your_image_and_models():
-    choices = core.style_choices(["great-wave", "the-kiss"], [("tiny", "Tiny (trained at 128 px)")])
+    wave = SimpleNamespace(name="great-wave", title="The Great Wave", artist="Hokusai")
+    choices = core.style_choices([wave, "the-kiss"], [("tiny", "Tiny (trained at 128 px)")])
     assert [c for c, _ in choices] == ["gallery:great-wave", "gallery:the-kiss", "", "model:tiny"]
-    assert choices[0][1] == "Great wave (gallery)" and choices[2] == core.OWN_IMAGE
+    assert choices[0][1] == "The Great Wave, Hokusai" and choices[1][1] == "The kiss"
+    assert choices[2] == core.OWN_IMAGE and choices[3][1] == "Tiny (trained at 128 px), instant"
     for choice, _label in choices:
         assert core.choice_of(*core.chosen_style(choice)) == choice
     assert core.chosen_style("gallery:great-wave") == ("great-wave", "")
@@ -328,3 +330,47 @@ def test_a_transport_that_cannot_load_names_gimps_python_and_the_fix(tmp_path):
     assert out.strip().endswith(
         "Reinstall the plug-in with: /opt/venv/bin/nst-server install-gimp-plugin"
     )
+
+
+def estimate(**fields):
+    base = dict(seconds=0.0, measured_jobs=0, work_width=0, work_height=0, refused="")
+    return SimpleNamespace(**{**base, "fits_work_size": 0, **fields})
+
+
+def test_the_dialog_says_the_expected_time_from_the_servers_measurements():
+    text = core.estimate_text(
+        estimate(seconds=95.4, measured_jobs=3, work_width=768, work_height=512)
+    )
+    assert text == (
+        "Expected time: about 1 min 35 s at 768x512 (the server's speed on its last 3 jobs)"
+    )
+    assert "its last job)" in core.estimate_text(estimate(seconds=4, measured_jobs=1))
+    assert "first job" in core.estimate_text(estimate())  # nothing measured: no made-up figure
+    assert "once the server runs" in core.estimate_text(None)
+    too_large = estimate(refused="styling at 8000 pixels needs ...", fits_work_size=2670)
+    assert core.estimate_text(too_large) == (
+        "Too large for the server's memory at this working size: set Advanced > Working size "
+        "to 2670 or less (0 lets the quality choose)."
+    )
+
+
+def test_a_job_the_server_would_refuse_stops_before_any_pixel_is_sent():
+    sent = []
+    transport, _calls = fake_transport([])
+
+    class Estimating(transport.StyleClient):
+        def estimate(self, width, height, *, styles, options, model):
+            sent.append((width, height))
+            return estimate(refused="styling at 8000 pixels ...", fits_work_size=2670)
+
+        def stylize(self, request, on_event=None, cancel=None):
+            raise AssertionError("the job must not be sent")
+
+    transport.StyleClient = Estimating
+    request = SimpleNamespace(width=4, height=2, styles=[], options={}, model="tiny")
+    with pytest.raises(core.PluginError, match="Working size to 2670 or less"):
+        core.run_job(
+            transport, request, "127.0.0.1:7000", 30, {}, [].append, [].append,
+            core.Deadline(30),
+        )  # fmt: skip
+    assert sent == [(4, 2)]

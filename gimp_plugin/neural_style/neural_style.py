@@ -49,6 +49,8 @@ QUALITIES = (
     ("high", "High (slow)", "More iterations and levels"),
 )
 PluginError = core.PluginError
+THUMBNAIL_SIDE = 48  # pixels, of each painting in the Style drop-down
+STYLE_GRID_COLUMNS = 3
 
 
 def _pixel_layout(image, drawable):
@@ -233,6 +235,34 @@ def _address(config, settings):
     return core.server_address(config.get_property("server"), settings)
 
 
+def _style_arguments(config):
+    """(styles, model, name for the new layer, style file path) the arguments choose:
+    a trained model, a gallery painting by name, or the style image file (read here)."""
+    model = (config.get_property("style-model") or "").strip()
+    painting = "" if model else (config.get_property("style-name") or "").strip()
+    if model:
+        return [], model, model, None
+    if painting:
+        return [(painting, 1.0)], "", painting, None
+    path = _style_path(config)
+    return [(core.read_style(path), 1.0)], "", "", path
+
+
+def _job_options(config, long_side, preview=True):
+    return core.job_options(
+        method=config.get_property("method"),
+        strength=config.get_property("strength"),
+        quality=config.get_property("quality"),
+        preserve_color=config.get_property("preserve-color"),
+        seed=config.get_property("seed"),
+        size=config.get_property("size"),
+        style_scale=config.get_property("style-scale"),
+        iterations=config.get_property("iterations"),
+        long_side=long_side,
+        preview=preview,
+    )
+
+
 def stylize_layer(image, drawables, config):
     """The whole job; raises PluginError with a message for the user on any failure."""
     if len(drawables) != 1:
@@ -242,9 +272,7 @@ def stylize_layer(image, drawables, config):
         raise PluginError(
             "Neural Style needs a pixel layer, not a layer group, layer mask or channel."
         )
-    model = (config.get_property("style-model") or "").strip()
-    painting = "" if model else (config.get_property("style-name") or "").strip()
-    style_path = None if model or painting else _style_path(config)
+    styles, model, style_name, style_path = _style_arguments(config)
     settings = core.read_settings()
     address = _address(config, settings)
     timeout = int(config.get_property("timeout"))
@@ -255,20 +283,7 @@ def stylize_layer(image, drawables, config):
     rect = Gegl.Rectangle.new(0, 0, width, height)
     pixels = bytes(source.get_buffer().get(rect, 1.0, fmt, Gegl.AbyssPolicy.NONE))
     mask = _read_mask(image, source, width, height)
-    styles = (
-        [(painting, 1.0)] if painting else [] if model else [(core.read_style(style_path), 1.0)]
-    )
-    options = core.job_options(
-        method=config.get_property("method"),
-        strength=config.get_property("strength"),
-        quality=config.get_property("quality"),
-        preserve_color=config.get_property("preserve-color"),
-        seed=config.get_property("seed"),
-        size=config.get_property("size"),
-        style_scale=config.get_property("style-scale"),
-        iterations=config.get_property("iterations"),
-        long_side=max(width, height),
-    )
+    options = _job_options(config, max(width, height))
     request = transport.JobRequest(
         pixels, width, height, channels, sample, styles=styles, mask=mask, options=options,
         model=model,
@@ -291,7 +306,7 @@ def stylize_layer(image, drawables, config):
         core.check_result(result, request)
     finally:
         preview.remove()
-    name = core.layer_name(model or painting, style_path)
+    name = core.layer_name(style_name, style_path)
     layer = _write_layer(image, source, name, fmt, width, height, bytes(result.pixels))
     Gimp.progress_end()
     Gimp.displays_flush()
@@ -304,32 +319,65 @@ ADVANCED = ("method", "size", "iterations", "server", "timeout")
 
 
 def _server_facts(config):
-    """(ServerInfo or None, [(model id, label)]) from the server, or (None, []) when it does
-    not answer within two seconds (the dialog must open at once; OK starts the server)."""
+    """(ServerInfo or None, gallery, [(model id, label)], {choice id: thumbnail PNG}) from the
+    server, or (None, [], [], {}) when it does not answer within two seconds (the dialog
+    must open at once; OK starts the server)."""
     settings = core.read_settings()
     try:
         transport = core.load_transport(settings=settings)
         with transport.StyleClient(_address(config, settings), connect_timeout=2.0) as client:
             info = client.info()
             models = client.list_models()
+            try:
+                gallery = client.gallery()
+            except transport.ClientError:  # a server from before ListGallery: names only
+                gallery = list(info.gallery)
     except Exception:  # noqa: BLE001 - no answer is no choice, never a failed dialog
-        return None, []
-    return info, [(m.id, f"{m.name} (trained at {m.training_size} px)") for m in models]
+        return None, [], [], {}
+    thumbnails = {f"model:{m.id}": m.thumbnail_png for m in models}
+    thumbnails.update({f"gallery:{p.name}": p.thumbnail_png for p in gallery if hasattr(p, "name")})
+    labels = [(m.id, f"{m.name} (trained at {m.training_size} px)") for m in models]
+    return info, gallery, labels, thumbnails
 
 
-def _style_box(config, info, models, address):
-    """The one "Style" drop-down (gallery paintings, your own image, trained models), bound
-    to the style-name and style-model arguments, and the line saying where the server runs."""
-    gi.require_version("Gtk", "3.0")
-    from gi.repository import Gtk  # noqa: PLC0415
+def _pixbuf(png, side=THUMBNAIL_SIDE):
+    """A GdkPixbuf of a thumbnail PNG, at most `side` pixels; None for none."""
+    if not png:
+        return None
+    gi.require_version("GdkPixbuf", "2.0")
+    from gi.repository import GdkPixbuf  # noqa: PLC0415
 
-    choices = core.style_choices(info.gallery if info is not None else [], models)
-    box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=6)
-    row = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=6)
-    row.pack_start(Gtk.Label(label="Style"), False, False, 0)
-    combo = Gtk.ComboBoxText()
+    loader = GdkPixbuf.PixbufLoader()
+    try:
+        loader.write(png)
+        loader.close()
+    except GLib.Error:
+        return None
+    pixbuf = loader.get_pixbuf()
+    width, height = pixbuf.get_width(), pixbuf.get_height()
+    scale = side / max(width, height)
+    width, height = max(1, round(width * scale)), max(1, round(height * scale))
+    return pixbuf.scale_simple(width, height, GdkPixbuf.InterpType.BILINEAR)
+
+
+def _style_combo(Gtk, config, choices, thumbnails):  # noqa: N803 - the Gtk module
+    """The Style drop-down: a grid of thumbnails with names, bound to the style-name and
+    style-model arguments."""
+    from gi.repository import GdkPixbuf  # noqa: PLC0415 - loaded by _pixbuf's require
+
+    store = Gtk.ListStore(str, GdkPixbuf.Pixbuf, str)
     for choice_id, label in choices:
-        combo.append(choice_id, label)
+        store.append([choice_id, _pixbuf(thumbnails.get(choice_id)), label])
+    combo = Gtk.ComboBox.new_with_model(store)
+    combo.set_id_column(0)
+    picture, text = Gtk.CellRendererPixbuf(), Gtk.CellRendererText()
+    text.set_property("width-chars", 22)
+    text.set_property("ellipsize", 3)  # Pango.EllipsizeMode.END
+    combo.pack_start(picture, False)
+    combo.add_attribute(picture, "pixbuf", 1)
+    combo.pack_start(text, True)
+    combo.add_attribute(text, "text", 2)
+    combo.set_wrap_width(STYLE_GRID_COLUMNS)  # the open drop-down is a contact sheet
     current = core.choice_of(
         (config.get_property("style-name") or "").strip(),
         (config.get_property("style-model") or "").strip(),
@@ -343,15 +391,71 @@ def _style_box(config, info, models, address):
 
     combo.connect("changed", chosen)
     chosen(combo)
+    return combo
+
+
+def _estimate_updater(config, label, size, address):
+    """Keep `label` saying what the job would take, asking the server again (at most every
+    half second) whenever an argument changes."""
+    width, height = size
+    pending = []
+
+    def update():
+        pending.clear()
+        try:
+            styles, model, _name, _path = _style_arguments(config)
+            options = _job_options(config, max(width, height), preview=False)
+            transport = core.load_transport(settings=core.read_settings())
+            with transport.StyleClient(address, connect_timeout=2.0) as client:
+                estimate = client.estimate(
+                    width, height, styles=styles, options=options, model=model
+                )
+            label.set_text(core.estimate_text(estimate))
+        except PluginError as exc:
+            label.set_text(str(exc))
+        except Exception:  # noqa: BLE001 - no server: OK starts it
+            label.set_text(core.estimate_text(None))
+        return False
+
+    def changed(*_args):
+        if not pending:
+            pending.append(GLib.timeout_add(500, update))
+
+    config.connect("notify", changed)
+    update()
+
+
+def _style_box(config, facts, address, size):
+    """The one "Style" drop-down (gallery paintings, your own image, trained models) and the
+    lines saying where the server runs and how long the job would take."""
+    gi.require_version("Gtk", "3.0")
+    from gi.repository import Gtk  # noqa: PLC0415
+
+    info, gallery, models, thumbnails = facts
+    choices = core.style_choices(gallery or (info.gallery if info is not None else []), models)
+    box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=6)
+    row = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=6)
+    label = Gtk.Label.new_with_mnemonic("Sty_le")
+    row.pack_start(label, False, False, 0)
+    combo = _style_combo(Gtk, config, choices, thumbnails)
+    label.set_mnemonic_widget(combo)
     row.pack_start(combo, True, True, 0)
     box.pack_start(row, False, False, 0)
     status = Gtk.Label(label=core.server_status(info, address), xalign=0.0)
     box.pack_start(status, False, False, 0)
+    expected = Gtk.Label(label="", xalign=0.0)
+    expected.set_line_wrap(True)
+    expected.set_max_width_chars(60)
+    box.pack_start(expected, False, False, 0)
+    if info is not None:
+        _estimate_updater(config, expected, size, address)
+    else:
+        expected.set_text(core.estimate_text(None))
     box.show_all()
     return box
 
 
-def _show_dialog(procedure, config):
+def _show_dialog(procedure, config, size):
     gi.require_version("GimpUi", "3.0")
     from gi.repository import GimpUi  # noqa: PLC0415
 
@@ -362,8 +466,8 @@ def _show_dialog(procedure, config):
     dialog.fill_box("advanced-box", list(ADVANCED))
     dialog.fill_expander("advanced", "advanced-title", False, "advanced-box")
     dialog.fill([*FRONT, "advanced"])
-    info, models = _server_facts(config)
-    style_box = _style_box(config, info, models, _address(config, core.read_settings()))
+    address = _address(config, core.read_settings())
+    style_box = _style_box(config, _server_facts(config), address, size)
     content = dialog.get_content_area()
     content.pack_start(style_box, False, False, 6)
     content.reorder_child(style_box, 0)
@@ -373,7 +477,8 @@ def _show_dialog(procedure, config):
 
 
 def run(procedure, run_mode, image, drawables, config, _data):
-    if run_mode == Gimp.RunMode.INTERACTIVE and not _show_dialog(procedure, config):
+    size = (drawables[0].get_width(), drawables[0].get_height()) if drawables else (0, 0)
+    if run_mode == Gimp.RunMode.INTERACTIVE and not _show_dialog(procedure, config, size):
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
     try:
         stylize_layer(image, drawables, config)
@@ -443,7 +548,7 @@ class NeuralStyle(Gimp.PlugIn):
         )
         procedure.add_double_argument(
             "strength",
-            "_Strength",
+            "Stre_ngth",
             "How far the result moves from the layer (0 to 1)",
             0.0,
             1.0,
@@ -495,7 +600,7 @@ class NeuralStyle(Gimp.PlugIn):
         )
         procedure.add_string_argument(
             "server",
-            "Ser_ver address",
+            "Server a_ddress",
             "host:port of the Neural Style server (nst-server start)",
             core.DEFAULT_ADDRESS,
             rw,

@@ -188,16 +188,20 @@ def layer_name(model: str, style_path: str | None) -> str:
 OWN_IMAGE = ("", "Your own image (the Style image below)")
 
 
-def style_choices(gallery: list[str], models: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """(id, label) of the dialog's Style entries: the server's gallery paintings, the style
-    image file, then the trained style models (fast)."""
+def style_choices(gallery: list, models: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(id, label) of the dialog's Style entries: the server's gallery paintings (its
+    GalleryPainting records, or their bare names from a server without ListGallery), the
+    style image file, then the trained style models (fast)."""
+    paintings = []
+    for painting in gallery:
+        if isinstance(painting, str):
+            paintings.append((painting, painting.replace("-", " ").capitalize()))
+        else:
+            paintings.append((painting.name, f"{painting.title}, {painting.artist}"))
     return (
-        [
-            (f"gallery:{name}", f"{name.replace('-', ' ').capitalize()} (gallery)")
-            for name in gallery
-        ]
+        [(f"gallery:{name}", label) for name, label in paintings]
         + [OWN_IMAGE]
-        + [(f"model:{model_id}", f"{label}, fast") for model_id, label in models]
+        + [(f"model:{model_id}", f"{label}, instant") for model_id, label in models]
     )
 
 
@@ -222,6 +226,46 @@ def server_status(info, address: str) -> str:
     waiting = f", {info.queued} job(s) waiting" if info.queued else ""
     busy = ", busy" if info.busy else ""
     return f"Server: running on {where}{busy}{waiting}"
+
+
+def estimate_text(estimate) -> str:
+    """The dialog's line about the job's time (a JobEstimate), or why it would not run."""
+    if estimate is None:
+        return "Expected time: known once the server runs"
+    if estimate.refused:
+        return refusal_message(estimate)
+    if estimate.seconds <= 0:
+        return "Expected time: measured by the server's first job"
+    jobs = estimate.measured_jobs
+    basis = f"its last {jobs} jobs" if jobs > 1 else "its last job"
+    return (
+        f"Expected time: about {fmt_seconds(estimate.seconds)} at {estimate.work_width}x"
+        f"{estimate.work_height} (the server's speed on {basis})"
+    )
+
+
+def refusal_message(estimate) -> str:
+    """Why the server would refuse the job, in the dialog's words."""
+    if estimate.fits_work_size:
+        return (
+            f"Too large for the server's memory at this working size: set Advanced > Working "
+            f"size to {estimate.fits_work_size} or less (0 lets the quality choose)."
+        )
+    return f"The server would refuse this job: {estimate.refused}"
+
+
+def estimate_job(client, request):
+    """The server's JobEstimate for `request`, or None from a server without Estimate."""
+    try:
+        return client.estimate(
+            request.width,
+            request.height,
+            styles=request.styles,
+            options=request.options,
+            model=request.model,
+        )
+    except Exception:  # noqa: BLE001 - an older server: the job itself still says what is wrong
+        return None
 
 
 def in_flatpak(environ: dict | None = None, info_file: str = "/.flatpak-info") -> bool:
@@ -428,6 +472,9 @@ def run_job(
         # the call's own deadline is a backstop behind the plug-in's (cancel)
         client = transport.StyleClient(address=address, timeout=float(timeout) + 60.0)
         with client:
+            estimate = estimate_job(client, request)  # refused before any pixel is sent
+            if estimate is not None and estimate.refused:
+                raise PluginError(refusal_message(estimate))
             return client.stylize(request, on_event=on_event, cancel=cancel)
 
     try:
