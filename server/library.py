@@ -4,6 +4,10 @@ A model is named by its file name without the suffix (its id), so a user adds a 
 copying a file into the folder and removes it by deleting the file; the folder is read again
 on every listing and every job, so no restart is needed. Loaded networks are kept per file
 and loaded again when the file changes.
+
+Beside the user's folder, the networks that ship with the package (nst_engine/gallery/networks:
+the gallery's trained networks, scripts/train_gallery.py) are offered out of the box; a user's
+file of the same id takes their place.
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ def default_folder() -> Path:
 class StyleLibrary:
     """Lists and loads the models of one folder; thread-safe."""
 
-    def __init__(self, folder: str | os.PathLike) -> None:
+    def __init__(self, folder: str | os.PathLike, shipped: Path | None = None) -> None:
         self.folder = Path(folder).expanduser()
+        self.shipped = shipped if shipped is not None else _shipped_folder()
         self._loaded: dict[Path, tuple[float, object]] = {}
         self._lock = threading.Lock()
 
@@ -39,9 +44,11 @@ class StyleLibrary:
         skipped (and logged by the engine). A missing folder lists nothing."""
         from nst_engine.fast import list_models
 
-        if not self.folder.is_dir():
-            return []
-        return list_models(self.folder)
+        by_id = {}
+        for folder in (self.shipped, self.folder):  # the user's own file wins
+            if folder.is_dir():
+                by_id.update({info.path.stem: info for info in list_models(folder)})
+        return sorted(by_id.values(), key=lambda info: (info.name.lower(), str(info.path)))
 
     def get(self, model_id: str):
         """The loaded FastStyleModel with this id. Raises InputError (a job's
@@ -51,6 +58,8 @@ class StyleLibrary:
         from nst_engine.fast import load_model
 
         path = self.folder / f"{model_id}{MODEL_SUFFIX}"
+        if not path.is_file():
+            path = self.shipped / f"{model_id}{MODEL_SUFFIX}"
         if "/" in model_id or "\\" in model_id or model_id.startswith(".") or not path.is_file():
             available = ", ".join(info.path.stem for info in self.list()) or "none"
             raise InputError(
@@ -67,3 +76,10 @@ class StyleLibrary:
         with self._lock:
             self._loaded[path] = (mtime, model)
         return model
+
+
+def _shipped_folder() -> Path:
+    """Where the package's own networks are (nst_engine/gallery/networks, installed or not)."""
+    from importlib import resources
+
+    return Path(str(resources.files("nst_engine.gallery").joinpath("networks")))

@@ -180,3 +180,22 @@ def test_nst_server_models_lists_the_library(server, library):
     assert done.returncode == 0, done.stderr
     assert f"style library {library}: 1 model(s)" in done.stdout
     assert "tiny" in done.stdout and "Tiny swirls (trained at 64 px, 3 steps)" in done.stdout
+
+
+def test_shipped_networks_are_offered_out_of_the_box_and_a_users_own_file_wins(tmp_path):
+    from nst_server.library import StyleLibrary
+
+    shipped, mine = tmp_path / "shipped", tmp_path / "mine"
+    shipped.mkdir()
+    random_style_model("Starry Night", seed=1).save(shipped / "starry-night.nstmodel")
+    random_style_model("The Kiss", seed=2).save(shipped / "the-kiss.nstmodel")
+    library = StyleLibrary(mine, shipped=shipped)  # a fresh install: the user's folder is empty
+    assert [info.path.stem for info in library.list()] == ["starry-night", "the-kiss"]
+    assert library.get("the-kiss").name == "The Kiss"
+
+    mine.mkdir()
+    random_style_model("My Kiss", seed=3).save(mine / "the-kiss.nstmodel")
+    listed = {info.path.stem: info.name for info in library.list()}
+    assert listed == {"starry-night": "Starry Night", "the-kiss": "My Kiss"}
+    assert library.get("the-kiss").name == "My Kiss"
+    assert StyleLibrary(mine).shipped.parts[-2:] == ("gallery", "networks")

@@ -419,7 +419,6 @@ def train_style(
                 raise TrainingInterrupted(done, options.steps, ckpt)
 
     seconds = time.perf_counter() - started
-    network.eval()
     trained = {
         **{k: v for k, v in config.items() if k != "style_digest"},
         "steps": options.steps,
@@ -431,19 +430,54 @@ def train_style(
         "training_seconds": round(elapsed_before + seconds, 1),
         "device": str(device),
     }
-    model = FastStyleModel(
-        TransformerNet(options.width, options.residual_blocks),
-        options.name or "style",
-        thumbnail_png(style_rgb),
-        trained,
-        {"width": options.width, "residual_blocks": options.residual_blocks},
-        output,
-    )
-    model.network.load_state_dict(_plain_state(network))
-    model.save(output)
+    model = _write_model(_plain_state(network), trained, options.name, style_rgb, output)
     ckpt.unlink(missing_ok=True)
     ran = options.steps - start
     return TrainResult(model, output, options.steps, start, seconds, seconds / max(1, ran), losses)
+
+
+def _write_model(
+    weights: dict, trained: dict, name: str | None, style_rgb: np.ndarray, output: Path
+) -> FastStyleModel:
+    """The model file of trained weights (`trained`: the settings and figures it records)."""
+    architecture = {"width": trained["width"], "residual_blocks": trained["residual_blocks"]}
+    model = FastStyleModel(
+        TransformerNet(**architecture),
+        name or "style",
+        thumbnail_png(style_rgb),
+        trained,
+        architecture,
+        output,
+    )
+    model.network.load_state_dict(weights)
+    model.save(output)
+    return model
+
+
+def model_from_checkpoint(
+    checkpoint: str | os.PathLike,
+    style: np.ndarray | Image.Image,
+    output: str | os.PathLike,
+    name: str | None = None,
+) -> FastStyleModel:
+    """The model as of a training checkpoint, written to `output`, the run left as it is:
+    to judge a run's quality against its steps while it trains (scripts/train_gallery.py)."""
+    path = Path(checkpoint)
+    data = _read(path, "training checkpoint")
+    _check_header(data, path, CHECKPOINT_FORMAT, "training checkpoint")
+    try:
+        config, step, weights = dict(data["config"]), int(data["step"]), data["weights"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: the checkpoint is damaged ({exc})") from None
+    style_rgb = split_channels(as_array(style, "the style image"))[0]
+    trained = {
+        **{k: v for k, v in config.items() if k != "style_digest"},
+        "steps": step,
+        "extractor": "vgg19",
+        "target_ssim": target_ssim(config["strength"]),
+        "training_seconds": round(float(data.get("elapsed", 0.0)), 1),
+    }
+    return _write_model(weights, trained, name, style_rgb, Path(output))
 
 
 def _resume(

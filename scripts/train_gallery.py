@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Train the fast-mode networks of the style gallery, resumably, and judge them as they train.
+
+    python scripts/train_gallery.py [--styles NAME ...] [--steps 2000] [--size 128]
+                                    [--batch-size 4] [--width 16] [--judge-every 250]
+                                    [--held-out 3] [--work DIR] [--device auto]
+
+For each painting of the gallery (`nst styles`) in turn: trains its network on the training
+photographs (scripts/fetch_training_photos.py) and, every --judge-every steps, writes the
+model as of that step (`fast.model_from_checkpoint`) and judges it the way issue #15 sets the
+bar: on held-out photographs at 512 pixels, never trained on, the SSIM to the photograph and
+the GMD to the painting (`nst evaluate`'s metrics), against the `proposed` optimisation's on
+the same photograph and painting (computed once and kept). Each judgement is one line of
+DIR/curve.jsonl and one printed line, so quality against steps is a curve to choose from.
+A network meets the bar when its GMD is at most 1.5x the optimisation's and its SSIM at least
+0.45 (mean over the held-out photographs).
+
+Stopped (Ctrl-C, or the machine going away) it resumes where it was, from the checkpoint
+beside the model: DIR is ~/.cache/neural-style-gimp/training/<recipe>/ by default, out of the
+repository. Nothing is copied into the package: a network ships only once it meets the bar.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+CACHE = Path.home() / ".cache" / "neural-style-gimp"
+PHOTOS = CACHE / "training-photos"
+JUDGE_SIDE = 512
+GMD_RATIO_BAR = 1.5
+SSIM_BAR = 0.45
+
+
+def _photos(folder: Path) -> list[Path]:
+    files = sorted(p for p in folder.glob("*.jpg"))
+    if not files:
+        sys.exit(f"no photographs in {folder}: run python scripts/fetch_training_photos.py")
+    return files
+
+
+def _held_out(count: int) -> list[Path]:
+    """`count` held-out photographs spread over the folder (people, animals, places, ...)."""
+    files = _photos(PHOTOS / "held-out")
+    picks = np.linspace(0, len(files) - 1, min(count, len(files))).round().astype(int)
+    return [files[i] for i in sorted(set(picks))]
+
+
+def _reference(work: Path, style: str, photo: Path, device: str) -> dict:
+    """The proposed optimisation's SSIM and GMD on (photo, style) at 512 px, kept in DIR."""
+    import nst_engine
+    from nst_engine import gallery
+    from nst_engine.images import load_image
+    from nst_engine.metrics import gram_difference, ssim
+
+    cache = work / "reference.json"
+    known = json.loads(cache.read_text()) if cache.is_file() else {}
+    key = f"{style}|{photo.name}|{JUDGE_SIDE}"
+    if key not in known:
+        content = _at_judge_size(load_image(photo))
+        painting = load_image(gallery.find(style).read_bytes())
+        tic = time.perf_counter()
+        options = nst_engine.StyleOptions(size=JUDGE_SIDE, device=device)
+        out = nst_engine.stylize(content, painting, options=options).image
+        known[key] = {
+            "ssim": ssim(content, out),
+            "gmd": gram_difference(out, painting),
+            "seconds": round(time.perf_counter() - tic, 1),
+        }
+        cache.write_text(json.dumps(known, indent=1))
+    return known[key]
+
+
+def _at_judge_size(image: np.ndarray) -> np.ndarray:
+    from nst_engine.cli import _resized
+
+    return _resized(image, JUDGE_SIDE)
+
+
+def judge(model_path: Path, style: str, photos: list[Path], work: Path, device: str) -> dict:
+    """Mean SSIM and GMD of a network on the held-out photos, beside the optimisation's."""
+    import nst_engine
+    from nst_engine import gallery
+    from nst_engine.fast import apply_model, load_model
+    from nst_engine.images import load_image
+    from nst_engine.metrics import gram_difference, ssim
+
+    model = load_model(model_path)
+    painting = load_image(gallery.find(style).read_bytes())
+    rows = []
+    for photo in photos:
+        content = _at_judge_size(load_image(photo))
+        tic = time.perf_counter()
+        out = apply_model(model, content, options=nst_engine.StyleOptions(device=device)).image
+        seconds = time.perf_counter() - tic
+        ref = _reference(work, style, photo, device)
+        rows.append((ssim(content, out), gram_difference(out, painting), ref, seconds))
+    fast_ssim = float(np.mean([r[0] for r in rows]))
+    fast_gmd = float(np.mean([r[1] for r in rows]))
+    ref_gmd = float(np.mean([r[2]["gmd"] for r in rows]))
+    return {
+        "ssim": round(fast_ssim, 4),
+        "gmd": round(fast_gmd, 4),
+        "proposed_ssim": round(float(np.mean([r[2]["ssim"] for r in rows])), 4),
+        "proposed_gmd": round(ref_gmd, 4),
+        "gmd_ratio": round(fast_gmd / ref_gmd, 3),
+        "apply_seconds": round(float(np.mean([r[3] for r in rows])), 3),
+        "meets_bar": bool(fast_gmd <= GMD_RATIO_BAR * ref_gmd and fast_ssim >= SSIM_BAR),
+    }
+
+
+def train_one(style: str, args, work: Path, photos: list[Path]) -> None:
+    from nst_engine import gallery
+    from nst_engine.fast import TrainOptions, checkpoint_path, train_style
+    from nst_engine.fast.training import TrainingInterrupted, model_from_checkpoint
+    from nst_engine.images import load_image
+
+    painting = load_image(gallery.find(style).read_bytes())
+    output = work / f"{style}.nstmodel"
+    options = TrainOptions(
+        size=args.size, steps=args.steps, batch_size=args.batch_size, width=args.width,
+        device=args.device, checkpoint_every=args.judge_every, name=style,
+    )  # fmt: skip
+    curve = work / "curve.jsonl"
+    judged = set()
+    if curve.is_file():
+        judged = {
+            (row["style"], row["step"]) for row in map(json.loads, curve.read_text().splitlines())
+        }
+    train_photos = _photos(PHOTOS / "train")
+    step = [0]  # the last step done, as progress reports it
+
+    def progress(p) -> None:
+        step[0] = p.iteration + 1
+
+    def stop() -> bool:  # at each step to judge that is not judged yet
+        return step[0] % args.judge_every == 0 and (style, step[0]) not in judged
+
+    while not output.is_file():
+        try:
+            train_style(painting, train_photos, output, options, progress=progress, cancel=stop)
+            done, snapshot = args.steps, output
+        except TrainingInterrupted as stopped:
+            done = stopped.step
+            snapshot = work / f"{style}.step{done}.nstmodel"
+            model_from_checkpoint(checkpoint_path(output), painting, snapshot, name=style)
+        if (style, done) in judged:
+            continue
+        row = {"style": style, "step": done, **judge(snapshot, style, photos, work, args.device)}
+        row["recipe"] = work.name
+        with curve.open("a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        judged.add((style, done))
+        print(json.dumps(row), flush=True)
+
+
+def main() -> int:
+    from nst_engine import gallery
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--styles", nargs="+", default=gallery.names())
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--size", type=int, default=128, help="training crop side")
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--width", type=int, default=16, help="network width")
+    parser.add_argument("--judge-every", type=int, default=250)
+    parser.add_argument("--held-out", type=int, default=3, help="photographs judged on")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--work", type=Path)
+    args = parser.parse_args()
+    unknown = [s for s in args.styles if gallery.find(s) is None]
+    if unknown:
+        parser.error(f"not in the gallery: {', '.join(unknown)} (nst styles lists them)")
+    recipe = f"s{args.size}-b{args.batch_size}-w{args.width}"
+    work = args.work or CACHE / "training" / recipe
+    work.mkdir(parents=True, exist_ok=True)
+    photos = _held_out(args.held_out)
+    print(f"recipe {recipe}, judged on {', '.join(p.stem for p in photos)}; work in {work}")
+    for style in args.styles:
+        train_one(style, args, work, photos)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
