@@ -25,7 +25,15 @@ from hypothesis import strategies as st
 from nst_proto.job import JobRequest, ServerLost
 from nst_server.service import UNARY_METHODS
 from PIL import Image
-from test_server_e2e import EXAMPLES, STYLE_BYTES, free_port, health, nst_server, wait_healthy
+from test_server_e2e import (
+    EXAMPLES,
+    STYLE_BYTES,
+    free_port,
+    health,
+    nst_server,
+    serving,
+    wait_healthy,
+)
 
 from nst_engine.errors import InputError
 from nst_engine.images import load_image, read_header, save_image
@@ -189,18 +197,8 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
 def server(tmp_path_factory):
     """`nst-server serve` as a user runs it, logging to a file as the daemon does."""
     folder = tmp_path_factory.mktemp("hostile-server")
-    address, log = f"127.0.0.1:{free_port()}", folder / "server.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nst_server", "serve", "--address", address,
-         "--log-file", str(log)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        wait_healthy(address, proc, log)
-        yield {"address": address, "proc": proc, "log": log}
-    finally:
-        proc.terminate()
-        proc.wait(60)
+    with serving(folder, "--log-file", str(folder / "server.log")) as served:
+        yield {**served, "log": folder / "server.log"}
 
 
 def job_messages(style: bytes, iterations: int = 2) -> list:

@@ -7,6 +7,7 @@ start/status/stop. The client-side scenarios run on both clients: grpcio
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import signal
@@ -16,6 +17,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -70,14 +72,15 @@ def wait_healthy(address: str, proc: subprocess.Popen, log: Path, limit: float =
         time.sleep(0.2)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`nst-server serve` on a free loopback port, as a user runs it."""
+@contextlib.contextmanager
+def serving(folder: Path, *args: str) -> Iterator[dict]:
+    """`nst-server serve` on a free loopback port, as a user runs it, with `args`; its output
+    in folder/serve.log. Yields its address, process and log."""
     address = f"127.0.0.1:{free_port()}"
-    log = tmp_path_factory.mktemp("server") / "serve.log"
+    log = folder / "serve.log"
     with log.open("w") as fh:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "nst_server", "serve", "--address", address, "--max-queue", "3"],
+            [sys.executable, "-m", "nst_server", "serve", "--address", address, *args],
             stdout=fh,
             stderr=subprocess.STDOUT,
         )
@@ -87,7 +90,14 @@ def server(tmp_path_factory):
     finally:
         proc.terminate()
         proc.wait(60)
-    assert proc.returncode == 0, log.read_text()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`nst-server serve` on a free loopback port, as a user runs it."""
+    with serving(tmp_path_factory.mktemp("server"), "--max-queue", "3") as served:
+        yield served
+    assert served["proc"].returncode == 0, served["log"].read_text()
 
 
 @pytest.fixture(scope="module")

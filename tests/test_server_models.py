@@ -19,7 +19,7 @@ from nst_proto import style_pb2_grpc as pb_grpc
 from nst_proto.client import StyleClient
 from nst_proto.job import JobFailed, JobRequest
 from PIL import Image
-from test_server_e2e import EXAMPLES, as_array, free_port, wait_healthy
+from test_server_e2e import EXAMPLES, as_array, serving
 
 from nst_engine.fast import apply_model, load_model
 from nst_engine.images import load_image, save_image
@@ -36,21 +36,9 @@ def library(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, library):
-    address = f"127.0.0.1:{free_port()}"
-    log = tmp_path_factory.mktemp("server") / "serve.log"
-    with log.open("w") as fh:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "nst_server", "serve", "--address", address]
-            + ["--models", str(library), "--no-warm-up"],
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_healthy(address, proc, log)
-        yield address
-    finally:
-        proc.terminate()
-        proc.wait(60)
+    folder = tmp_path_factory.mktemp("server")
+    with serving(folder, "--models", str(library), "--no-warm-up") as served:
+        yield served["address"]
 
 
 @pytest.fixture(scope="module")
