@@ -51,6 +51,18 @@ def _held_out(count: int) -> list[Path]:
     return [files[i] for i in sorted(set(picks))]
 
 
+def _output(work: Path, style: str, photo: Path, what: str) -> Path:
+    """Where a judged picture is kept (DIR/outputs), for the contact sheet."""
+    return work / "outputs" / f"{style}-{photo.stem}-{what}.jpg"
+
+
+def _save(image: np.ndarray, path: Path) -> None:
+    from nst_engine.images import save_image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_image(path, image)
+
+
 def _reference(work: Path, style: str, photo: Path, device: str) -> dict:
     """The proposed optimisation's SSIM and GMD on (photo, style) at 512 px, kept in DIR."""
     import nst_engine
@@ -67,6 +79,7 @@ def _reference(work: Path, style: str, photo: Path, device: str) -> dict:
         tic = time.perf_counter()
         options = nst_engine.StyleOptions(size=JUDGE_SIDE, device=device)
         out = nst_engine.stylize(content, painting, options=options).image
+        _save(out, _output(work, style, photo, "proposed"))
         known[key] = {
             "ssim": ssim(content, out),
             "gmd": gram_difference(out, painting),
@@ -82,7 +95,9 @@ def _at_judge_size(image: np.ndarray) -> np.ndarray:
     return _resized(image, JUDGE_SIDE)
 
 
-def judge(model_path: Path, style: str, photos: list[Path], work: Path, device: str) -> dict:
+def judge(
+    model_path: Path, style: str, step: int, photos: list[Path], work: Path, device: str
+) -> dict:
     """Mean SSIM and GMD of a network on the held-out photos, beside the optimisation's."""
     import nst_engine
     from nst_engine import gallery
@@ -98,6 +113,7 @@ def judge(model_path: Path, style: str, photos: list[Path], work: Path, device: 
         tic = time.perf_counter()
         out = apply_model(model, content, options=nst_engine.StyleOptions(device=device)).image
         seconds = time.perf_counter() - tic
+        _save(out, _output(work, style, photo, f"step{step}"))
         ref = _reference(work, style, photo, device)
         rows.append((ssim(content, out), gram_difference(out, painting), ref, seconds))
     fast_ssim = float(np.mean([r[0] for r in rows]))
@@ -116,8 +132,13 @@ def judge(model_path: Path, style: str, photos: list[Path], work: Path, device: 
 
 def train_one(style: str, args, work: Path, photos: list[Path]) -> None:
     from nst_engine import gallery
-    from nst_engine.fast import TrainOptions, checkpoint_path, train_style
-    from nst_engine.fast.training import TrainingInterrupted, model_from_checkpoint
+    from nst_engine.fast import (
+        TrainingInterrupted,
+        TrainOptions,
+        checkpoint_path,
+        model_from_checkpoint,
+        train_style,
+    )
     from nst_engine.images import load_image
 
     painting = load_image(gallery.find(style).read_bytes())
@@ -141,6 +162,23 @@ def train_one(style: str, args, work: Path, photos: list[Path]) -> None:
     def stop() -> bool:  # at each step to judge that is not judged yet
         return step[0] % args.judge_every == 0 and (style, step[0]) not in judged
 
+    def record(done: int, snapshot: Path) -> None:
+        row = {
+            "style": style,
+            "step": done,
+            **judge(snapshot, style, done, photos, work, args.device),
+        }
+        row["recipe"] = work.name
+        with curve.open("a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        judged.add((style, done))
+        print(json.dumps(row), flush=True)
+        contact_sheet(work, style, photos, sorted(step for s, step in judged if s == style))
+
+    for snapshot in sorted(work.glob(f"{style}.step*.nstmodel")):  # left by a stopped run
+        done = int(snapshot.name.removeprefix(f"{style}.step").removesuffix(".nstmodel"))
+        if (style, done) not in judged:
+            record(done, snapshot)
     while not output.is_file():
         try:
             train_style(painting, train_photos, output, options, progress=progress, cancel=stop)
@@ -149,14 +187,32 @@ def train_one(style: str, args, work: Path, photos: list[Path]) -> None:
             done = stopped.step
             snapshot = work / f"{style}.step{done}.nstmodel"
             model_from_checkpoint(checkpoint_path(output), painting, snapshot, name=style)
-        if (style, done) in judged:
-            continue
-        row = {"style": style, "step": done, **judge(snapshot, style, photos, work, args.device)}
-        row["recipe"] = work.name
-        with curve.open("a") as fh:
-            fh.write(json.dumps(row) + "\n")
-        judged.add((style, done))
-        print(json.dumps(row), flush=True)
+        if (style, done) not in judged:
+            record(done, snapshot)
+
+
+def contact_sheet(work: Path, style: str, photos: list[Path], steps: list[int]) -> Path:
+    """DIR/<style>-sheet.jpg: per held-out photograph, the photograph, the optimisation and
+    the network at each judged step (what is missing is left grey)."""
+    from PIL import Image, ImageDraw
+
+    cell = 256
+    columns = ["photo", "proposed", *(f"step{step}" for step in steps)]
+    sheet = Image.new("RGB", (cell * len(columns), (cell + 20) * len(photos) + 20), "gray")
+    draw = ImageDraw.Draw(sheet)
+    for x, name in enumerate(columns):
+        draw.text((x * cell + 4, 4), name, fill="white")
+    for y, photo in enumerate(photos):
+        for x, name in enumerate(columns):
+            path = photo if name == "photo" else _output(work, style, photo, name)
+            if path.is_file():
+                with Image.open(path) as image:
+                    image = image.convert("RGB")
+                    image.thumbnail((cell, cell))
+                    sheet.paste(image, (x * cell, 20 + y * (cell + 20)))
+    out = work / f"{style}-sheet.jpg"
+    sheet.save(out, quality=90)
+    return out
 
 
 def main() -> int:

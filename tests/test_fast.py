@@ -34,6 +34,7 @@ from nst_engine.fast import (
     find_images,
     list_models,
     load_model,
+    model_from_checkpoint,
     train_style,
     weights_checksum,
 )
@@ -145,6 +146,10 @@ def test_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path, photos, styl
     with pytest.raises(TrainingInterrupted, match="step 2/4.*run the same command again"):
         train_style(style, photos, target, options, cancel=stop_after_two)
     assert checkpoint_path(target).exists() and not target.exists()
+    # the model as of the checkpoint, to judge a run while it trains; the run goes on
+    snapshot = model_from_checkpoint(checkpoint_path(target), style, tmp_path / "at2.nstmodel")
+    assert load_model(tmp_path / "at2.nstmodel").options["steps"] == 2
+    assert not torch.equal(snapshot.render(_fixed_batch(photos)), _fixed_batch(photos))
     resumed = train_style(style, photos, target, options)
     assert resumed.resumed_from == 2 and resumed.steps == 4
     assert not checkpoint_path(target).exists()

@@ -27,6 +27,7 @@ from .training import (
     _Batches,
     checkpoint_path,
     find_images,
+    model_from_checkpoint,
     train_style,
 )
 
@@ -49,6 +50,7 @@ __all__ = [
     "find_images",
     "list_models",
     "load_model",
+    "model_from_checkpoint",
     "train_style",
     "weights_checksum",
 ]
