@@ -196,20 +196,31 @@ def contact_sheet(work: Path, style: str, photos: list[Path], steps: list[int]) 
     the network at each judged step (what is missing is left grey)."""
     from PIL import Image, ImageDraw
 
-    cell = 256
+    cell, label = 256, 20
     columns = ["photo", "proposed", *(f"step{step}" for step in steps)]
-    sheet = Image.new("RGB", (cell * len(columns), (cell + 20) * len(photos) + 20), "gray")
+    rows = []  # per photograph, its pictures at most cell x cell
+    for photo in photos:
+        row = []
+        for name in columns:
+            path = photo if name == "photo" else _output(work, style, photo, name)
+            image = None
+            if path.is_file():
+                with Image.open(path) as opened:
+                    image = opened.convert("RGB")
+                    image.thumbnail((cell, cell))
+            row.append(image)
+        rows.append(row)
+    heights = [max((i.height for i in row if i is not None), default=cell) for row in rows]
+    sheet = Image.new("RGB", (cell * len(columns), label + sum(heights)), "gray")
     draw = ImageDraw.Draw(sheet)
     for x, name in enumerate(columns):
         draw.text((x * cell + 4, 4), name, fill="white")
-    for y, photo in enumerate(photos):
-        for x, name in enumerate(columns):
-            path = photo if name == "photo" else _output(work, style, photo, name)
-            if path.is_file():
-                with Image.open(path) as image:
-                    image = image.convert("RGB")
-                    image.thumbnail((cell, cell))
-                    sheet.paste(image, (x * cell, 20 + y * (cell + 20)))
+    top = label
+    for row, height in zip(rows, heights, strict=True):
+        for x, image in enumerate(row):
+            if image is not None:
+                sheet.paste(image, (x * cell, top))
+        top += height
     out = work / f"{style}-sheet.jpg"
     sheet.save(out, quality=90)
     return out
