@@ -272,6 +272,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--images", type=Path, required=True, help="folder of training photographs")
     t.add_argument("-o", "--output", type=Path, required=True, help="model file (.nstmodel)")
     t.add_argument("--size", type=_positive, default=256, help="training crop side (256)")
+    t.add_argument(
+        "--scale",
+        type=int,
+        default=0,
+        help="the photographs' short side before cropping (default: --size); the strokes "
+        "are sized for images of about this many pixels",
+    )
     t.add_argument("--steps", type=_positive, default=2000, help="training steps (2000)")
     t.add_argument("--batch-size", type=_positive, default=4, help="images per step (4)")
     t.add_argument(
@@ -534,6 +541,7 @@ def cmd_train_style(args: argparse.Namespace) -> int:
 
     options = TrainOptions(
         size=args.size,
+        scale=args.scale,
         steps=args.steps,
         batch_size=args.batch_size,
         strength=args.strength,

@@ -2,7 +2,7 @@
 """Train the fast-mode networks of the style gallery, resumably, and judge them as they train.
 
     python scripts/train_gallery.py [--styles NAME ...] [--steps 2000] [--size 128]
-                                    [--batch-size 4] [--width 16] [--judge-every 250]
+                                    [--scale 0] [--batch-size 4] [--width 16] [--judge-every 250]
                                     [--held-out 3] [--work DIR] [--device auto]
 
 For each painting of the gallery (`nst styles`) in turn: trains its network on the training
@@ -52,8 +52,10 @@ def _held_out(count: int) -> list[Path]:
 
 
 def _output(work: Path, style: str, photo: Path, what: str) -> Path:
-    """Where a judged picture is kept (DIR/outputs), for the contact sheet."""
-    return work / "outputs" / f"{style}-{photo.stem}-{what}.jpg"
+    """Where a judged picture is kept (DIR/outputs; the optimisation's, shared by every
+    recipe, beside DIR), for the contact sheet."""
+    folder = work.parent / "reference" if what == "proposed" else work / "outputs"
+    return folder / f"{style}-{photo.stem}-{what}.jpg"
 
 
 def _save(image: np.ndarray, path: Path) -> None:
@@ -70,7 +72,7 @@ def _reference(work: Path, style: str, photo: Path, device: str) -> dict:
     from nst_engine.images import load_image
     from nst_engine.metrics import gram_difference, ssim
 
-    cache = work / "reference.json"
+    cache = work.parent / "reference" / "reference.json"  # shared by every recipe
     known = json.loads(cache.read_text()) if cache.is_file() else {}
     key = f"{style}|{photo.name}|{JUDGE_SIDE}"
     if key not in known:
@@ -85,6 +87,7 @@ def _reference(work: Path, style: str, photo: Path, device: str) -> dict:
             "gmd": gram_difference(out, painting),
             "seconds": round(time.perf_counter() - tic, 1),
         }
+        cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(known, indent=1))
     return known[key]
 
@@ -144,7 +147,8 @@ def train_one(style: str, args, work: Path, photos: list[Path]) -> None:
     painting = load_image(gallery.find(style).read_bytes())
     output = work / f"{style}.nstmodel"
     options = TrainOptions(
-        size=args.size, steps=args.steps, batch_size=args.batch_size, width=args.width,
+        size=args.size, scale=args.scale, steps=args.steps, batch_size=args.batch_size,
+        width=args.width,
         device=args.device, checkpoint_every=args.judge_every, name=style,
     )  # fmt: skip
     curve = work / "curve.jsonl"
@@ -233,6 +237,9 @@ def main() -> int:
     parser.add_argument("--styles", nargs="+", default=gallery.names())
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--size", type=int, default=128, help="training crop side")
+    parser.add_argument(
+        "--scale", type=int, default=0, help="photos' short side before cropping (0: --size)"
+    )
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--width", type=int, default=16, help="network width")
     parser.add_argument("--judge-every", type=int, default=250)
@@ -243,7 +250,8 @@ def main() -> int:
     unknown = [s for s in args.styles if gallery.find(s) is None]
     if unknown:
         parser.error(f"not in the gallery: {', '.join(unknown)} (nst styles lists them)")
-    recipe = f"s{args.size}-b{args.batch_size}-w{args.width}"
+    scale = f"-x{args.scale}" if args.scale else ""
+    recipe = f"s{args.size}{scale}-b{args.batch_size}-w{args.width}"
     work = args.work or CACHE / "training" / recipe
     work.mkdir(parents=True, exist_ok=True)
     photos = _held_out(args.held_out)

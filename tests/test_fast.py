@@ -336,3 +336,14 @@ def test_cli_train_style_then_stylize_with_the_model(tmp_path, photos, capsys):
     bad.write_bytes(b"nonsense")
     assert main(["stylize", str(content), "--model", str(bad), "-o", str(out)]) == 1
     assert "not a style model file" in capsys.readouterr().err
+
+
+def test_crops_of_photos_scaled_larger_are_windows_at_that_scale(photos):
+    files = find_images(photos)
+    whole = _Batches(files, 32, torch.Generator().manual_seed(0))
+    window = _Batches(files, 32, torch.Generator().manual_seed(0), scale=96)
+    assert whole.next(2).shape == window.next(2).shape == (2, 3, 32, 32)
+    assert {min(image.shape[-2:]) for image in whole.cache.values()} == {32}
+    assert {min(image.shape[-2:]) for image in window.cache.values()} == {96}
+    with pytest.raises(InputError, match="scale"):
+        TrainOptions(size=64, scale=32).validate()

@@ -78,6 +78,11 @@ class TrainOptions:
     means what it means for the optimisation (see `transfer.target_ssim`)."""
 
     size: int = 256
+    # The photographs' short side before cropping (0: `size`, each crop nearly a whole photo).
+    # Larger, each crop is a window of a larger photo and the style is matched at that size:
+    # the network paints strokes sized for images of about `scale` pixels, at the cost of
+    # `size`-pixel crops.
+    scale: int = 0
     steps: int = 2000
     batch_size: int = 4
     strength: float = 0.5
@@ -92,6 +97,8 @@ class TrainOptions:
     def validate(self) -> None:
         if self.size < 32:
             raise InputError(f"the training size must be at least 32 pixels, got {self.size}")
+        if self.scale and self.scale < self.size:
+            raise InputError(f"scale ({self.scale}) must be 0 or at least the size ({self.size})")
         if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 0:
             raise InputError("steps and batch size must be at least 1, checkpoint-every >= 0")
         check_strength(self.strength)
@@ -156,12 +163,16 @@ def find_images(folder: str | os.PathLike) -> list[Path]:
 
 
 class _Batches:
-    """Random square crops of the training images: each image is scaled so its short side is
-    `size`, cropped at a random place and mirrored at random. Every random choice comes from
-    one generator, whose state the checkpoint keeps, so a resumed run sees the same crops."""
+    """Random square crops of `size` from the training images: each image is scaled so its
+    short side is `scale` (default `size`), cropped at a random place and mirrored at random.
+    Every random choice comes from one generator, whose state the checkpoint keeps, so a
+    resumed run sees the same crops."""
 
-    def __init__(self, files: list[Path], size: int, generator: torch.Generator) -> None:
+    def __init__(
+        self, files: list[Path], size: int, generator: torch.Generator, scale: int = 0
+    ) -> None:
         self.files, self.size, self.generator = list(files), size, generator
+        self.scale = scale or size
         self.cache: dict[Path, torch.Tensor] = {}
 
     def _image(self, path: Path) -> torch.Tensor | None:
@@ -172,7 +183,7 @@ class _Batches:
                 log.warning("skipping training image %s", exc)
                 return None
             height, width = rgb.shape[:2]
-            scale = self.size / min(height, width)
+            scale = self.scale / min(height, width)
             size = max(self.size, round(height * scale)), max(self.size, round(width * scale))
             image = (resize_tensor(to_tensor(rgb), size)[0].clamp(0, 1) * 255).round()
             if len(self.cache) < 2048:  # keep decoded images, as 8-bit, for the small folders
@@ -284,7 +295,9 @@ class _InterruptFlag:
 
 def _config(options: TrainOptions, style_digest: str) -> dict:
     """The settings a checkpoint must share with the run that resumes it."""
+    scale = {"scale": options.scale} if options.scale else {}  # older checkpoints have none
     return {
+        **scale,
         "size": options.size,
         "batch_size": options.batch_size,
         "strength": options.strength,
@@ -333,7 +346,7 @@ def train_style(
         workspace.extractor("vgg19", "avg"),
         workspace.style_targets,
         to_tensor(style_rgb, device),
-        options.size,
+        options.scale or options.size,
     )
 
     with torch.random.fork_rng(devices=[]):  # seeded, without touching the caller's RNG
@@ -375,7 +388,7 @@ def train_style(
             ckpt,
         )
 
-    batches = _Batches(files, options.size, generator)
+    batches = _Batches(files, options.size, generator, options.scale or options.size)
     started = time.perf_counter()
     losses: dict[str, float] = {}
     network.train()
