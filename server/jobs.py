@@ -181,7 +181,6 @@ class WorkspaceEngine:
         import nst_engine
         from nst_engine.api import plan_job
 
-        options = {k: v for k, v in options.items() if k != "model"}
         return plan_job(
             (height, width),
             options=nst_engine.StyleOptions(**options),
@@ -364,18 +363,16 @@ class Scheduler:
                     self.lock.wait()
                 if self.closed and not self.waiting:
                     return
-                calibrate, self.calibrate = self.calibrate and not self.waiting, False
-            if calibrate:
+                self.calibrate = False  # asked for or not: a waiting job goes first
+                job = self.waiting.popleft() if self.waiting else None
+                if job is not None:
+                    if job.cancelled.is_set():
+                        continue
+                    self.running = job
+                    self._announce_positions()
+            if job is None:  # woken for the calibration alone
                 self._calibrate()
                 continue
-            with self.lock:
-                if not self.waiting:
-                    continue
-                job = self.waiting.popleft()
-                if job.cancelled.is_set():
-                    continue
-                self.running = job
-                self._announce_positions()
             try:
                 self._run(job)
             except BaseException:  # noqa: BLE001 - the worker must survive anything

@@ -25,6 +25,7 @@ also turned into a cancel of the job, and a deadline (the `timeout` argument) ca
 """
 
 import contextlib
+import functools
 import os
 import signal
 import sys
@@ -235,9 +236,9 @@ def _address(config, settings):
     return core.server_address(config.get_property("server"), settings)
 
 
-def _style_arguments(config):
+def _style_arguments(config, read=core.read_style):
     """(styles, model, name for the new layer, style file path) the arguments choose:
-    a trained model, a gallery painting by name, or the style image file (read here)."""
+    a trained model, a gallery painting by name, or the style image file (read by `read`)."""
     model = (config.get_property("style-model") or "").strip()
     painting = "" if model else (config.get_property("style-name") or "").strip()
     if model:
@@ -245,7 +246,7 @@ def _style_arguments(config):
     if painting:
         return [(painting, 1.0)], "", painting, None
     path = _style_path(config)
-    return [(core.read_style(path), 1.0)], "", "", path
+    return [(read(path), 1.0)], "", "", path
 
 
 def _job_options(config, long_side, preview=True):
@@ -399,11 +400,12 @@ def _estimate_updater(config, label, size, address):
     half second) whenever an argument changes."""
     width, height = size
     pending = []
+    read = functools.lru_cache(maxsize=1)(core.read_style)  # not again for every change
 
     def update():
         pending.clear()
         try:
-            styles, model, _name, _path = _style_arguments(config)
+            styles, model, _name, _path = _style_arguments(config, read)
             options = _job_options(config, max(width, height), preview=False)
             transport = core.load_transport(settings=core.read_settings())
             with transport.StyleClient(address, connect_timeout=2.0) as client:
@@ -432,7 +434,7 @@ def _style_box(config, facts, address, size):
     from gi.repository import Gtk  # noqa: PLC0415
 
     info, gallery, models, thumbnails = facts
-    choices = core.style_choices(gallery or (info.gallery if info is not None else []), models)
+    choices = core.style_choices(gallery, models)
     box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=6)
     row = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=6)
     label = Gtk.Label.new_with_mnemonic("Sty_le")
