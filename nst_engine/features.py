@@ -66,6 +66,21 @@ RESNET50_LAYERS = LayerSpec(
 )
 
 
+def gram(features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Gram matrix per image, averaged over (optionally mask-weighted) positions.
+
+    features: B x C x H x W; mask: B x 1 x H x W soft weights in [0, 1]. Returns B x C x C.
+    Computed in float32 even under autocast: the sums are over many positions.
+    """
+    b, c, h, w = features.shape
+    flat = features.float().reshape(b, c, h * w)
+    if mask is None:
+        return flat @ flat.transpose(1, 2) / (h * w)
+    weights = mask.float().reshape(b, 1, h * w)
+    total = weights.sum(dim=2, keepdim=True).clamp_min(1e-6)
+    return (flat * weights) @ flat.transpose(1, 2) / total
+
+
 class InputNorm(nn.Module):
     """Maps RGB in [0, 1] to the convention the weights were trained with."""
 

@@ -21,7 +21,7 @@ import torch
 
 from .devices import autocast, low_precision
 from .features import FeatureExtractor
-from .losses import ContentLoss, StyleLoss, total_variation
+from .losses import ContentLoss, StructureLoss, StyleLoss, total_variation
 from .options import StyleOptions
 from .tiles import Tile, blend_weights, plan_tiles
 from .transfer import (
@@ -30,6 +30,7 @@ from .transfer import (
     FINE_LR,
     FINE_WARMUP,
     PRESET_SCALE,
+    STRUCTURE_WEIGHT,
     STYLED_CONTENT_WEIGHT,
     TV_WEIGHT,
     Reporter,
@@ -90,6 +91,7 @@ def refine_tiles(
                 extractor(base, {spec.styled_content})[spec.styled_content]
             )
             combined = ContentLoss(extractor(begin, {COMBINED_LAYER})[COMBINED_LAYER])
+        structure = StructureLoss(base, tile_mask)
         image = begin.clone()
         if low_precision(device):
             image = image.contiguous(memory_format=torch.channels_last)
@@ -108,6 +110,7 @@ def refine_tiles(
                 * styled_content(feats[spec.styled_content]),
                 "combined": COMBINED_WEIGHT * combined(feats[COMBINED_LAYER]),
                 "tv": TV_WEIGHT * total_variation(blended),
+                "structure": STRUCTURE_WEIGHT * structure(blended),
             }
             loss = sum(terms.values())
             optimizer.zero_grad(set_to_none=True)

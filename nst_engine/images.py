@@ -414,14 +414,22 @@ def resize_tensor(tensor: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return out.clamp(0, 1) if mode == "bicubic" else out
 
 
-def add_detail(painting: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+def detail_band(content: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """The content's (B x 3 x H x W) detail finer than `size`: the content minus itself at
+    that size, upsampled."""
+    return content - resize_tensor(resize_tensor(content, size), content.shape[-2:])
+
+
+def add_detail(
+    painting: torch.Tensor, content: torch.Tensor, band: torch.Tensor | None = None
+) -> torch.Tensor:
     """The painting (B x 3 x h x w) at the content's size (B x 3 x H x W), with the content's
-    detail band added back: the content minus itself at the painting's size, upsampled.
+    detail band added back (`detail_band(content, (h, w))`, or `band` when it is at hand).
     Upsampling alone blurs; the band puts the content's finer edges back. On the content's
     device. Used between coarse-to-fine levels and from the working size to full resolution."""
     size = content.shape[-2:]
     painting = painting.to(content.device, torch.float32)
-    band = content - resize_tensor(resize_tensor(content, painting.shape[-2:]), size)
+    band = detail_band(content, painting.shape[-2:]) if band is None else band
     return (resize_tensor(painting, size) + band).clamp(0, 1)
 
 

@@ -13,20 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-def gram(features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Gram matrix per image, averaged over (optionally mask-weighted) positions.
-
-    features: B x C x H x W; mask: B x 1 x H x W soft weights in [0, 1]. Returns B x C x C.
-    Computed in float32 even under autocast: the sums are over many positions.
-    """
-    b, c, h, w = features.shape
-    flat = features.float().reshape(b, c, h * w)
-    if mask is None:
-        return flat @ flat.transpose(1, 2) / (h * w)
-    weights = mask.float().reshape(b, 1, h * w)
-    total = weights.sum(dim=2, keepdim=True).clamp_min(1e-6)
-    return (flat * weights) @ flat.transpose(1, 2) / total
+from .features import gram
+from .metrics import mean_ssim
 
 
 def resize_mask(mask: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:
@@ -53,10 +41,15 @@ class ContentLoss(nn.Module):
 
 
 class StyleLoss(nn.Module):
-    """Relative Gram mismatch: sum (G(x)-G(s))^2 / sum G(s)^2, one target Gram per layer.
+    """Relative Gram mismatch ||G(x) - G(s)|| / ||G(s)|| (Frobenius), one target per layer:
+    the GMD metric's own figure for the layer.
 
-    With a mask, the image's Gram is taken only where the mask is on, so a small selection
-    is compared with the whole style rather than diluted by unselected pixels.
+    Not squared: the gradient of a squared error fades as a layer nears its target, so the
+    optimiser kept pushing the layer that was furthest off (relu5_1) and left the others
+    half matched; the plain norm pulls every layer with the same force whatever its error
+    (lower GMD at the same SSIM, docs/benchmarks.md). With a mask, the image's
+    Gram is taken only where the mask is on, so a small selection is compared with the whole
+    style rather than diluted by unselected pixels.
     """
 
     def __init__(self, target_gram: torch.Tensor) -> None:
@@ -65,7 +58,29 @@ class StyleLoss(nn.Module):
         self.scale = float(target_gram.float().pow(2).sum().clamp_min(1e-12))
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        return (gram(features, resize_mask(mask, features)) - self.target).pow(2).sum() / self.scale
+        squared = (gram(features, resize_mask(mask, features)) - self.target).pow(2).sum()
+        # The small floor keeps the square root differentiable at an exact match.
+        return (squared / self.scale + 1e-12).sqrt()
+
+
+class StructureLoss(nn.Module):
+    """1 - SSIM between the image's luminance and the content's, where the mask is on.
+
+    The content's fine structure, measured the way the result is judged (metrics.ssim) and
+    the way dynamic weighting steers the balance. The feature content losses also keep
+    colour and the deep layers' layout, which SSIM does not see; with this term the
+    optimiser spends the structure budget the strength allows where SSIM measures it, and
+    moves colour, texture and large-scale tone toward the style's where SSIM does not mind
+    (the largest single gain of GMD at the same SSIM, docs/benchmarks.md).
+    """
+
+    def __init__(self, content: torch.Tensor, mask: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.register_buffer("content", content.detach().float())
+        self.mask = mask
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return 1 - mean_ssim(image, self.content, self.mask)
 
 
 class GatysStyleLoss(nn.Module):

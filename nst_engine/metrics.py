@@ -27,9 +27,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .features import VGG19_LAYERS, load_extractor
+from .features import VGG19_LAYERS, gram, load_extractor
 from .images import as_array, fit_long_side, resize_tensor, split_channels, to_numpy, to_tensor
-from .losses import gram
 
 GMD_MAX_SIDE = 1024
 GMD_LAYERS = VGG19_LAYERS.style
@@ -65,12 +64,25 @@ def luminance_tensor(rgb: torch.Tensor) -> torch.Tensor:
     return (rgb * weights.view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
 
 
+def mean_ssim(
+    image: torch.Tensor, content: torch.Tensor, mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The SSIM of two B x 3 x H x W RGB tensors in [0, 1] as `ssim` measures it (luminance,
+    valid positions), averaged over the batch, or where a B x 1 x H x W soft mask is on.
+    Differentiable: the optimisation's structure loss is 1 minus this."""
+    values = ssim_map(luminance_tensor(image.float()), luminance_tensor(content.float()))
+    if mask is None:
+        return values.mean()
+    pad = (mask.shape[-2] - values.shape[-2]) // 2, (mask.shape[-1] - values.shape[-1]) // 2
+    inner = mask[..., pad[0] : pad[0] + values.shape[-2], pad[1] : pad[1] + values.shape[-1]]
+    return (values * inner).sum() / inner.sum().clamp_min(1e-6)
+
+
 def ssim(content: np.ndarray, output: np.ndarray) -> float:
     """Mean SSIM between the content's and the output's luminance (see module docstring)."""
     a = to_tensor(split_channels(as_array(content, "the content image"))[0])
     b = to_tensor(split_channels(as_array(output, "the output image"))[0])
-    b = resize_tensor(b, a.shape[-2:])
-    return float(ssim_map(luminance_tensor(a), luminance_tensor(b)).mean())
+    return float(mean_ssim(resize_tensor(b, a.shape[-2:]), a))
 
 
 @torch.no_grad()

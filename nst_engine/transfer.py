@@ -2,8 +2,9 @@
 
 `proposed` (the method paper): coarse-to-fine levels, Adam with a per-level cosine learning
 rate that also backs off when the loss jumps, multi-scale style loss, secondary styled-content
-loss, combined-image loss toward the previous level's result, total variation, and dynamic
-weighting of style against content (see `DynamicWeight`).
+loss, combined-image loss toward the previous level's result, total variation, a structure
+term (1 - SSIM, the measure dynamic weighting steers by), and dynamic weighting of style
+against content (see `DynamicWeight`).
 
 `gatys` (Gatys et al. 2015): one level, the raw loss formulas with fixed weights, L-BFGS,
 started from the content image.
@@ -26,17 +27,17 @@ import torch.nn.functional as F
 
 from .devices import autocast, low_precision
 from .errors import Cancelled
-from .features import FeatureExtractor, LayerSpec
-from .images import add_detail, fit_long_side, resize_tensor, to_numpy
+from .features import FeatureExtractor, LayerSpec, gram
+from .images import add_detail, detail_band, fit_long_side, resize_tensor, to_numpy
 from .losses import (
     ContentLoss,
     GatysContentLoss,
     GatysStyleLoss,
+    StructureLoss,
     StyleLoss,
-    gram,
     total_variation,
 )
-from .metrics import luminance_tensor, ssim_map
+from .metrics import mean_ssim
 from .options import CancelCheck, Progress, ProgressCallback, StyleOptions
 
 # Iterations per level, coarsest first, for the "normal" preset; other presets scale them.
@@ -64,6 +65,7 @@ FINE_WARMUP = 4
 STYLED_CONTENT_WEIGHT = 0.1
 COMBINED_WEIGHT = 0.2
 TV_WEIGHT = 2.0
+STRUCTURE_WEIGHT = 1.0
 # Every level matches every style layer. Finer levels once stopped at relu4_1 to save a
 # third of their cost, but the deepest layer's statistics depend on the scale they are
 # taken at: a result whose relu5_1 was matched only at the coarse level ended far from the
@@ -87,9 +89,10 @@ def target_ssim(strength: float) -> float:
 
 
 def fixed_style_weight(strength: float) -> float:
-    """The proposed method's style weight without dynamic weighting (and its starting value
-    with it): two decades around 3, the weight at which typical styles are balanced."""
-    return 3.0 * 10 ** (2 * (strength - 0.5))
+    """The proposed method's style weight without dynamic weighting (and the centre of its
+    range with it): two decades around 30, the weight at which typical styles are balanced
+    against the content terms, the structure term among them."""
+    return 30.0 * 10 ** (2 * (strength - 0.5))
 
 
 def gatys_style_weight(strength: float) -> float:
@@ -217,11 +220,15 @@ class DynamicWeight:
     The weight starts `START_BELOW` (in log units) under the balanced fixed weight and
     climbs: approaching the target from above, a strong style cannot crash SSIM in the
     first iterations, which it did from the balanced start (texture once painted is slow
-    to unpaint). It stays within `RANGE` of the balanced weight, a factor of 20 either way,
-    so a level on which SSIM cannot reach the target does not drive the weight to nothing.
+    to unpaint). Each finer level starts `LEVEL_BACKOFF` under where the last one ended,
+    for the same reason: the level's new frequencies take the style quickly, and SSIM,
+    measured at a size with more detail, falls further than the coarse level suggested.
+    It stays within `RANGE` of the balanced weight, a factor of 20 either way, so a level
+    on which SSIM cannot reach the target does not drive the weight to nothing.
     """
 
     START_BELOW = 2.0
+    LEVEL_BACKOFF = 3.0
     RANGE = 3.0
 
     def __init__(
@@ -241,9 +248,12 @@ class DynamicWeight:
         return math.exp(self.log_weight)
 
     def new_level(self) -> None:
-        """Forget SSIM's slope: at a new level the image is upsampled and compared with a
-        sharper content, so SSIM jumps, and that jump is not a trend to act on."""
+        """A finer level begins: back off by LEVEL_BACKOFF (adaptive weights only), and forget
+        SSIM's slope: the image was just upsampled, so SSIM jumped, and that jump is not a
+        trend to act on."""
         self.previous, self.slope = None, 0.0
+        if self.rate:
+            self.log_weight = max(self.bounds[0], self.log_weight - self.LEVEL_BACKOFF)
 
     def update(self, similarity: float, authority: float = 1.0) -> None:
         """One iteration's measurement. `authority` (0..1) is how far the optimiser can act
@@ -264,12 +274,7 @@ class DynamicWeight:
 def masked_ssim(image: torch.Tensor, content: torch.Tensor, mask: torch.Tensor | None) -> float:
     """SSIM of two B x 3 x H x W images' luminance, averaged where the mask is on."""
     with torch.no_grad():
-        values = ssim_map(luminance_tensor(image.float()), luminance_tensor(content.float()))
-        if mask is None:
-            return float(values.mean())
-        pad = (mask.shape[-2] - values.shape[-2]) // 2, (mask.shape[-1] - values.shape[-1]) // 2
-        inner = mask[..., pad[0] : pad[0] + values.shape[-2], pad[1] : pad[1] + values.shape[-1]]
-        return float((values * inner).sum() / inner.sum().clamp_min(1e-6))
+        return float(mean_ssim(image, content, mask))
 
 
 @dataclass
@@ -365,7 +370,8 @@ def run_proposed(
     device = content.device
     image = None
     for index, level in enumerate(levels):
-        weight.new_level()
+        if index > 0:
+            weight.new_level()
         tic = time.perf_counter()
         size = (level.height, level.width)
         base = resize_tensor(content, size)
@@ -390,6 +396,7 @@ def run_proposed(
             content_feats = extractor(base, wanted)
         styled_content = ContentLoss(content_feats[spec.styled_content])
         main_content = ContentLoss(content_feats[spec.content]) if level.main_content else None
+        structure = StructureLoss(base, level_mask)
 
         if image is None:
             noise = torch.randn(base.shape, generator=generator).to(device) * INIT_NOISE
@@ -412,6 +419,12 @@ def run_proposed(
         warmup = min(COARSE_WARMUP if index == 0 else FINE_WARMUP, max(1, level.iterations // 4))
         optimizer = torch.optim.Adam([image], lr=base_lr, betas=(0.9, 0.99))
         previous_total = math.inf
+        # Dynamic weighting steers by the SSIM the result will have at the working size. A
+        # coarse level is measured as the next level will start from it (upsampled, with the
+        # content's finer detail put back): measured at its own size, where the style's
+        # texture hides between fewer pixels, it over-states what survives, which left
+        # photographs with fine detail less styled than others at the same strength.
+        band = None if index == len(levels) - 1 else detail_band(content, size)
 
         for it in range(level.iterations):
             # Linear warm-up, then cosine decay to a tenth over the level (base_lr halves when
@@ -437,6 +450,7 @@ def run_proposed(
                 "styled_content": STYLED_CONTENT_WEIGHT
                 * styled_content(feats[spec.styled_content]),
                 "tv": TV_WEIGHT * total_variation(blended),
+                "structure": STRUCTURE_WEIGHT * structure(blended),
             }
             if main_content is not None:
                 terms["content"] = main_content(feats[spec.content])
@@ -455,7 +469,8 @@ def run_proposed(
             optimizer.step()
             with torch.no_grad():
                 image.clamp_(0, 1)
-            similarity = masked_ssim(image, base, level_mask)
+            seen = image if band is None else add_detail(image.detach(), content, band)
+            similarity = masked_ssim(seen, content, mask)
             weight.update(similarity, authority=schedule)
             losses = {k: float(v.detach()) for k, v in terms.items()}
             losses["total"] = total_value

@@ -149,4 +149,19 @@ def test_dynamic_weight_starts_low_stays_bounded_and_does_not_wind_up():
     assert weight.log_weight == before
     fixed = DynamicWeight(0.5, adaptive=False)
     fixed.update(0.05)
+    fixed.new_level()
     assert math.isclose(fixed.log_weight, balanced)
+
+
+def test_each_finer_level_starts_the_weight_lower_within_its_bounds():
+    weight = DynamicWeight(0.5)
+    balanced = math.log(fixed_style_weight(0.5))
+    weight.log_weight = balanced + 2.0
+    weight.update(0.9)
+    weight.update(0.9)  # a slope that the next level must not inherit
+    weight.new_level()
+    assert math.isclose(weight.log_weight, balanced + 2.0 + 2 * weight.rate - weight.LEVEL_BACKOFF)
+    assert weight.previous is None and weight.slope == 0.0
+    for _ in range(5):
+        weight.new_level()
+    assert math.isclose(weight.log_weight, balanced - DynamicWeight.RANGE)

@@ -1,7 +1,7 @@
 """Training a style network (`train_style`) with the optimisation mode's perceptual losses
 (`losses.py`): content at relu4_2, styled content at relu2_2 (weight 0.1), the relative Gram
 style loss at relu1_1 ... relu5_1 with the extractor's layer weights at the training size and
-at half of it, and total variation (weight 2).
+at half of it, total variation (weight 2) and structure (1 - SSIM to the input, weight 1).
 
 The style weight is not fixed: the same controller as the optimisation mode
 (`transfer.DynamicWeight`) steers it every step so that the SSIM between the network's
@@ -41,9 +41,10 @@ from ..images import (
     thumbnail_png,
     to_tensor,
 )
-from ..losses import ContentLoss, StyleLoss, total_variation
+from ..losses import ContentLoss, StructureLoss, StyleLoss, total_variation
 from ..options import CancelCheck, Progress, ProgressCallback, check_device, check_strength
 from ..transfer import (
+    STRUCTURE_WEIGHT,
     STYLED_CONTENT_WEIGHT,
     TV_WEIGHT,
     DynamicWeight,
@@ -219,7 +220,8 @@ class PerceptualLoss:
     """The optimisation mode's loss terms for a batch of network outputs and their inputs:
     content (relu4_2), styled content (relu2_2, x0.1), relative Gram style at the training
     size and half of it with the extractor's layer weights (times the style weight), total
-    variation (x2). Style terms are averaged over the batch."""
+    variation (x2) and structure (1 - SSIM to the input, x1). Style terms are averaged over
+    the batch."""
 
     def __init__(
         self,
@@ -268,6 +270,7 @@ class PerceptualLoss:
             * ContentLoss(targets[spec.styled_content])(feats[spec.styled_content]),
             "style": style_weight * style,
             "tv": TV_WEIGHT * total_variation(output),
+            "structure": STRUCTURE_WEIGHT * StructureLoss(batch)(output),
         }
 
 
