@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from . import gallery
 from .api import stylize
 from .devices import device_name
 from .errors import InputError
@@ -118,23 +119,28 @@ def example_folder() -> Path:
     return Path(str(folder))
 
 
-def load_pairs(specs: list[str] | None) -> list[Pair]:
-    """Pairs as CONTENT:STYLE paths; by default the example images."""
+def load_pairs(
+    specs: list[str] | None, defaults: Sequence[tuple[str, str]] = DEFAULT_PAIRS
+) -> list[Pair]:
+    """Pairs as CONTENT:STYLE, each a path or (STYLE) a painting of the gallery by name; by
+    default `defaults`, files of the examples folder or paintings."""
     if not specs:
         examples = example_folder()
-        specs = [f"{examples / c}:{examples / s}" for c, s in DEFAULT_PAIRS]
+        specs = [f"{examples / c}:{s if gallery.find(s) else examples / s}" for c, s in defaults]
     pairs = []
     for spec in specs:
-        content_path, sep, style_path = spec.rpartition(":")
+        content_path, sep, style = spec.rpartition(":")
         if not sep:
             raise ValueError(f"--pairs takes CONTENT:STYLE, got {spec!r}")
+        painting = gallery.resolve(style)
+        style_image = load_image(painting.read_bytes() if painting else style)
         pairs.append(
             Pair(
-                f"{Path(content_path).stem}+{Path(style_path).stem}",
+                f"{Path(content_path).stem}+{Path(style).stem}",
                 as_array(load_image(content_path))[..., :3],
-                as_array(load_image(style_path))[..., :3],
+                as_array(style_image)[..., :3],
                 Path(content_path),
-                Path(style_path).stem,
+                Path(style).stem,
             )
         )
     return pairs
@@ -463,19 +469,19 @@ def fast_lines(report: dict[str, dict]) -> list[str]:
 
 
 def contact_sheet(
-    pairs: list[Pair], figures: dict[str, MethodFigures], size: int, path: Path, cell: int = 192
+    pairs: list[Pair], columns: dict[str, list[np.ndarray]], path: Path, cell: int = 192
 ) -> None:
-    columns = 2 + len(figures)
-    sheet = Image.new("RGB", (columns * cell, len(pairs) * cell + 20), "white")
+    """One row per pair: its content, its style, then one result per column (by label)."""
+    sheet = Image.new("RGB", ((2 + len(columns)) * cell, len(pairs) * cell + 20), "white")
     draw = ImageDraw.Draw(sheet)
-    for c, label in enumerate(["content", "style", *figures]):
+    for c, label in enumerate(["content", "style", *columns]):
         draw.text((c * cell + 4, 4), label, fill="black")
     for r, pair in enumerate(pairs):
         images = [square(pair.content, cell), square(pair.style, cell)]
-        images += [square(fig.outputs[size][r], cell) for fig in figures.values()]
+        images += [square(outputs[r], cell) for outputs in columns.values()]
         for c, image in enumerate(images):
             sheet.paste(Image.fromarray(image), (c * cell, 20 + r * cell))
-    sheet.save(path)
+    sheet.save(path, **({"quality": 88} if path.suffix == ".jpg" else {}))
 
 
 CURVE_COLOURS = {"gatys": "#c83c28", "proposed": "#1e5ac8", FIXED: "#78a0e6"}
@@ -588,7 +594,9 @@ def run_bench(
         "targets": checks,
     }
     (out_dir / "results.json").write_text(json.dumps(result, indent=2))
-    contact_sheet(pairs, figures, max(sizes), out_dir / "contact_sheet.png")
+    top = max(sizes)
+    columns = {name: fig.outputs[top] for name, fig in figures.items()}
+    contact_sheet(pairs, columns, out_dir / "contact_sheet.png")
     plot_curve(curve, out_dir / "ssim_vs_gmd.png", log)
     log(table)
     return result

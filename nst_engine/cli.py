@@ -241,6 +241,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="photographs to train missing fast networks on (default: the pairs' contents)",
     )
     b.add_argument(
+        "--frontier",
+        action="store_true",
+        help="instead of the table above: gatys against proposed at strengths 0.3, 0.5 and "
+        "0.7, pair by pair at 256 px (or --sizes' first), with the quality targets (by "
+        "default nine pairs: the --quick ones, graphic styles, and four held-out pairs)",
+    )
+    b.add_argument(
         "--photos",
         type=Path,
         nargs="+",
@@ -501,6 +508,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
         (args.out / "fullres.json").write_text(json.dumps(rows, indent=1))
         print(table)
         print(f"wrote {args.out}/fullres.md, fullres.json")
+        return 0
+
+    if args.frontier:
+        from . import frontier
+
+        pairs = bench.load_pairs(args.pairs or None, frontier.FRONTIER_PAIRS)
+        size = args.sizes[0] if args.sizes else frontier.FRONTIER_SIZE
+        frontier.run_frontier(pairs, args.device, args.out, size, iterations=args.iterations)
+        print(f"wrote {args.out}/frontier.md, frontier.json, frontier.jpg")
         return 0
 
     pairs = bench.load_pairs(args.pairs)
