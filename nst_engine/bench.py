@@ -560,11 +560,8 @@ def run_bench(
         else {}
     )
     checks = verdicts(figures, sizes, dev, curve, presets=iterations is None)
-    name = device_name(dev)
     info = {
-        "device": f"{dev.type} ({name}, {torch.get_num_threads()} threads)"
-        if dev.type == "cpu"
-        else f"{dev.type} ({name})",
+        "device": f"{dev.type} ({device_name(dev)})",
         "date": datetime.date.today().isoformat(),
         "model_load_s": model_load,
         "repeats": repeats,

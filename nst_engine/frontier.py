@@ -209,9 +209,7 @@ def run_frontier(
     checks = verdicts(gatys, proposed) if iterations is None else []
     dev = workspace.device
     info = {
-        "device": f"{dev.type} ({device_name(dev)}, {torch.get_num_threads()} threads)"
-        if dev.type == "cpu"
-        else f"{dev.type} ({device_name(dev)})",
+        "device": f"{dev.type} ({device_name(dev)})",
         "date": datetime.date.today().isoformat(),
         "size": size,
         "pairs": [p.name for p in pairs],
