@@ -57,7 +57,7 @@ def test_the_default_strength_needs_style_structure_and_a_narrow_spread():
 def test_default_pairs_load_files_and_gallery_paintings():
     pairs = bench.load_pairs(None, frontier.FRONTIER_PAIRS)
     names = [p.name for p in pairs]
-    assert len(names) == 9 and len(set(names)) == 9
+    assert len(names) == 11 and len(set(names)) == 11
     assert "rocket+composition-viii" in names and "coffee+mackerel-and-prawns" in names
     for pair in pairs:
         assert pair.content.ndim == 3 and pair.style.shape[2] == 3
