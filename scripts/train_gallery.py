@@ -3,11 +3,12 @@
 
     python scripts/train_gallery.py [--styles NAME ...] [--steps 2000] [--size 128]
                                     [--scale 0] [--batch-size 4] [--width 16] [--judge-every 250]
-                                    [--held-out 3] [--work DIR] [--device auto]
+                                    [--held-out 3] [--photos DIR] [--work DIR] [--device auto]
 
 For each painting of the gallery (`nst styles`) in turn: trains its network on the training
-photographs (scripts/fetch_training_photos.py) and, every --judge-every steps, writes the
-model as of that step (`fast.model_from_checkpoint`) and judges it the way issue #15 sets the
+photographs (train/ in --photos, which scripts/fetch_training_photos.py makes, by default in
+~/.cache/neural-style-gimp/training-photos) and, every --judge-every steps, writes the model
+as of that step (`fast.model_from_checkpoint`) and judges it the way issue #15 sets the
 bar: on held-out photographs at 512 pixels, never trained on, the SSIM to the photograph and
 the GMD to the painting (`nst evaluate`'s metrics), against the `proposed` optimisation's on
 the same photograph and painting (computed once and kept). Each judgement is one line of
@@ -40,13 +41,16 @@ SSIM_BAR = 0.45
 def _photos(folder: Path) -> list[Path]:
     files = sorted(p for p in folder.glob("*.jpg"))
     if not files:
-        sys.exit(f"no photographs in {folder}: run python scripts/fetch_training_photos.py")
+        sys.exit(
+            f"no photographs in {folder}: run python scripts/fetch_training_photos.py "
+            f"--to {folder.parent}"
+        )
     return files
 
 
-def _held_out(count: int) -> list[Path]:
+def _held_out(root: Path, count: int) -> list[Path]:
     """`count` held-out photographs spread over the folder (people, animals, places, ...)."""
-    files = _photos(PHOTOS / "held-out")
+    files = _photos(root / "held-out")
     picks = np.linspace(0, len(files) - 1, min(count, len(files))).round().astype(int)
     return [files[i] for i in sorted(set(picks))]
 
@@ -157,7 +161,7 @@ def train_one(style: str, args, work: Path, photos: list[Path]) -> None:
         judged = {
             (row["style"], row["step"]) for row in map(json.loads, curve.read_text().splitlines())
         }
-    train_photos = _photos(PHOTOS / "train")
+    train_photos = _photos(args.photos / "train")
     step = [0]  # the last step done, as progress reports it
 
     def progress(p) -> None:
@@ -245,6 +249,9 @@ def main() -> int:
     parser.add_argument("--judge-every", type=int, default=250)
     parser.add_argument("--held-out", type=int, default=3, help="photographs judged on")
     parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--photos", type=Path, default=PHOTOS, help="training photographs (train/, held-out/)"
+    )
     parser.add_argument("--work", type=Path)
     args = parser.parse_args()
     unknown = [s for s in args.styles if gallery.find(s) is None]
@@ -254,7 +261,7 @@ def main() -> int:
     recipe = f"s{args.size}{scale}-b{args.batch_size}-w{args.width}"
     work = args.work or CACHE / "training" / recipe
     work.mkdir(parents=True, exist_ok=True)
-    photos = _held_out(args.held_out)
+    photos = _held_out(args.photos, args.held_out)
     print(f"recipe {recipe}, judged on {', '.join(p.stem for p in photos)}; work in {work}")
     for style in args.styles:
         train_one(style, args, work, photos)
