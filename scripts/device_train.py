@@ -16,6 +16,7 @@ comes back as its last snapshot, judged like the others.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -45,19 +46,15 @@ def latest_models(work: Path) -> list[Path]:
     curve = work / "curve.jsonl"
     rows = curve.read_text().splitlines() if curve.is_file() else []
     judged = {(row["style"], row["step"]) for row in map(json.loads, rows)}
-    chosen = {p.stem: p for p in work.glob("*.nstmodel") if ".step" not in p.name}
-    for snapshot in work.glob("*.step*.nstmodel"):
-        style, _, step = snapshot.name.removesuffix(".nstmodel").partition(".step")
-        if (style, int(step)) not in judged:
+    best: dict[str, tuple[float, Path]] = {}
+    for model in work.glob("*.nstmodel"):  # STYLE.nstmodel, or STYLE.stepN.nstmodel
+        style, _, step = model.name.removesuffix(".nstmodel").partition(".step")
+        if step and (style, int(step)) not in judged:
             continue
-        current = chosen.get(style)
-        if current is None or (".step" in current.name and int(step) > _step(current)):
-            chosen[style] = snapshot
-    return sorted(chosen.values())
-
-
-def _step(snapshot: Path) -> int:
-    return int(snapshot.name.removesuffix(".nstmodel").partition(".step")[2])
+        rank = int(step) if step else math.inf  # a finished network beats any snapshot
+        if style not in best or rank > best[style][0]:
+            best[style] = (rank, model)
+    return sorted(model for _, model in best.values())
 
 
 def pack(work: Path, out: Path) -> Path:
