@@ -79,10 +79,11 @@ def main() -> int:
         .split("\0")
     )
     repository = sum((ROOT / f).stat().st_size for f in tracked if f and (ROOT / f).is_file())
-    total = repository + size_of(args.to)
+    bundle = size_of(args.to)
+    total = repository + bundle
     print(
         f"{args.to}: {len(wheels)} wheels ({', '.join(w.name for w in wheels)}), {count} "
-        f"photographs; {size_of(args.to) / 2**20:.1f} MiB, {total / 2**20:.1f} MiB with the "
+        f"photographs; {bundle / 2**20:.1f} MiB, {total / 2**20:.1f} MiB with the "
         f"repository (limit {CARRY_LIMIT / 2**20:.0f})"
     )
     if total > CARRY_LIMIT:

@@ -15,7 +15,6 @@ comes back as its last snapshot, judged like the others.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import subprocess
@@ -24,6 +23,9 @@ import tarfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from train_gallery import judged_steps  # noqa: E402
+
 BUNDLE = ROOT / ".device"
 GPU_RECIPE = [
     "--size", "256", "--scale", "512", "--width", "32", "--steps", "4000", "--device", "cuda",
@@ -43,9 +45,7 @@ def install_wheels() -> None:
 def latest_models(work: Path) -> list[Path]:
     """Each style's finished network, or else its latest judged snapshot (one written as the
     time ran out may have no line in the curve yet)."""
-    curve = work / "curve.jsonl"
-    rows = curve.read_text().splitlines() if curve.is_file() else []
-    judged = {(row["style"], row["step"]) for row in map(json.loads, rows)}
+    judged = judged_steps(work / "curve.jsonl")
     best: dict[str, tuple[float, Path]] = {}
     for model in work.glob("*.nstmodel"):  # STYLE.nstmodel, or STYLE.stepN.nstmodel
         style, _, step = model.name.removesuffix(".nstmodel").partition(".step")

@@ -7,7 +7,7 @@
 
 For each painting of the gallery (`nst styles`) in turn: trains its network on the training
 photographs (train/ in --photos, which scripts/fetch_training_photos.py makes, by default in
-~/.cache/neural-style-gimp/training-photos) and, every --judge-every steps, writes the model
+its own default folder) and, every --judge-every steps, writes the model
 as of that step (`fast.model_from_checkpoint`) and judges it the way issue #15 sets the
 bar: on held-out photographs at 512 pixels, never trained on, the SSIM to the photograph and
 the GMD to the painting (`nst evaluate`'s metrics), against the `proposed` optimisation's on
@@ -31,8 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fetch_training_photos import default_folder  # noqa: E402
+
 CACHE = Path.home() / ".cache" / "neural-style-gimp"
-PHOTOS = CACHE / "training-photos"
+PHOTOS = default_folder()
 JUDGE_SIDE = 512
 GMD_RATIO_BAR = 1.5
 SSIM_BAR = 0.45
@@ -137,6 +140,12 @@ def judge(
     }
 
 
+def judged_steps(curve: Path) -> set[tuple[str, int]]:
+    """(style, step) of every judgement in a curve.jsonl (none if it does not exist yet)."""
+    rows = curve.read_text().splitlines() if curve.is_file() else []
+    return {(row["style"], row["step"]) for row in map(json.loads, rows)}
+
+
 def train_one(style: str, args, work: Path, photos: list[Path]) -> None:
     from nst_engine import gallery
     from nst_engine.fast import (
@@ -156,11 +165,7 @@ def train_one(style: str, args, work: Path, photos: list[Path]) -> None:
         device=args.device, checkpoint_every=args.judge_every, name=style,
     )  # fmt: skip
     curve = work / "curve.jsonl"
-    judged = set()
-    if curve.is_file():
-        judged = {
-            (row["style"], row["step"]) for row in map(json.loads, curve.read_text().splitlines())
-        }
+    judged = judged_steps(curve)
     train_photos = _photos(args.photos / "train")
     step = [0]  # the last step done, as progress reports it
 
