@@ -305,6 +305,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="save a checkpoint every N steps, 0 for never (100)",
     )
     t.add_argument("--width", type=_positive, default=32, help="network width (32)")
+    t.add_argument(
+        "--no-palette",
+        dest="palette",
+        action="store_false",
+        help="paint on the photograph's own colours instead of first moving them to the "
+        "style's (which training learns only slowly)",
+    )
     t.add_argument("--name", help="the style's name (default: the style file's name)")
     t.set_defaults(run=cmd_train_style)
     parser.commands = {"stylize": p, "evaluate": e, "bench": b, "train-style": t}
@@ -566,6 +573,7 @@ def cmd_train_style(args: argparse.Namespace) -> int:
         seed=args.seed,
         checkpoint_every=args.checkpoint_every,
         width=args.width,
+        palette=args.palette,
         name=args.name or args.style.stem,
     )
     options.validate()

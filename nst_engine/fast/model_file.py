@@ -114,12 +114,15 @@ def _checked_network(data: dict, path: Path) -> TransformerNet:
         raise ModelFileError(f"{path}: network width {width!r} is out of range")
     if not (isinstance(blocks, int) and 0 <= blocks <= 32):
         raise ModelFileError(f"{path}: residual block count {blocks!r} is out of range")
+    palette = architecture.get("palette", False)  # files written before palettes have none
+    if not isinstance(palette, bool):
+        raise ModelFileError(f"{path}: the palette entry {palette!r} is damaged")
     weights = data.get("weights")
     if not isinstance(weights, dict) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()
     ):
         raise ModelFileError(f"{path}: the weights entry is missing or damaged")
-    network = TransformerNet(width, blocks)
+    network = TransformerNet(width, blocks, palette)
     expected = network.state_dict()
     missing, extra = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
     if missing or extra:

@@ -3,6 +3,10 @@
 style loss at relu1_1 ... relu5_1 with the extractor's layer weights at the training size and
 at half of it, total variation (weight 2) and structure (1 - SSIM to the input, weight 1).
 
+The network first moves each photograph's colours to the painting's (`network.Palette`,
+unless `palette` is off) and learns to paint on that; the losses compare its output with the
+photograph itself.
+
 The style weight is not fixed: the same controller as the optimisation mode
 (`transfer.DynamicWeight`) steers it every step so that the SSIM between the network's
 output and its input batch settles at `transfer.target_ssim(strength)`. The network is thus
@@ -93,6 +97,7 @@ class TrainOptions:
     checkpoint_every: int = 100
     width: int = 32
     residual_blocks: int = 5
+    palette: bool = True
     name: str | None = None
 
     def validate(self) -> None:
@@ -167,13 +172,21 @@ class _Batches:
     """Random square crops of `size` from the training images: each image is scaled so its
     short side is `scale` (default `size`), cropped at a random place and mirrored at random.
     Every random choice comes from one generator, whose state the checkpoint keeps, so a
-    resumed run sees the same crops."""
+    resumed run sees the same crops. With a `palette`, each crop comes with the same crop of
+    the whole photograph's palette-matched copy: the network's input, matched the way a whole
+    image is matched when the network is applied."""
 
     def __init__(
-        self, files: list[Path], size: int, generator: torch.Generator, scale: int = 0
+        self,
+        files: list[Path],
+        size: int,
+        generator: torch.Generator,
+        scale: int = 0,
+        palette: nn.Module | None = None,
     ) -> None:
         self.files, self.size, self.generator = list(files), size, generator
         self.scale = scale or size
+        self.palette = palette
         self.cache: dict[Path, torch.Tensor] = {}
 
     def _image(self, path: Path) -> torch.Tensor | None:
@@ -186,14 +199,20 @@ class _Batches:
             height, width = rgb.shape[:2]
             scale = self.scale / min(height, width)
             size = max(self.size, round(height * scale)), max(self.size, round(width * scale))
-            image = (resize_tensor(to_tensor(rgb), size)[0].clamp(0, 1) * 255).round()
+            image = resize_tensor(to_tensor(rgb), size).clamp(0, 1)
+            if self.palette is not None:  # the matched copy as three more channels
+                with torch.no_grad():
+                    matched = self.palette(image.to(self.palette.mean.device)).cpu()
+                image = torch.cat([image, matched], dim=1)
+            image = (image[0] * 255).round()
             if len(self.cache) < 2048:  # keep decoded images, as 8-bit, for the small folders
                 self.cache[path] = image.to(torch.uint8)
             else:
                 return image.to(torch.uint8)
         return self.cache[path]
 
-    def next(self, batch_size: int) -> torch.Tensor:
+    def next(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(photographs, the network's inputs): the same tensor without a palette."""
         crops = []
         while len(crops) < batch_size:
             if not self.files:
@@ -209,7 +228,8 @@ class _Batches:
             left = int(left_draw * (width - self.size + 1))
             crop = image[:, top : top + self.size, left : left + self.size]
             crops.append(crop.flip(-1) if flip < 0.5 else crop)
-        return torch.stack(crops).float() / 255
+        batch = torch.stack(crops).float() / 255
+        return batch[:, :3], (batch[:, 3:] if self.palette is not None else batch)
 
 
 def _half(x: torch.Tensor) -> torch.Tensor:
@@ -298,9 +318,12 @@ class _InterruptFlag:
 
 def _config(options: TrainOptions, style_digest: str) -> dict:
     """The settings a checkpoint must share with the run that resumes it."""
-    scale = {"scale": options.scale} if options.scale else {}  # older checkpoints have none
+    # Older checkpoints have neither entry, and resume only with their defaults.
+    scale = {"scale": options.scale} if options.scale else {}
+    palette = {"palette": True} if options.palette else {}
     return {
         **scale,
+        **palette,
         "size": options.size,
         "batch_size": options.batch_size,
         "strength": options.strength,
@@ -354,7 +377,10 @@ def train_style(
 
     with torch.random.fork_rng(devices=[]):  # seeded, without touching the caller's RNG
         torch.manual_seed(options.seed)
-        network = TransformerNet(options.width, options.residual_blocks).to(device)
+        network = TransformerNet(options.width, options.residual_blocks, options.palette)
+    network = network.to(device)
+    if network.palette is not None:
+        network.palette.set_style(to_tensor(style_rgb, device))
     if device.type == "cuda":
         network = network.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(network.parameters(), lr=options.lr)
@@ -391,17 +417,17 @@ def train_style(
             ckpt,
         )
 
-    batches = _Batches(files, options.size, generator, options.scale or options.size)
+    batches = _Batches(files, options.size, generator, options.scale, network.palette)
     started = time.perf_counter()
     losses: dict[str, float] = {}
     network.train()
     with _InterruptFlag() as interrupt, torch.inference_mode(False):
         for step in range(start, options.steps):
-            batch = batches.next(options.batch_size).to(device)
+            batch, inputs = (t.to(device) for t in batches.next(options.batch_size))
             if device.type == "cuda":
-                batch = batch.contiguous(memory_format=torch.channels_last)
+                inputs = inputs.contiguous(memory_format=torch.channels_last)
             with autocast(device):
-                out = network(batch)
+                out = network.paint(inputs)
             terms = loss(out, batch, controller.value)
             total = sum(terms.values())
             optimizer.zero_grad(set_to_none=True)
@@ -456,7 +482,11 @@ def _write_model(
     weights: dict, trained: dict, name: str | None, style_rgb: np.ndarray, output: Path
 ) -> FastStyleModel:
     """The model file of trained weights (`trained`: the settings and figures it records)."""
-    architecture = {"width": trained["width"], "residual_blocks": trained["residual_blocks"]}
+    architecture = {
+        "width": trained["width"],
+        "residual_blocks": trained["residual_blocks"],
+        "palette": bool(trained.get("palette", False)),
+    }
     model = FastStyleModel(
         TransformerNet(**architecture),
         name or "style",
