@@ -368,10 +368,11 @@ def train_style(
     ).hexdigest()
     config = _config(options, style_digest)
 
+    style_t = to_tensor(style_rgb, device)
     loss = PerceptualLoss(
         workspace.extractor("vgg19", "avg"),
         workspace.style_targets,
-        to_tensor(style_rgb, device),
+        style_t,
         options.scale or options.size,
     )
 
@@ -380,7 +381,7 @@ def train_style(
         network = TransformerNet(options.width, options.residual_blocks, options.palette)
     network = network.to(device)
     if network.palette is not None:
-        network.palette.set_style(to_tensor(style_rgb, device))
+        network.palette.set_style(style_t)
     if device.type == "cuda":
         network = network.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(network.parameters(), lr=options.lr)
