@@ -70,6 +70,7 @@ class Pair:
     style: np.ndarray
     content_path: Path
     style_name: str
+    painting: str | None = None  # the gallery painting the style is, if it is one
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ def load_pairs(
         content_path, sep, style = spec.rpartition(":")
         if not sep:
             raise ValueError(f"--pairs takes CONTENT:STYLE, got {spec!r}")
-        painting = gallery.resolve(style)
+        painting = gallery.resolve(style) or gallery.painting_of_file(style)
         style_image = load_image(painting.read_bytes() if painting else style)
         pairs.append(
             Pair(
@@ -141,6 +142,7 @@ def load_pairs(
                 as_array(style_image)[..., :3],
                 Path(content_path),
                 Path(style).stem,
+                painting.name if painting else None,
             )
         )
     return pairs
@@ -212,12 +214,13 @@ def make_fast_runner(models: dict[str, FastStyleModel], device: str) -> Runner:
 def fast_models(
     pairs: list[Pair], training: FastTraining, device: torch.device, log: Callable[[str], None]
 ) -> tuple[dict[str, FastStyleModel], dict[str, dict]]:
-    """One network per style: loaded from the models folder, or trained into it first.
+    """One network per style: the one that ships with the gallery when the style is a gallery
+    painting that has one, else from the models folder, else trained into it first.
 
-    Returns the models and, per style, what it cost: load or training seconds, steps, the
-    training images and the final training losses.
+    Returns the models and, per style, what it cost (load or training seconds; steps, the
+    training images and the final losses of one trained here) and which of the pairs'
+    photographs the network was trained on (`trained_on`: its figures there are not held out).
     """
-    training.models_dir.mkdir(parents=True, exist_ok=True)
     images = list(training.images) or sorted({p.content_path for p in pairs})
     models, report = {}, {}
     for pair in pairs:
@@ -226,11 +229,16 @@ def fast_models(
         path = training.models_dir / (
             f"{pair.style_name}-{training.size}px-{training.steps}steps.nstmodel"
         )
+        shipped = gallery.network(pair.painting) if pair.painting else None
         tic = time.perf_counter()
-        if path.exists():
+        if shipped is not None:
+            models[pair.style_name] = load_model(shipped)
+            report[pair.style_name] = {"path": str(shipped), "trained": False, "shipped": True}
+        elif path.exists():
             models[pair.style_name] = load_model(path)
             report[pair.style_name] = {"path": str(path), "trained": False}
         else:
+            training.models_dir.mkdir(parents=True, exist_ok=True)
             log(f"     fast: training {path.name} on {len(images)} image(s)")
             options = TrainOptions(
                 size=training.size,
@@ -251,6 +259,13 @@ def fast_models(
                 "losses": result.losses,
             }
         report[pair.style_name]["seconds"] = time.perf_counter() - tic
+    for style, model in models.items():
+        mine = [p for p in pairs if p.style_name == style]
+        seen = {p.content_path.name: model.trained_on(p.content) for p in mine}
+        # None: the file does not say what it was trained on
+        report[style]["trained_on"] = (
+            None if None in seen.values() else [name for name, yes in seen.items() if yes]
+        )
     return models, report
 
 
@@ -459,12 +474,19 @@ def fast_lines(report: dict[str, dict]) -> list[str]:
     for style, r in report.items():
         if r["trained"]:
             images = ", ".join(Path(i).name for i in r["images"])
-            lines.append(
-                f"- fast network for {style}: trained here, {r['steps']} steps of "
-                f"{r['batch_size']} crops at {r['size']} px on {images}, {r['seconds']:.0f} s"
+            made = (
+                f"trained here, {r['steps']} steps of {r['batch_size']} crops at {r['size']} px "
+                f"on {images}, {r['seconds']:.0f} s"
             )
         else:
-            lines.append(f"- fast network for {style}: loaded from {r['path']}")
+            made = f"{'shipped with the package' if r.get('shipped') else 'loaded'}: {r['path']}"
+        seen = r.get("trained_on")
+        held = (
+            f"; trained on {', '.join(seen)}: not held out there" if seen
+            else "; none of the pairs' photographs trained on" if seen is not None
+            else ""
+        )  # fmt: skip
+        lines.append(f"- fast network for {style}: {made}{held}")
     return ["Fast networks (time excluded from runtimes):", *lines, ""] if lines else []
 
 

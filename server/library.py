@@ -16,6 +16,8 @@ import os
 import threading
 from pathlib import Path
 
+from nst_engine import gallery
+
 MODEL_SUFFIX = ".nstmodel"
 
 
@@ -32,7 +34,7 @@ class StyleLibrary:
 
     def __init__(self, folder: str | os.PathLike, shipped: Path | None = None) -> None:
         self.folder = Path(folder).expanduser()
-        self.shipped = shipped if shipped is not None else _shipped_folder()
+        self.shipped = shipped if shipped is not None else gallery.network_folder()
         self._loaded: dict[Path, tuple[float, object]] = {}
         self._lock = threading.Lock()
 
@@ -76,10 +78,3 @@ class StyleLibrary:
         with self._lock:
             self._loaded[path] = (mtime, model)
         return model
-
-
-def _shipped_folder() -> Path:
-    """Where the package's own networks are (nst_engine/gallery/networks, installed or not)."""
-    from importlib import resources
-
-    return Path(str(resources.files("nst_engine.gallery").joinpath("networks")))

@@ -11,7 +11,16 @@ import pytest
 import torch
 from PIL import Image
 
-from nst_engine import bench
+from nst_engine import bench, gallery
+from nst_engine.images import fingerprint
+
+
+@pytest.fixture(autouse=True)
+def no_shipped_networks(tmp_path_factory, monkeypatch):
+    """The bench as on a checkout whose gallery has no trained networks yet (whatever ships)."""
+    empty = tmp_path_factory.mktemp("networks")
+    monkeypatch.setattr(gallery, "network_folder", lambda: empty)
+    return empty
 
 
 def test_square_crops_the_centre(content):
@@ -94,6 +103,38 @@ def test_bench_reuses_a_trained_fast_network(tmp_path, examples):
     assert np.array_equal(
         runner(pairs[0], content, 0.5), bench.make_fast_runner(first, "cpu")(pairs[0], content, 0.5)
     )
+
+
+def test_bench_uses_the_shipped_network_and_says_which_photographs_it_trained_on(
+    examples, no_shipped_networks, tmp_path
+):
+    from fast_models import random_style_model
+
+    pairs = bench.load_pairs([
+        f"{examples / 'chelsea.png'}:{examples / 'starry_night.jpg'}",  # the gallery's file
+        f"{examples / 'astronaut.jpg'}:starry-night",  # the gallery's painting by name
+        f"{examples / 'coffee.jpg'}:{examples / 'shipwreck.jpg'}",  # a painting with none
+    ])  # fmt: skip
+    assert [p.painting for p in pairs] == ["starry-night", "starry-night", "shipwreck"]
+    shipped = random_style_model("starry-night")
+    shipped.options["photos"] = [fingerprint(pairs[0].content)]  # trained on chelsea only
+    shipped.save(no_shipped_networks / "starry-night.nstmodel")
+    coffee = (examples / "coffee.jpg",)
+    training = bench.FastTraining(tmp_path, steps=1, size=32, batch_size=1, images=coffee)
+    models, report = bench.fast_models(pairs, training, torch.device("cpu"), print)
+    # two names of one painting: each uses the shipped network
+    for style in ("starry_night", "starry-night"):
+        assert report[style]["shipped"] and not report[style]["trained"]
+        assert models[style].path == no_shipped_networks / "starry-night.nstmodel"
+    assert report["starry_night"]["trained_on"] == ["chelsea.png"]
+    assert report["starry-night"]["trained_on"] == []  # the astronaut is held out
+    assert report["shipwreck"]["trained"]  # none ships for it: trained here
+    assert report["shipwreck"]["trained_on"] == ["coffee.jpg"]
+    lines = "\n".join(bench.fast_lines(report))
+    assert "starry_night: shipped with the package" in lines
+    assert "trained on chelsea.png: not held out there" in lines
+    assert "starry-night: shipped with the package" in lines
+    assert "none of the pairs' photographs trained on" in lines
 
 
 def test_full_resolution_targets_are_judged_on_the_cpu_and_on_a_gpu(monkeypatch):

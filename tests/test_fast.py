@@ -163,6 +163,9 @@ def test_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path, photos, styl
     a, b = straight.model.network.state_dict(), load_model(target).network.state_dict()
     for name in a:
         assert torch.equal(a[name], b[name]), name
+    # the photographs drawn before the stop are remembered across it
+    assert load_model(target).options["photos"] == straight.model.options["photos"]
+    assert snapshot.options["photos"]
     batch = _fixed_batch(photos)
     assert torch.equal(straight.model.render(batch), load_model(target).render(batch))
 
@@ -235,6 +238,10 @@ def test_damaged_or_foreign_files_are_refused(tmp_path, trained):
     with pytest.raises(ModelFileError, match="palette"):
         load_model(_saved(tmp_path / "palette.nstmodel", odd_palette))
 
+    odd_photos = {**data, "options": {**data["options"], "photos": ["not hex"]}}
+    with pytest.raises(ModelFileError, match="fingerprints are damaged"):
+        load_model(_saved(tmp_path / "photos.nstmodel", odd_photos))
+
 
 def _photo_tensor(name: str) -> torch.Tensor:
     return to_tensor(split_channels(load_image(EXAMPLES / name))[0])
@@ -282,6 +289,18 @@ def test_a_network_trained_with_a_palette_keeps_it_in_its_file(trained, style):
     random_style_model("old").save(path)
     assert "palette" not in torch.load(path, weights_only=True)["architecture"]
     assert load_model(path).network.palette is None
+
+
+def test_a_model_knows_which_photographs_it_was_trained_on(trained, photos):
+    loaded = load_model(trained.path)
+    files = find_images(photos)
+    # 20 steps of 2 crops draw every one of the six photographs (seeded)
+    assert [loaded.trained_on(load_image(f)) for f in files] == [True] * len(files)
+    assert len(loaded.options["photos"]) == len(files)
+    assert loaded.trained_on(load_image(EXAMPLES / "astronaut.jpg")) is False
+    # The photographs were 96-pixel crops: the whole picture is another photograph.
+    assert loaded.trained_on(load_image(EXAMPLES / "rocket.jpg")) is False
+    assert random_style_model("old").trained_on(load_image(files[0])) is None  # not recorded
 
 
 def test_palette_batches_pair_each_crop_with_the_same_crop_of_the_matched_photo(photos, starry):

@@ -44,3 +44,28 @@ def test_load_from_bytes_and_reject_garbage(tmp_path):
         load_image(b"\x89PNG\r\n\x1a\n garbage")
     with pytest.raises(InputError, match="no such file"):
         load_image(tmp_path / "missing.png")
+
+
+def test_fingerprint_tells_copies_of_a_photograph_from_other_photographs(examples, tmp_path):
+    from PIL import Image
+
+    from nst_engine.images import fingerprint, same_photograph
+
+    photos = {name: load_image(examples / name) for name in
+              ("chelsea.png", "astronaut.jpg", "coffee.jpg", "rocket.jpg")}  # fmt: skip
+    chelsea = photos["chelsea.png"]
+    height, width = chelsea.shape[:2]
+    Image.fromarray(chelsea).resize((width // 3, height // 3)).save(tmp_path / "small.jpg",
+                                                                    quality=50)  # fmt: skip
+    copies = [
+        load_image(tmp_path / "small.jpg"),
+        chelsea.astype(np.uint16) * 257,
+        chelsea.astype(np.float32) / 255,
+        np.concatenate([chelsea, np.full_like(chelsea[..., :1], 255)], axis=2),  # with alpha
+    ]
+    original = fingerprint(chelsea)
+    assert all(same_photograph(original, fingerprint(copy)) for copy in copies)
+
+    others = [fingerprint(photos[name]) for name in photos if name != "chelsea.png"]
+    others += [fingerprint(chelsea[:, ::-1]), fingerprint(chelsea[height // 4 :, width // 4 :])]
+    assert not any(same_photograph(original, other) for other in others)

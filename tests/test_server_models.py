@@ -6,6 +6,7 @@ bad names and mixed requests get actionable INVALID_ARGUMENT, and `nst stylize -
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,9 +22,13 @@ from nst_proto.job import JobFailed, JobRequest
 from PIL import Image
 from test_server_e2e import EXAMPLES, as_array, serving
 
+from nst_engine import gallery
 from nst_engine.fast import apply_model, load_model
 from nst_engine.images import load_image, save_image
 from nst_engine.options import StyleOptions
+
+# The networks that ship with the gallery: a server offers them beside its library's own.
+SHIPPED = sorted(path.stem for path in gallery.network_folder().glob("*.nstmodel"))
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +67,8 @@ def test_list_models_shows_the_library_and_skips_damaged_files(server, library):
     with StyleClient(server, 60) as client:
         models = client.list_models()
         info = client.info()
-    assert [m.id for m in models] == ["tiny"]
-    tiny = models[0]
+    assert sorted(m.id for m in models) == sorted(["tiny", *SHIPPED])
+    tiny = next(m for m in models if m.id == "tiny")
     assert tiny.name == "Tiny swirls" and tiny.training_size == 64 and tiny.steps == 3
     assert tiny.strength == 0.5
     assert Image.open(io.BytesIO(tiny.thumbnail_png)).size == (16, 16)
@@ -154,7 +159,9 @@ def test_nst_stylize_with_a_library_model_through_the_server(server, library, tm
         text=True,
         timeout=300,
     )
-    assert missing.returncode != 0 and "available: tiny" in missing.stderr
+    assert missing.returncode != 0
+    available = re.search(r"available: ([^)]*)\)", missing.stderr)
+    assert available and sorted(available[1].split(", ")) == sorted(["tiny", *SHIPPED])
     assert not (tmp_path / "x.png").exists()
 
 
@@ -166,7 +173,7 @@ def test_nst_server_models_lists_the_library(server, library):
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert f"style library {library}: 1 model(s)" in done.stdout
+    assert f"style library {library}: {1 + len(SHIPPED)} model(s)" in done.stdout
     assert "tiny" in done.stdout and "Tiny swirls (trained at 64 px, 3 steps)" in done.stdout
 
 

@@ -27,6 +27,7 @@ from PIL import Image
 from torch import nn
 
 from ..errors import InputError
+from ..images import fingerprint, same_photograph
 from ..options import CancelCheck, StyleOptions, StyleResult
 from .network import TransformerNet
 
@@ -146,6 +147,10 @@ def _checked_network(data: dict, path: Path) -> TransformerNet:
     return network.eval().requires_grad_(False)
 
 
+def _is_hex(text: object) -> bool:
+    return isinstance(text, str) and bool(text) and all(c in "0123456789abcdef" for c in text)
+
+
 class FastStyleModel:
     """A loaded style network with its description; `render` applies it to a tensor.
 
@@ -177,6 +182,15 @@ class FastStyleModel:
     @property
     def strength(self) -> float:
         return float(self.options.get("strength", math.nan))
+
+    def trained_on(self, image: np.ndarray | Image.Image) -> bool | None:
+        """Whether `image` is one of the photographs this network was trained on (a copy of
+        it resized or recompressed counts); None when the file does not say (older files)."""
+        photos = self.options.get("photos")
+        if photos is None:
+            return None
+        mine = fingerprint(image)
+        return any(same_photograph(mine, photo) for photo in photos)
 
     def _on(self, device: torch.device) -> nn.Module:
         key = str(device)
@@ -233,6 +247,9 @@ def load_model(path: str | os.PathLike) -> FastStyleModel:
         raise ModelFileError(f"{path}: the style thumbnail is missing or damaged")
     if not isinstance(options, dict):
         raise ModelFileError(f"{path}: the training options are missing or damaged")
+    photos = options.get("photos", [])
+    if not isinstance(photos, list) or not all(_is_hex(p) for p in photos):
+        raise ModelFileError(f"{path}: the training photographs' fingerprints are damaged")
     network = _checked_network(data, path)
     return FastStyleModel(network, name, thumbnail, options, data["architecture"], path)
 

@@ -39,6 +39,7 @@ from ..errors import Cancelled, InputError
 from ..features import FeatureExtractor
 from ..images import (
     as_array,
+    fingerprint,
     load_image,
     resize_tensor,
     split_channels,
@@ -174,7 +175,8 @@ class _Batches:
     Every random choice comes from one generator, whose state the checkpoint keeps, so a
     resumed run sees the same crops. With a `palette`, each crop comes with the same crop of
     the whole photograph's palette-matched copy: the network's input, matched the way a whole
-    image is matched when the network is applied."""
+    image is matched when the network is applied. `fingerprints` are those of the photographs
+    drawn so far (`images.fingerprint`): what the model file records as trained on."""
 
     def __init__(
         self,
@@ -188,6 +190,7 @@ class _Batches:
         self.scale = scale or size
         self.palette = palette
         self.cache: dict[Path, torch.Tensor] = {}
+        self.fingerprints: set[str] = set()
 
     def _image(self, path: Path) -> torch.Tensor | None:
         if path not in self.cache:
@@ -196,6 +199,7 @@ class _Batches:
             except InputError as exc:
                 log.warning("skipping training image %s", exc)
                 return None
+            self.fingerprints.add(fingerprint(rgb))
             height, width = rgb.shape[:2]
             scale = self.scale / min(height, width)
             size = max(self.size, round(height * scale)), max(self.size, round(width * scale))
@@ -387,11 +391,13 @@ def train_style(
     optimizer = torch.optim.Adam(network.parameters(), lr=options.lr)
     generator = torch.Generator(device="cpu").manual_seed(options.seed)
     controller = DynamicWeight(options.strength, rate=TRAINING_CONTROLLER_RATE)
-    start, elapsed_before = 0, 0.0
+    start, elapsed_before, seen = 0, 0.0, []
 
     ckpt = checkpoint_path(output)
     if ckpt.exists():
-        start, elapsed_before = _resume(ckpt, config, network, optimizer, generator, controller)
+        start, elapsed_before, seen = _resume(
+            ckpt, config, network, optimizer, generator, controller
+        )
         if start >= options.steps:
             raise InputError(
                 f"{ckpt} is already at step {start}; ask for more --steps than that, or delete "
@@ -406,6 +412,7 @@ def train_style(
                 "config": config,
                 "step": step,
                 "elapsed": elapsed,
+                "photos": sorted(batches.fingerprints),
                 "weights": _plain_state(network),
                 "optimizer": optimizer.state_dict(),
                 "generator": generator.get_state(),
@@ -419,6 +426,7 @@ def train_style(
         )
 
     batches = _Batches(files, options.size, generator, options.scale, network.palette)
+    batches.fingerprints.update(seen)
     started = time.perf_counter()
     losses: dict[str, float] = {}
     network.train()
@@ -470,6 +478,7 @@ def train_style(
         "target_ssim": target_ssim(options.strength),
         "final_ssim": float(losses.get("ssim", math.nan)),
         "final_style_weight": float(controller.value),
+        "photos": sorted(batches.fingerprints),
         "training_seconds": round(elapsed_before + seconds, 1),
         "device": str(device),
     }
@@ -524,6 +533,8 @@ def model_from_checkpoint(
         "target_ssim": target_ssim(config["strength"]),
         "training_seconds": round(float(data.get("elapsed", 0.0)), 1),
     }
+    if "photos" in data:  # older checkpoints do not record them
+        trained["photos"] = list(data["photos"])
     return _write_model(weights, trained, name, style_rgb, Path(output))
 
 
@@ -534,8 +545,9 @@ def _resume(
     optimizer: torch.optim.Optimizer,
     generator: torch.Generator,
     controller: DynamicWeight,
-) -> tuple[int, float]:
-    """Load a checkpoint into the training state; returns (step, seconds spent before)."""
+) -> tuple[int, float, list[str]]:
+    """Load a checkpoint into the training state; returns (step, seconds spent before, the
+    fingerprints of the photographs drawn before)."""
     data = _read(path, "training checkpoint")
     _check_header(data, path, CHECKPOINT_FORMAT, "training checkpoint")
     if data.get("config") != config:
@@ -554,6 +566,7 @@ def _resume(
         previous = float(state["previous"])
         controller.previous = None if math.isnan(previous) else previous
         controller.slope = float(state["slope"])
-        return int(data["step"]), float(data["elapsed"])
+        photos = [str(p) for p in data.get("photos", [])]  # older checkpoints have none
+        return int(data["step"]), float(data["elapsed"]), photos
     except (KeyError, RuntimeError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{path}: the checkpoint is damaged ({exc})") from None

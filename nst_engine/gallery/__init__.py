@@ -3,10 +3,14 @@
 `nst styles` lists them; `nst stylize CONTENT NAME` and the server (a style given by name)
 take a name where a style image is expected. Sources and licences: README.md beside this
 file; scripts/fetch_gallery.sh rebuilds the images from the packages they came from.
+
+Beside them, networks/ holds the paintings' trained fast-mode networks (<name>.nstmodel,
+made by scripts/train_gallery.py), for the paintings that have one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from functools import cache
@@ -86,3 +90,30 @@ def resolve(style: str | os.PathLike) -> Painting | None:
     if Path(style).exists():
         return None
     return find(str(style))
+
+
+def painting_of_file(path: str | os.PathLike) -> Painting | None:
+    """The painting whose file `path` is, byte for byte (the examples folder holds three of
+    them), or None."""
+    try:
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+    return _by_digest().get(digest)
+
+
+@cache
+def _by_digest() -> dict[str, Painting]:
+    return {hashlib.sha256(p.read_bytes()).hexdigest(): p for p in PAINTINGS}
+
+
+def network_folder() -> Path:
+    """Where the package's trained networks are (networks/ beside this file)."""
+    return Path(str(resources.files(__name__).joinpath("networks")))
+
+
+def network(name: str) -> Path | None:
+    """The trained network that ships for the painting of that name, or None."""
+    painting = find(name)
+    path = network_folder() / f"{painting.name}.nstmodel" if painting else None
+    return path if path is not None and path.is_file() else None
