@@ -218,7 +218,8 @@ def fast_models(
     painting that has one, else from the models folder, else trained into it first.
 
     Returns the models and, per style, what it cost (load or training seconds; steps, the
-    training images and the final losses of one trained here) and which of the pairs'
+    training images and the final losses of one trained here), how long its file takes to
+    load (`load_seconds`, part of the fast target on the CPU) and which of the pairs'
     photographs the network was trained on (`trained_on`: its figures there are not held out).
     """
     images = list(training.images) or sorted({p.content_path for p in pairs})
@@ -259,6 +260,9 @@ def fast_models(
                 "losses": result.losses,
             }
         report[pair.style_name]["seconds"] = time.perf_counter() - tic
+        tic = time.perf_counter()
+        load_model(report[pair.style_name]["path"])
+        report[pair.style_name]["load_seconds"] = time.perf_counter() - tic
     for style, model in models.items():
         mine = [p for p in pairs if p.style_name == style]
         seen = {p.content_path.name: model.trained_on(p.content) for p in mine}
@@ -347,8 +351,11 @@ def verdicts(
     device: torch.device,
     curve: dict[str, list[dict[str, float]]],
     presets: bool = True,
+    fast_load_s: float = 0.0,
 ) -> list[str]:
     """Each target of the issue, checked against what was measured: MET or NOT MET.
+
+    `fast_load_s`: the longest a fast network took to load (the CPU's fast target counts it).
 
     With `presets=False` (an iteration budget forced on every method) the figures are not
     the product's, so each line is reported UNJUDGED rather than met or missed.
@@ -417,6 +424,10 @@ def verdicts(
             t = statistics.median(f.seconds[1024])
             say(t < 0.010, f"fast at 1024x1024 on cuda: {t * 1000:.1f} ms (target < 10 ms)")
         elif device.type != "cuda":
+            if 1024 in f.seconds:
+                t = statistics.median(f.seconds[1024]) + fast_load_s
+                say(t < 2.0, f"fast at 1024x1024 on the cpu, loading the network included: "
+                             f"{t:.2f} s (target < 2 s)")  # fmt: skip
             lines.append("- OWED: the fast target (1024x1024 under 10 ms) needs a CUDA run")
     return lines
 
@@ -581,7 +592,8 @@ def run_bench(
         if strengths
         else {}
     )
-    checks = verdicts(figures, sizes, dev, curve, presets=iterations is None)
+    load = max((r["load_seconds"] for r in fast_report.values()), default=0.0)
+    checks = verdicts(figures, sizes, dev, curve, presets=iterations is None, fast_load_s=load)
     info = {
         "device": f"{dev.type} ({device_name(dev)})",
         "date": datetime.date.today().isoformat(),

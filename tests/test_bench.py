@@ -153,3 +153,13 @@ def test_full_resolution_targets_are_judged_on_the_cpu_and_on_a_gpu(monkeypatch)
     assert "MET: large.jpg normal: 9.0 s (target under 10 s on the GPU)" in gpu
     assert "NOT MET: large.jpg normal: 8.8 GB (target under 8 GB on the GPU)" in gpu
     assert "OWED" not in gpu and "on the CPU" not in gpu
+
+
+def test_the_cpu_fast_target_counts_loading_the_network():
+    fast = bench.MethodFigures(seconds={1024: [0.5, 0.6, 0.7]})
+    cpu = torch.device("cpu")
+    met = bench.verdicts({"fast": fast}, [1024], cpu, {}, fast_load_s=0.3)
+    assert "- MET: fast at 1024x1024 on the cpu, loading the network included: 0.90 s" in met[0]
+    missed = bench.verdicts({"fast": fast}, [1024], cpu, {}, fast_load_s=1.5)
+    assert missed[0].startswith("- NOT MET: fast at 1024x1024 on the cpu") and "2.10 s" in missed[0]
+    assert missed[-1].startswith("- OWED: the fast target (1024x1024 under 10 ms)")
