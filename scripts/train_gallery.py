@@ -4,7 +4,7 @@
     python scripts/train_gallery.py [--styles NAME ...] [--steps 2000] [--size 128]
                                     [--scale 0] [--batch-size 4] [--width 16] [--judge-every 250]
                                     [--held-out 3] [--photos DIR] [--work DIR] [--device auto]
-                                    [--no-palette]
+                                    [--no-palette] [--ship]
 
 For each painting of the gallery (`nst styles`) in turn: trains its network on the training
 photographs (train/ in --photos, which scripts/fetch_training_photos.py makes, by default in
@@ -19,13 +19,16 @@ A network meets the bar when its GMD is at most 1.5x the optimisation's and its 
 
 Stopped (Ctrl-C, or the machine going away) it resumes where it was, from the checkpoint
 beside the model: DIR is ~/.cache/neural-style-gimp/training/<recipe>/ by default, out of the
-repository. Nothing is copied into the package: a network ships only once it meets the bar.
+repository. Nothing is copied into the package unless --ship is given, and then only a finished
+network whose last judgement meets the bar (to nst_engine/gallery/networks/<style>.nstmodel).
+Run again with --ship after a run has finished, it trains nothing and ships what qualifies.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -121,6 +124,8 @@ def judge(
     rows = []
     for photo in photos:
         content = _at_judge_size(load_image(photo))
+        if model.trained_on(content):
+            sys.exit(f"{photo} is held out, but {model_path.name} was trained on it")
         tic = time.perf_counter()
         out = apply_model(model, content, options=nst_engine.StyleOptions(device=device)).image
         seconds = time.perf_counter() - tic
@@ -205,6 +210,28 @@ def train_one(style: str, args, work: Path, photos: list[Path]) -> None:
             record(done, snapshot)
 
 
+def ship(style: str, work: Path, steps: int) -> None:
+    """Copy the finished network into the package if its judgement at `steps` meets the bar."""
+    from nst_engine import gallery
+
+    rows = [
+        row for row in map(json.loads, (work / "curve.jsonl").read_text().splitlines())
+        if row["style"] == style and row["step"] == steps
+    ]  # fmt: skip
+    last = rows[-1] if rows else None
+    if last is None or not last["meets_bar"]:
+        seen = "not judged" if last is None else (
+            f"GMD {last['gmd_ratio']}x the optimisation's, SSIM {last['ssim']}"
+        )  # fmt: skip
+        bar = f"at most {GMD_RATIO_BAR}x, SSIM at least {SSIM_BAR}"
+        print(f"{style}: not shipped ({seen}; the bar: {bar})")
+        return
+    target = gallery.network_folder() / f"{style}.nstmodel"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(work / f"{style}.nstmodel", target)
+    print(f"{style}: shipped to {target}")
+
+
 def contact_sheet(work: Path, style: str, photos: list[Path], steps: list[int]) -> Path:
     """DIR/<style>-sheet.jpg: per held-out photograph, the photograph, the optimisation and
     the network at each judged step (what is missing is left grey)."""
@@ -262,6 +289,11 @@ def main() -> int:
         "--photos", type=Path, default=PHOTOS, help="training photographs (train/, held-out/)"
     )
     parser.add_argument("--work", type=Path)
+    parser.add_argument(
+        "--ship",
+        action="store_true",
+        help="copy finished networks that meet the bar into the package",
+    )
     args = parser.parse_args()
     unknown = [s for s in args.styles if gallery.find(s) is None]
     if unknown:
@@ -275,6 +307,8 @@ def main() -> int:
     print(f"recipe {recipe}, judged on {', '.join(p.stem for p in photos)}; work in {work}")
     for style in args.styles:
         train_one(style, args, work, photos)
+        if args.ship:
+            ship(style, work, args.steps)
     return 0
 
 
