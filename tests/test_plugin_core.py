@@ -171,6 +171,9 @@ def test_one_style_choice_for_paintings_your_image_and_models():
     assert core.chosen_style("gallery:great-wave") == ("great-wave", "")
     assert core.chosen_style("model:tiny") == ("", "tiny")
     assert core.chosen_style("") == ("", "")
+    # a network that ships with the gallery is labelled as its painting
+    shipped = core.style_choices([wave], [("great-wave", "great-wave (trained at 128 px)")])
+    assert shipped[-1] == ("model:great-wave", "The Great Wave, Hokusai, instant")
     # a server without a gallery (or not answering) still offers your own image
     assert core.style_choices([], []) == [core.OWN_IMAGE]
 

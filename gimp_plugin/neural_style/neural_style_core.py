@@ -191,17 +191,19 @@ OWN_IMAGE = ("", "Your own image (the Style image below)")
 def style_choices(gallery: list, models: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """(id, label) of the dialog's Style entries: the server's gallery paintings (its
     GalleryPainting records, or their bare names from a server without ListGallery), the
-    style image file, then the trained style models (fast)."""
+    style image file, then the trained style models (fast); a model named after a painting
+    (the networks that ship with the gallery) is labelled with the painting's title."""
     paintings = []
     for painting in gallery:
         if isinstance(painting, str):
             paintings.append((painting, painting.replace("-", " ").capitalize()))
         else:
             paintings.append((painting.name, f"{painting.title}, {painting.artist}"))
+    titles = dict(paintings)
     return (
         [(f"gallery:{name}", label) for name, label in paintings]
         + [OWN_IMAGE]
-        + [(f"model:{model_id}", f"{label}, instant") for model_id, label in models]
+        + [(f"model:{id_}", f"{titles.get(id_, label)}, instant") for id_, label in models]
     )
 
 
