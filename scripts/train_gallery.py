@@ -19,9 +19,10 @@ A network meets the bar when its GMD is at most 1.5x the optimisation's and its 
 
 Stopped (Ctrl-C, or the machine going away) it resumes where it was, from the checkpoint
 beside the model: DIR is ~/.cache/neural-style-gimp/training/<recipe>/ by default, out of the
-repository. Nothing is copied into the package unless --ship is given, and then only a finished
-network whose last judgement meets the bar (to nst_engine/gallery/networks/<style>.nstmodel).
-Run again with --ship after a run has finished, it trains nothing and ships what qualifies.
+repository. Nothing is copied into the package unless --ship is given: then a style trains
+until its first judgement that meets the bar (or --steps), and that network is copied to
+nst_engine/gallery/networks/<style>.nstmodel; on the CPU every step saved is another style
+trained. Run again with --ship after a run has finished, it ships what already qualifies.
 """
 
 from __future__ import annotations
@@ -198,7 +199,7 @@ def train_one(style: str, args, work: Path, photos: list[Path]) -> None:
         done = int(snapshot.name.removeprefix(f"{style}.step").removesuffix(".nstmodel"))
         if (style, done) not in judged:
             record(done, snapshot)
-    while not output.is_file():
+    while not output.is_file() and not (args.ship and first_to_meet_the_bar(work, style)):
         try:
             train_style(painting, train_photos, output, options, progress=progress, cancel=stop)
             done, snapshot = args.steps, output
@@ -210,26 +211,29 @@ def train_one(style: str, args, work: Path, photos: list[Path]) -> None:
             record(done, snapshot)
 
 
+def first_to_meet_the_bar(work: Path, style: str) -> dict | None:
+    """The judgement of the earliest step of `style` that met the bar, if any did."""
+    curve = work / "curve.jsonl"
+    rows = map(json.loads, curve.read_text().splitlines()) if curve.is_file() else []
+    met = [row for row in rows if row["style"] == style and row["meets_bar"]]
+    return min(met, key=lambda row: row["step"], default=None)
+
+
 def ship(style: str, work: Path, steps: int) -> None:
-    """Copy the finished network into the package if its judgement at `steps` meets the bar."""
+    """Copy the earliest network of `style` that met the bar into the package."""
     from nst_engine import gallery
 
-    rows = [
-        row for row in map(json.loads, (work / "curve.jsonl").read_text().splitlines())
-        if row["style"] == style and row["step"] == steps
-    ]  # fmt: skip
-    last = rows[-1] if rows else None
-    if last is None or not last["meets_bar"]:
-        seen = "not judged" if last is None else (
-            f"GMD {last['gmd_ratio']}x the optimisation's, SSIM {last['ssim']}"
-        )  # fmt: skip
-        bar = f"at most {GMD_RATIO_BAR}x, SSIM at least {SSIM_BAR}"
-        print(f"{style}: not shipped ({seen}; the bar: {bar})")
+    met = first_to_meet_the_bar(work, style)
+    if met is None:
+        bar = f"GMD at most {GMD_RATIO_BAR}x the optimisation's, SSIM at least {SSIM_BAR}"
+        print(f"{style}: not shipped (no judgement met the bar: {bar})")
         return
+    final = met["step"] == steps
+    source = work / (f"{style}.nstmodel" if final else f"{style}.step{met['step']}.nstmodel")
     target = gallery.network_folder() / f"{style}.nstmodel"
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(work / f"{style}.nstmodel", target)
-    print(f"{style}: shipped to {target}")
+    shutil.copyfile(source, target)
+    print(f"{style}: shipped the network of step {met['step']} to {target}")
 
 
 def contact_sheet(work: Path, style: str, photos: list[Path], steps: list[int]) -> Path:
@@ -292,7 +296,7 @@ def main() -> int:
     parser.add_argument(
         "--ship",
         action="store_true",
-        help="copy finished networks that meet the bar into the package",
+        help="train each style until it meets the bar and copy that network into the package",
     )
     args = parser.parse_args()
     unknown = [s for s in args.styles if gallery.find(s) is None]
