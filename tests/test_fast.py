@@ -116,6 +116,22 @@ def test_training_lowers_the_perceptual_loss(trained, photos, style):
     assert not checkpoint_path(trained.path).exists()
 
 
+def test_layer_weights_choose_the_statistics_a_network_is_trained_to(photos, style):
+    extractor, painting = load_extractor("vgg19", "avg"), to_tensor(split_channels(style)[0])
+    batch = _fixed_batch(photos)
+    first = PerceptualLoss(extractor, StyleTargets(), painting, 32, (1, 0, 0, 0, 0))
+    last = PerceptualLoss(extractor, StyleTargets(), painting, 32, (0, 0, 0, 0, 2))
+    assert first.layer_weights["relu1_1"] == 1 and last.layer_weights["relu5_1"] == 1
+    assert last.layer_weights["relu1_1"] == 0
+    with torch.no_grad():
+        assert float(first(batch, batch, 1.0)["style"]) != float(last(batch, batch, 1.0)["style"])
+    with pytest.raises(InputError, match="5 layer weights are needed, got 2"):
+        PerceptualLoss(extractor, StyleTargets(), painting, 32, (1, 1))
+    for bad in ((0, 0, 0, 0, 0), (1, -1, 1, 1, 1), (1, float("nan"), 1, 1, 1)):
+        with pytest.raises(InputError, match="layer weights must be"):
+            TrainOptions(layer_weights=bad).validate()
+
+
 def test_model_file_round_trip_gives_identical_outputs(trained, content):
     loaded = load_model(trained.path)
     assert loaded.name == "starry"

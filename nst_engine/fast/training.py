@@ -99,6 +99,8 @@ class TrainOptions:
     width: int = 32
     residual_blocks: int = 5
     palette: bool = True
+    # The style layers' weights (relu1_1 ... relu5_1); empty: the optimisation's.
+    layer_weights: tuple[float, ...] = ()
     name: str | None = None
 
     def validate(self) -> None:
@@ -111,6 +113,9 @@ class TrainOptions:
         check_strength(self.strength)
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise InputError(f"the learning rate must be positive, got {self.lr}")
+        weights = self.layer_weights
+        if weights and not (all(w >= 0 and math.isfinite(w) for w in weights) and sum(weights)):
+            raise InputError(f"layer weights must be finite, >= 0 and not all 0, got {weights}")
         if not 1 <= self.width <= 256 or not 0 <= self.residual_blocks <= 32:
             raise InputError("width must be 1..256 and residual blocks 0..32")
         check_device(self.device)
@@ -253,6 +258,7 @@ class PerceptualLoss:
         targets: StyleTargets,
         style: torch.Tensor,
         size: int,
+        layer_weights: tuple[float, ...] = (),
     ) -> None:
         spec = self.spec = extractor.spec
         self.extractor = extractor
@@ -266,10 +272,10 @@ class PerceptualLoss:
         )
         self.full = {n: StyleLoss(full[n]) for n in spec.style}
         self.half = {n: StyleLoss(half[n]) for n in spec.style}
-        total = sum(spec.style_weights)
-        self.layer_weights = {
-            n: w / total for n, w in zip(spec.style, spec.style_weights, strict=True)
-        }
+        weights = layer_weights or spec.style_weights
+        if len(weights) != len(spec.style):
+            raise InputError(f"{len(spec.style)} layer weights are needed, got {len(weights)}")
+        self.layer_weights = {n: w / sum(weights) for n, w in zip(spec.style, weights, strict=True)}
         self.wanted = set(spec.style) | {spec.content, spec.styled_content}
 
     def __call__(
@@ -325,9 +331,11 @@ def _config(options: TrainOptions, style_digest: str) -> dict:
     # Older checkpoints have neither entry, and resume only with their defaults.
     scale = {"scale": options.scale} if options.scale else {}
     palette = {"palette": True} if options.palette else {}
+    layers = {"layer_weights": list(options.layer_weights)} if options.layer_weights else {}
     return {
         **scale,
         **palette,
+        **layers,
         "size": options.size,
         "batch_size": options.batch_size,
         "strength": options.strength,
@@ -378,6 +386,7 @@ def train_style(
         workspace.style_targets,
         style_t,
         options.scale or options.size,
+        options.layer_weights,
     )
 
     with torch.random.fork_rng(devices=[]):  # seeded, without touching the caller's RNG
