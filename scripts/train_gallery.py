@@ -5,7 +5,7 @@
                                     [--scale 0] [--batch-size 4] [--width 16] [--judge-every 250]
                                     [--held-out 3] [--photos DIR] [--work DIR] [--device auto]
                                     [--no-palette] [--strength 0.5] [--layer-weights W x5]
-                                    [--ship]
+                                    [--levels 2] [--ship]
 
 For each painting of the gallery (`nst styles`) in turn: trains its network on the training
 photographs (train/ in --photos, which scripts/fetch_training_photos.py makes, by default in
@@ -170,7 +170,7 @@ def train_one(style: str, args, work: Path, photos: list[Path]) -> None:
     options = TrainOptions(
         size=args.size, scale=args.scale, steps=args.steps, batch_size=args.batch_size,
         width=args.width, palette=args.palette, strength=args.strength,
-        layer_weights=tuple(args.layer_weights or ()),
+        layer_weights=tuple(args.layer_weights or ()), levels=args.levels,
         device=args.device, checkpoint_every=args.judge_every, name=style,
     )  # fmt: skip
     curve = work / "curve.jsonl"
@@ -295,6 +295,9 @@ def main() -> int:
         "--layer-weights", type=float, nargs=5, metavar="W",
         help="the style layers' weights, relu1_1 ... relu5_1 (default: the optimisation's)",
     )  # fmt: skip
+    parser.add_argument(
+        "--levels", type=int, default=2, help="the network's halvings before its residual blocks"
+    )
     parser.add_argument("--judge-every", type=int, default=250)
     parser.add_argument("--held-out", type=int, default=3, help="photographs judged on")
     parser.add_argument("--device", default="auto")
@@ -315,7 +318,10 @@ def main() -> int:
     palette = "" if args.palette else "-nopalette"
     strength = "" if args.strength == 0.5 else f"-st{args.strength:g}"
     layers = "-lw" + "-".join(f"{w:g}" for w in args.layer_weights) if args.layer_weights else ""
-    recipe = f"s{args.size}{scale}-b{args.batch_size}-w{args.width}{palette}{strength}{layers}"
+    levels = "" if args.levels == 2 else f"-l{args.levels}"
+    recipe = (
+        f"s{args.size}{scale}-b{args.batch_size}-w{args.width}{levels}{palette}{strength}{layers}"
+    )
     work = args.work or CACHE / "training" / recipe
     work.mkdir(parents=True, exist_ok=True)
     photos = _held_out(args.photos, args.held_out)

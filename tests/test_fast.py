@@ -398,6 +398,35 @@ def test_network_takes_any_size_and_starts_as_identity():
     )
 
 
+def _span(network: TransformerNet) -> int:
+    """How far (pixels) from one changed input pixel the output changes by 1% of the most it
+    changes (instance normalisation carries a trace of every pixel everywhere)."""
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for parameter in network.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.3)
+        x = torch.rand(1, 3, 300, 300)
+        y = x.clone()
+        y[..., 150, 150] += 0.5
+        change = (network.paint(y) - network.paint(x)).abs().amax(1)[0]
+        moved = change > 0.01 * change.max()
+    rows = moved.any(1).nonzero()
+    return int(rows.max() - rows.min())
+
+
+def test_a_third_level_widens_what_an_output_pixel_sees(tmp_path, photos, style):
+    two, three = _span(TransformerNet(4, 2)), _span(TransformerNet(4, 2, levels=3))
+    print(f"span of one pixel: {two} px with 2 levels, {three} with 3")
+    assert three > 1.6 * two
+    options = replace(TINY, steps=2, levels=3, name="deep")
+    trained = train_style(style, photos, tmp_path / "deep.nstmodel", options)
+    loaded = load_model(tmp_path / "deep.nstmodel")
+    assert loaded.architecture["levels"] == 3 and loaded.network.levels == 3
+    batch = torch.rand(1, 3, 45, 61)  # not a multiple of 8: padded and cropped back
+    assert torch.equal(loaded.render(batch), trained.model.render(batch))
+    assert random_style_model("old").network.levels == 2  # files without the entry: 2
+
+
 def test_cli_train_style_then_stylize_with_the_model(tmp_path, photos, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()

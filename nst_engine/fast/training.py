@@ -99,6 +99,7 @@ class TrainOptions:
     width: int = 32
     residual_blocks: int = 5
     palette: bool = True
+    levels: int = 2  # halvings before the residual blocks (network.TransformerNet)
     # The style layers' weights (relu1_1 ... relu5_1); empty: the optimisation's.
     layer_weights: tuple[float, ...] = ()
     name: str | None = None
@@ -116,6 +117,8 @@ class TrainOptions:
         weights = self.layer_weights
         if weights and not (all(w >= 0 and math.isfinite(w) for w in weights) and sum(weights)):
             raise InputError(f"layer weights must be finite, >= 0 and not all 0, got {weights}")
+        if not 1 <= self.levels <= 4:
+            raise InputError(f"levels must be 1..4, got {self.levels}")
         if not 1 <= self.width <= 256 or not 0 <= self.residual_blocks <= 32:
             raise InputError("width must be 1..256 and residual blocks 0..32")
         check_device(self.device)
@@ -332,10 +335,12 @@ def _config(options: TrainOptions, style_digest: str) -> dict:
     scale = {"scale": options.scale} if options.scale else {}
     palette = {"palette": True} if options.palette else {}
     layers = {"layer_weights": list(options.layer_weights)} if options.layer_weights else {}
+    levels = {"levels": options.levels} if options.levels != 2 else {}
     return {
         **scale,
         **palette,
         **layers,
+        **levels,
         "size": options.size,
         "batch_size": options.batch_size,
         "strength": options.strength,
@@ -391,7 +396,9 @@ def train_style(
 
     with torch.random.fork_rng(devices=[]):  # seeded, without touching the caller's RNG
         torch.manual_seed(options.seed)
-        network = TransformerNet(options.width, options.residual_blocks, options.palette)
+        network = TransformerNet(
+            options.width, options.residual_blocks, options.palette, options.levels
+        )
     network = network.to(device)
     if network.palette is not None:
         network.palette.set_style(style_t)
@@ -505,6 +512,7 @@ def _write_model(
         "width": trained["width"],
         "residual_blocks": trained["residual_blocks"],
         "palette": bool(trained.get("palette", False)),
+        "levels": int(trained.get("levels", 2)),
     }
     model = FastStyleModel(
         TransformerNet(**architecture),
