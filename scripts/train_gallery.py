@@ -5,7 +5,7 @@
                                     [--scale 0] [--batch-size 4] [--width 16] [--judge-every 250]
                                     [--held-out 3] [--photos DIR] [--work DIR] [--device auto]
                                     [--no-palette] [--strength 0.5] [--layer-weights W x5]
-                                    [--levels 2] [--ship]
+                                    [--levels 2] [--crop-targets] [--ship]
 
 For each painting of the gallery (`nst styles`) in turn: trains its network on the training
 photographs (train/ in --photos, which scripts/fetch_training_photos.py makes, by default in
@@ -171,6 +171,7 @@ def train_one(style: str, args, work: Path, photos: list[Path]) -> None:
         size=args.size, scale=args.scale, steps=args.steps, batch_size=args.batch_size,
         width=args.width, palette=args.palette, strength=args.strength,
         layer_weights=tuple(args.layer_weights or ()), levels=args.levels,
+        crop_targets=args.crop_targets,
         device=args.device, checkpoint_every=args.judge_every, name=style,
     )  # fmt: skip
     curve = work / "curve.jsonl"
@@ -298,6 +299,10 @@ def main() -> int:
     parser.add_argument(
         "--levels", type=int, default=2, help="the network's halvings before its residual blocks"
     )
+    parser.add_argument(
+        "--crop-targets", action="store_true",
+        help="the style's statistics as a training crop shows them, not the whole painting's",
+    )  # fmt: skip
     parser.add_argument("--judge-every", type=int, default=250)
     parser.add_argument("--held-out", type=int, default=3, help="photographs judged on")
     parser.add_argument("--device", default="auto")
@@ -319,6 +324,7 @@ def main() -> int:
     strength = "" if args.strength == 0.5 else f"-st{args.strength:g}"
     layers = "-lw" + "-".join(f"{w:g}" for w in args.layer_weights) if args.layer_weights else ""
     levels = "" if args.levels == 2 else f"-l{args.levels}"
+    levels += "-ct" if args.crop_targets else ""
     recipe = (
         f"s{args.size}{scale}-b{args.batch_size}-w{args.width}{levels}{palette}{strength}{layers}"
     )

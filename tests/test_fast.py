@@ -132,6 +132,26 @@ def test_layer_weights_choose_the_statistics_a_network_is_trained_to(photos, sty
             TrainOptions(layer_weights=bad).validate()
 
 
+def test_crop_targets_are_the_statistics_a_crop_of_the_painting_has(style, tmp_path, photos):
+    extractor, painting = load_extractor("vgg19", "avg"), to_tensor(split_channels(style)[0])
+    whole = PerceptualLoss(extractor, StyleTargets(), painting, 256)
+    crops = PerceptualLoss(extractor, StyleTargets(), painting, 256, crop=64)
+
+    def off(layer: str) -> float:
+        a, b = whole.full[layer].target, crops.full[layer].target
+        return float((a - b).norm() / a.norm())
+
+    print({layer: round(off(layer), 3) for layer in whole.full})
+    # windows share the painting's colours, not its deepest layer's whole-picture statistics
+    assert off("relu1_1") < 0.15 and off("relu5_1") > 2 * off("relu1_1")
+    options = replace(TINY, steps=2, crop_targets=True, checkpoint_every=1)
+    target = tmp_path / "crops.nstmodel"
+    with pytest.raises(TrainingInterrupted):
+        train_style(style, photos, target, options, cancel=lambda: True)
+    with pytest.raises(InputError, match="other settings.*crop_targets"):
+        train_style(style, photos, target, replace(options, crop_targets=False))
+
+
 def test_model_file_round_trip_gives_identical_outputs(trained, content):
     loaded = load_model(trained.path)
     assert loaded.name == "starry"

@@ -36,10 +36,11 @@ from torch import nn
 
 from ..devices import autocast
 from ..errors import Cancelled, InputError
-from ..features import FeatureExtractor
+from ..features import FeatureExtractor, gram
 from ..images import (
     as_array,
     fingerprint,
+    fit_long_side,
     load_image,
     resize_tensor,
     split_channels,
@@ -100,6 +101,9 @@ class TrainOptions:
     residual_blocks: int = 5
     palette: bool = True
     levels: int = 2  # halvings before the residual blocks (network.TransformerNet)
+    # The style's statistics as a crop of `size` shows them (PerceptualLoss), not the whole
+    # painting's.
+    crop_targets: bool = False
     # The style layers' weights (relu1_1 ... relu5_1); empty: the optimisation's.
     layer_weights: tuple[float, ...] = ()
     name: str | None = None
@@ -248,6 +252,30 @@ def _half(x: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(x, 2)
 
 
+def _crop_grams(
+    extractor: FeatureExtractor, style: torch.Tensor, side: int, window: int, layers: tuple
+) -> dict[str, torch.Tensor]:
+    """The mean Gram of the windows of `window` pixels (overlapping by half) of the painting
+    at `side` pixels on its long side: the statistics a training crop of that size can have.
+
+    A whole painting's deep Grams are not what any crop of it shows (on The Starry Night at
+    512 pixels, its 128-pixel windows' mean relu5_1 Gram is 0.42 off the whole painting's,
+    relu4_1 0.16, relu1_1 0.06): a network trained on crops toward the whole painting's is
+    asked for what the painting itself does not have at that size."""
+    painting = resize_tensor(style, fit_long_side(*style.shape[-2:], side))
+    height, width = painting.shape[-2:]
+    window = min(window, height, width)
+    step = max(1, window // 2)
+    windows = torch.cat([
+        painting[..., top : top + window, left : left + window]
+        for top in range(0, height - window + 1, step)
+        for left in range(0, width - window + 1, step)
+    ])  # fmt: skip
+    with torch.no_grad(), autocast(style.device):
+        feats = extractor(windows, set(layers))
+    return {name: gram(feats[name]).mean(0) for name in layers}
+
+
 class PerceptualLoss:
     """The optimisation mode's loss terms for a batch of network outputs and their inputs:
     content (relu4_2), styled content (relu2_2, x0.1), relative Gram style at the training
@@ -262,6 +290,7 @@ class PerceptualLoss:
         style: torch.Tensor,
         size: int,
         layer_weights: tuple[float, ...] = (),
+        crop: int = 0,
     ) -> None:
         spec = self.spec = extractor.spec
         self.extractor = extractor
@@ -269,10 +298,16 @@ class PerceptualLoss:
         # The style's short side must survive VGG's four poolings (16 pixels at least).
         short, long = sorted(style.shape[-2:])
         least = math.ceil(16 * long / short)
-        full, half = (
-            targets.grams(extractor, [(digest, style)], [1.0], max(side, least), spec.style)
-            for side in (size, size // 2)
-        )
+        if crop:
+            full, half = (
+                _crop_grams(extractor, style, max(side, least), window, spec.style)
+                for side, window in ((size, crop), (size // 2, crop // 2))
+            )
+        else:
+            full, half = (
+                targets.grams(extractor, [(digest, style)], [1.0], max(side, least), spec.style)
+                for side in (size, size // 2)
+            )
         self.full = {n: StyleLoss(full[n]) for n in spec.style}
         self.half = {n: StyleLoss(half[n]) for n in spec.style}
         weights = layer_weights or spec.style_weights
@@ -336,7 +371,9 @@ def _config(options: TrainOptions, style_digest: str) -> dict:
     palette = {"palette": True} if options.palette else {}
     layers = {"layer_weights": list(options.layer_weights)} if options.layer_weights else {}
     levels = {"levels": options.levels} if options.levels != 2 else {}
+    crops = {"crop_targets": True} if options.crop_targets else {}
     return {
+        **crops,
         **scale,
         **palette,
         **layers,
@@ -392,6 +429,7 @@ def train_style(
         style_t,
         options.scale or options.size,
         options.layer_weights,
+        options.size if options.crop_targets else 0,
     )
 
     with torch.random.fork_rng(devices=[]):  # seeded, without touching the caller's RNG
@@ -569,7 +607,7 @@ def _resume(
     _check_header(data, path, CHECKPOINT_FORMAT, "training checkpoint")
     if data.get("config") != config:
         saved = data.get("config") if isinstance(data.get("config"), dict) else {}
-        differ = sorted(k for k in config if saved.get(k) != config[k])
+        differ = sorted(k for k in {*config, *saved} if saved.get(k) != config.get(k))
         raise InputError(
             f"{path} was made with other settings ({', '.join(differ) or 'unknown'} differ); "
             "use the same style and settings to resume, or delete the checkpoint to start over"
