@@ -4,8 +4,7 @@
     python scripts/train_gallery.py [--styles NAME ...] [--steps 2000] [--size 128]
                                     [--scale 0] [--batch-size 4] [--width 16] [--judge-every 250]
                                     [--held-out 3] [--photos DIR] [--work DIR] [--device auto]
-                                    [--no-palette] [--strength 0.5] [--layer-weights W x5]
-                                    [--levels 2] [--crop-targets] [--ship]
+                                    [--no-palette] [--strength 0.5] [--ship]
 
 For each painting of the gallery (`nst styles`) in turn: trains its network on the training
 photographs (train/ in --photos, which scripts/fetch_training_photos.py makes, by default in
@@ -170,8 +169,6 @@ def train_one(style: str, args, work: Path, photos: list[Path]) -> None:
     options = TrainOptions(
         size=args.size, scale=args.scale, steps=args.steps, batch_size=args.batch_size,
         width=args.width, palette=args.palette, strength=args.strength,
-        layer_weights=tuple(args.layer_weights or ()), levels=args.levels,
-        crop_targets=args.crop_targets,
         device=args.device, checkpoint_every=args.judge_every, name=style,
     )  # fmt: skip
     curve = work / "curve.jsonl"
@@ -292,17 +289,6 @@ def main() -> int:
     parser.add_argument(
         "--strength", type=float, default=0.5, help="the style strength the network is trained to"
     )
-    parser.add_argument(
-        "--layer-weights", type=float, nargs=5, metavar="W",
-        help="the style layers' weights, relu1_1 ... relu5_1 (default: the optimisation's)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--levels", type=int, default=2, help="the network's halvings before its residual blocks"
-    )
-    parser.add_argument(
-        "--crop-targets", action="store_true",
-        help="the style's statistics as a training crop shows them, not the whole painting's",
-    )  # fmt: skip
     parser.add_argument("--judge-every", type=int, default=250)
     parser.add_argument("--held-out", type=int, default=3, help="photographs judged on")
     parser.add_argument("--device", default="auto")
@@ -322,12 +308,7 @@ def main() -> int:
     scale = f"-x{args.scale}" if args.scale else ""
     palette = "" if args.palette else "-nopalette"
     strength = "" if args.strength == 0.5 else f"-st{args.strength:g}"
-    layers = "-lw" + "-".join(f"{w:g}" for w in args.layer_weights) if args.layer_weights else ""
-    levels = "" if args.levels == 2 else f"-l{args.levels}"
-    levels += "-ct" if args.crop_targets else ""
-    recipe = (
-        f"s{args.size}{scale}-b{args.batch_size}-w{args.width}{levels}{palette}{strength}{layers}"
-    )
+    recipe = f"s{args.size}{scale}-b{args.batch_size}-w{args.width}{palette}{strength}"
     work = args.work or CACHE / "training" / recipe
     work.mkdir(parents=True, exist_ok=True)
     photos = _held_out(args.photos, args.held_out)

@@ -118,15 +118,12 @@ def _checked_network(data: dict, path: Path) -> TransformerNet:
     palette = architecture.get("palette", False)  # files written before palettes have none
     if not isinstance(palette, bool):
         raise ModelFileError(f"{path}: the palette entry {palette!r} is damaged")
-    levels = architecture.get("levels", 2)  # files written before levels have 2
-    if not (isinstance(levels, int) and 1 <= levels <= 4):
-        raise ModelFileError(f"{path}: the network's level count {levels!r} is out of range")
     weights = data.get("weights")
     if not isinstance(weights, dict) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()
     ):
         raise ModelFileError(f"{path}: the weights entry is missing or damaged")
-    network = TransformerNet(width, blocks, palette, levels)
+    network = TransformerNet(width, blocks, palette)
     expected = network.state_dict()
     missing, extra = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
     if missing or extra:

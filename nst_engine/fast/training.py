@@ -36,11 +36,10 @@ from torch import nn
 
 from ..devices import autocast
 from ..errors import Cancelled, InputError
-from ..features import FeatureExtractor, gram
+from ..features import FeatureExtractor
 from ..images import (
     as_array,
     fingerprint,
-    fit_long_side,
     load_image,
     resize_tensor,
     split_channels,
@@ -100,12 +99,6 @@ class TrainOptions:
     width: int = 32
     residual_blocks: int = 5
     palette: bool = True
-    levels: int = 2  # halvings before the residual blocks (network.TransformerNet)
-    # The style's statistics as a crop of `size` shows them (PerceptualLoss), not the whole
-    # painting's.
-    crop_targets: bool = False
-    # The style layers' weights (relu1_1 ... relu5_1); empty: the optimisation's.
-    layer_weights: tuple[float, ...] = ()
     name: str | None = None
 
     def validate(self) -> None:
@@ -118,11 +111,6 @@ class TrainOptions:
         check_strength(self.strength)
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise InputError(f"the learning rate must be positive, got {self.lr}")
-        weights = self.layer_weights
-        if weights and not (all(w >= 0 and math.isfinite(w) for w in weights) and sum(weights)):
-            raise InputError(f"layer weights must be finite, >= 0 and not all 0, got {weights}")
-        if not 1 <= self.levels <= 4:
-            raise InputError(f"levels must be 1..4, got {self.levels}")
         if not 1 <= self.width <= 256 or not 0 <= self.residual_blocks <= 32:
             raise InputError("width must be 1..256 and residual blocks 0..32")
         check_device(self.device)
@@ -252,30 +240,6 @@ def _half(x: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(x, 2)
 
 
-def _crop_grams(
-    extractor: FeatureExtractor, style: torch.Tensor, side: int, window: int, layers: tuple
-) -> dict[str, torch.Tensor]:
-    """The mean Gram of the windows of `window` pixels (overlapping by half) of the painting
-    at `side` pixels on its long side: the statistics a training crop of that size can have.
-
-    A whole painting's deep Grams are not what any crop of it shows (on The Starry Night at
-    512 pixels, its 128-pixel windows' mean relu5_1 Gram is 0.42 off the whole painting's,
-    relu4_1 0.16, relu1_1 0.06): a network trained on crops toward the whole painting's is
-    asked for what the painting itself does not have at that size."""
-    painting = resize_tensor(style, fit_long_side(*style.shape[-2:], side))
-    height, width = painting.shape[-2:]
-    window = min(window, height, width)
-    step = max(1, window // 2)
-    windows = torch.cat([
-        painting[..., top : top + window, left : left + window]
-        for top in range(0, height - window + 1, step)
-        for left in range(0, width - window + 1, step)
-    ])  # fmt: skip
-    with torch.no_grad(), autocast(style.device):
-        feats = extractor(windows, set(layers))
-    return {name: gram(feats[name]).mean(0) for name in layers}
-
-
 class PerceptualLoss:
     """The optimisation mode's loss terms for a batch of network outputs and their inputs:
     content (relu4_2), styled content (relu2_2, x0.1), relative Gram style at the training
@@ -289,8 +253,6 @@ class PerceptualLoss:
         targets: StyleTargets,
         style: torch.Tensor,
         size: int,
-        layer_weights: tuple[float, ...] = (),
-        crop: int = 0,
     ) -> None:
         spec = self.spec = extractor.spec
         self.extractor = extractor
@@ -298,22 +260,16 @@ class PerceptualLoss:
         # The style's short side must survive VGG's four poolings (16 pixels at least).
         short, long = sorted(style.shape[-2:])
         least = math.ceil(16 * long / short)
-        if crop:
-            full, half = (
-                _crop_grams(extractor, style, max(side, least), window, spec.style)
-                for side, window in ((size, crop), (size // 2, crop // 2))
-            )
-        else:
-            full, half = (
-                targets.grams(extractor, [(digest, style)], [1.0], max(side, least), spec.style)
-                for side in (size, size // 2)
-            )
+        full, half = (
+            targets.grams(extractor, [(digest, style)], [1.0], max(side, least), spec.style)
+            for side in (size, size // 2)
+        )
         self.full = {n: StyleLoss(full[n]) for n in spec.style}
         self.half = {n: StyleLoss(half[n]) for n in spec.style}
-        weights = layer_weights or spec.style_weights
-        if len(weights) != len(spec.style):
-            raise InputError(f"{len(spec.style)} layer weights are needed, got {len(weights)}")
-        self.layer_weights = {n: w / sum(weights) for n, w in zip(spec.style, weights, strict=True)}
+        total = sum(spec.style_weights)
+        self.layer_weights = {
+            n: w / total for n, w in zip(spec.style, spec.style_weights, strict=True)
+        }
         self.wanted = set(spec.style) | {spec.content, spec.styled_content}
 
     def __call__(
@@ -369,15 +325,9 @@ def _config(options: TrainOptions, style_digest: str) -> dict:
     # Older checkpoints have neither entry, and resume only with their defaults.
     scale = {"scale": options.scale} if options.scale else {}
     palette = {"palette": True} if options.palette else {}
-    layers = {"layer_weights": list(options.layer_weights)} if options.layer_weights else {}
-    levels = {"levels": options.levels} if options.levels != 2 else {}
-    crops = {"crop_targets": True} if options.crop_targets else {}
     return {
-        **crops,
         **scale,
         **palette,
-        **layers,
-        **levels,
         "size": options.size,
         "batch_size": options.batch_size,
         "strength": options.strength,
@@ -428,15 +378,11 @@ def train_style(
         workspace.style_targets,
         style_t,
         options.scale or options.size,
-        options.layer_weights,
-        options.size if options.crop_targets else 0,
     )
 
     with torch.random.fork_rng(devices=[]):  # seeded, without touching the caller's RNG
         torch.manual_seed(options.seed)
-        network = TransformerNet(
-            options.width, options.residual_blocks, options.palette, options.levels
-        )
+        network = TransformerNet(options.width, options.residual_blocks, options.palette)
     network = network.to(device)
     if network.palette is not None:
         network.palette.set_style(style_t)
@@ -550,7 +496,6 @@ def _write_model(
         "width": trained["width"],
         "residual_blocks": trained["residual_blocks"],
         "palette": bool(trained.get("palette", False)),
-        "levels": int(trained.get("levels", 2)),
     }
     model = FastStyleModel(
         TransformerNet(**architecture),
