@@ -178,6 +178,9 @@ def test_checkpoint_of_other_settings_is_refused(tmp_path, photos, style):
     other = TrainOptions(size=32, steps=3, batch_size=1, width=4, device="cpu")
     with pytest.raises(InputError, match="other settings.*batch_size"):
         train_style(style, photos, target, other)
+    # a setting only the checkpoint records is named too
+    with pytest.raises(InputError, match=r"other settings \(palette differ\)"):
+        train_style(style, photos, target, replace(options, palette=False))
 
 
 def _saved(path: Path, data) -> Path:
