@@ -259,10 +259,12 @@ def fast_models(
                 "batch_size": training.batch_size,
                 "losses": result.losses,
             }
-        report[pair.style_name]["seconds"] = time.perf_counter() - tic
-        tic = time.perf_counter()
-        load_model(report[pair.style_name]["path"])
-        report[pair.style_name]["load_seconds"] = time.perf_counter() - tic
+        seconds = report[pair.style_name]["seconds"] = time.perf_counter() - tic
+        if report[pair.style_name]["trained"]:  # its training was timed: time its loading too
+            tic = time.perf_counter()
+            load_model(path)
+            seconds = time.perf_counter() - tic
+        report[pair.style_name]["load_seconds"] = seconds
     for style, model in models.items():
         mine = [p for p in pairs if p.style_name == style]
         seen = {p.content_path.name: model.trained_on(p.content) for p in mine}
