@@ -27,6 +27,7 @@ from nst_engine.fast import apply_model, load_model
 from nst_engine.images import load_image, save_image
 from nst_engine.options import StyleOptions
 
+REPO = Path(__file__).resolve().parent.parent
 # The networks that ship with the gallery: a server offers them beside its library's own.
 SHIPPED = sorted(path.stem for path in gallery.network_folder().glob("*.nstmodel"))
 
@@ -194,3 +195,23 @@ def test_shipped_networks_are_offered_out_of_the_box_and_a_users_own_file_wins(t
     assert listed == {"starry-night": "Starry Night", "the-kiss": "My Kiss"}
     assert library.get("the-kiss").name == "My Kiss"
     assert StyleLibrary(mine).shipped.parts[-2:] == ("gallery", "networks")
+
+
+def test_a_fresh_install_offers_the_shipped_networks_as_instant_styles(tmp_path):
+    """A new user's library folder does not exist yet; the dialog still lists the gallery's
+    trained networks, each labelled as its painting and instant."""
+    sys.path.insert(0, str(REPO / "gimp_plugin" / "neural_style"))
+    try:
+        import neural_style_core as core
+    finally:
+        sys.path.pop(0)
+
+    assert "starry-night" in SHIPPED, "no network ships for starry-night"
+    with serving(tmp_path, "--models", str(tmp_path / "new"), "--no-warm-up") as served:
+        with StyleClient(served["address"], 60) as client:
+            models, paintings = client.list_models(), client.gallery()
+    assert sorted(model.id for model in models) == SHIPPED
+    # the labels the plug-in makes of list_models (neural_style._server_facts)
+    labels = [(m.id, f"{m.name} (trained at {m.training_size} px)") for m in models]
+    choices = dict(core.style_choices(paintings, labels))
+    assert choices["model:starry-night"] == "The Starry Night, Vincent van Gogh, instant"

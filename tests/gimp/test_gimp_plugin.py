@@ -250,6 +250,32 @@ def test_a_gallery_painting_by_name_styles_the_layer(gimp_root, installed, serve
     assert after < 0.9 * before, "the layer did not move toward the named painting"
 
 
+def test_the_network_that_ships_for_a_gallery_painting_styles_the_layer(
+    gimp_root, installed, server, images
+):
+    """A fresh install's instant style: the server offers the gallery's trained networks
+    beside its library's own, and the plug-in runs one by its id."""
+    from nst_engine import gallery
+    from nst_engine.images import load_image
+
+    assert gallery.network("starry-night") is not None, "no network ships for starry-night"
+    params = {
+        "fmt": "R'G'B' u8",
+        "args": {"style-model": "starry-night", "server": server["address"], "timeout": 120},
+    }
+    result, batch, work = run_stylize(
+        gimp_root, installed, params, {"content": images["content"], "style": images["style"]}
+    )
+    assert batch.returncode == 0 and result["status"] == "success", result["message"]
+    assert [layer["name"] for layer in result["layers"]][0] == "starry-night (Neural Style)"
+    styled = load_raw(work.host / "layer0.raw", (H, W, 3), np.uint8)
+    painting = load_image(gallery.find("starry-night").read_bytes())
+    before = colour_distance(images["content8"], painting)
+    after = colour_distance(styled, painting)
+    _report(f"shipped network: colour distance to The Starry Night {before:.4f} -> {after:.4f}")
+    assert after < 0.5 * before, "the layer did not take the painting's colours"
+
+
 def test_a_style_model_from_the_server_library_styles_the_selection(
     gimp_root, installed, server, images
 ):
