@@ -15,7 +15,8 @@ the GMD to the painting (`nst evaluate`'s metrics), against the `proposed` optim
 the same photograph and painting (computed once and kept). Each judgement is one line of
 DIR/curve.jsonl and one printed line, so quality against steps is a curve to choose from.
 A network meets the bar when its GMD is at most 1.5x the optimisation's and its SSIM at least
-0.45 (mean over the held-out photographs).
+0.45, both on the mean over the held-out photographs (each judgement also records every
+photograph's own figures and ratio).
 
 Stopped (Ctrl-C, or the machine going away) it resumes where it was, from the checkpoint
 beside the model: DIR is ~/.cache/neural-style-gimp/training/<recipe>/ by default, out of the
@@ -143,6 +144,11 @@ def judge(
         "proposed_gmd": round(ref_gmd, 4),
         "gmd_ratio": round(fast_gmd / ref_gmd, 3),
         "apply_seconds": round(float(np.mean([r[3] for r in rows])), 3),
+        # per photograph: SSIM, GMD and GMD over the optimisation's on that photograph
+        "photos": {
+            photo.stem: [round(float(s), 4), round(float(g), 4), round(float(g / ref["gmd"]), 3)]
+            for photo, (s, g, ref, _) in zip(photos, rows, strict=True)
+        },
         "meets_bar": bool(fast_gmd <= GMD_RATIO_BAR * ref_gmd and fast_ssim >= SSIM_BAR),
     }
 

@@ -1,0 +1,98 @@
+"""scripts/train_gallery.py's judgement and shipping: a network is judged against the
+optimisation on each held-out photograph and on their mean, and --ship copies the earliest
+network that met the bar into the package, never a later or a failing one."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fast_models import random_style_model
+
+from nst_engine import gallery
+from nst_engine.images import load_image, save_image
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+
+
+@pytest.fixture(scope="module")
+def train_gallery():
+    spec = importlib.util.spec_from_file_location(
+        "train_gallery", REPO / "scripts" / "train_gallery.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _photo(folder: Path, name: str, source: str) -> Path:
+    from nst_engine.cli import _resized
+
+    path = folder / f"{name}.jpg"
+    save_image(path, _resized(load_image(EXAMPLES / source), 96))
+    return path
+
+
+def test_a_judgement_gives_each_photographs_ratio_and_the_bar_on_the_mean(train_gallery, tmp_path):
+    work = tmp_path / "training" / "recipe"
+    (work.parent / "reference").mkdir(parents=True)
+    photos = [_photo(tmp_path, "cat", "chelsea.png"), _photo(tmp_path, "man", "astronaut.jpg")]
+    model = tmp_path / "net.nstmodel"
+    random_style_model("Starry", seed=4).save(model)
+    # the optimisation's figures, as if computed before: a generous and a strict photograph
+    reference = {
+        "starry-night|cat.jpg|512": {"ssim": 0.7, "gmd": 10.0, "seconds": 1.0},
+        "starry-night|man.jpg|512": {"ssim": 0.7, "gmd": 0.01, "seconds": 1.0},
+    }
+    (work.parent / "reference" / "reference.json").write_text(json.dumps(reference))
+
+    row = train_gallery.judge(model, "starry-night", 1000, photos, work, "cpu")
+
+    assert set(row["photos"]) == {"cat", "man"}
+    ssims = [row["photos"][name][0] for name in ("cat", "man")]
+    gmds = [row["photos"][name][1] for name in ("cat", "man")]
+    assert row["ssim"] == pytest.approx(np.mean(ssims), abs=1e-3)
+    assert row["gmd"] == pytest.approx(np.mean(gmds), abs=1e-3)
+    assert row["photos"]["cat"][2] == pytest.approx(gmds[0] / 10.0, rel=1e-2)
+    assert row["photos"]["man"][2] == pytest.approx(gmds[1] / 0.01, rel=1e-2)
+    assert row["proposed_gmd"] == pytest.approx(5.005)
+    expected = row["gmd"] <= 1.5 * 5.005 and row["ssim"] >= 0.45
+    assert row["meets_bar"] is expected
+    assert (work / "outputs" / "starry-night-cat-step1000.jpg").is_file()
+
+
+def test_ship_copies_the_earliest_network_that_met_the_bar(train_gallery, tmp_path, monkeypatch):
+    work, package = tmp_path / "recipe", tmp_path / "networks"
+    work.mkdir()
+    monkeypatch.setattr(gallery, "network_folder", lambda: package)
+    rows = [(1000, False), (2000, True), (3000, True)]
+    for seed, (step, _) in enumerate(rows, start=1):
+        random_style_model(f"step {step}", seed=seed).save(work / f"great-wave.step{step}.nstmodel")
+    with (work / "curve.jsonl").open("w") as fh:
+        for step, met in rows:
+            fh.write(json.dumps({"style": "great-wave", "step": step, "meets_bar": met}) + "\n")
+        fh.write(json.dumps({"style": "the-kiss", "step": 1000, "meets_bar": True}) + "\n")
+
+    assert train_gallery.first_to_meet_the_bar(work, "great-wave")["step"] == 2000
+    train_gallery.ship("great-wave", work, steps=3000)
+
+    shipped = package / "great-wave.nstmodel"
+    assert shipped.read_bytes() == (work / "great-wave.step2000.nstmodel").read_bytes()
+
+
+def test_ship_copies_nothing_when_no_judgement_met_the_bar(
+    train_gallery, tmp_path, monkeypatch, capsys
+):
+    work, package = tmp_path / "recipe", tmp_path / "networks"
+    work.mkdir()
+    monkeypatch.setattr(gallery, "network_folder", lambda: package)
+    (work / "curve.jsonl").write_text(
+        json.dumps({"style": "great-wave", "step": 1000, "meets_bar": False}) + "\n"
+    )
+    train_gallery.ship("great-wave", work, steps=1000)
+    assert not package.exists()
+    assert "great-wave: not shipped" in capsys.readouterr().out
