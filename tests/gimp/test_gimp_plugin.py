@@ -222,30 +222,33 @@ def assert_preview_came_and_went(result: dict, layers_before: int) -> None:
     assert result["undo_enabled"]
 
 
-def test_a_gallery_painting_by_name_styles_the_layer(gimp_root, installed, server, images):
+def _colour_distance_to_painting(gimp_root, installed, images, args, painting):
+    """Run the plug-in with `args` on the test photograph; the new layer's colour distance to
+    the gallery painting `painting`, before and after (the layer must be named for it)."""
     from nst_engine import gallery
     from nst_engine.images import load_image
 
-    params = {
-        "fmt": "R'G'B' u8",
-        "args": {
-            "style-name": "great-wave",
-            "strength": 1.0,
-            "iterations": 30,
-            "quality": "draft",
-            "server": server["address"],
-            "timeout": 300,
-        },
-    }
+    params = {"fmt": "R'G'B' u8", "args": args}
     result, batch, work = run_stylize(
         gimp_root, installed, params, {"content": images["content"], "style": images["style"]}
     )
     assert batch.returncode == 0 and result["status"] == "success", result["message"]
-    assert [layer["name"] for layer in result["layers"]][0] == "great-wave (Neural Style)"
+    assert [layer["name"] for layer in result["layers"]][0] == f"{painting} (Neural Style)"
     styled = load_raw(work.host / "layer0.raw", (H, W, 3), np.uint8)
-    wave = load_image(gallery.find("great-wave").read_bytes())
-    before = colour_distance(images["content8"], wave)
-    after = colour_distance(styled, wave)
+    target = load_image(gallery.find(painting).read_bytes())
+    return colour_distance(images["content8"], target), colour_distance(styled, target)
+
+
+def test_a_gallery_painting_by_name_styles_the_layer(gimp_root, installed, server, images):
+    args = {
+        "style-name": "great-wave",
+        "strength": 1.0,
+        "iterations": 30,
+        "quality": "draft",
+        "server": server["address"],
+        "timeout": 300,
+    }
+    before, after = _colour_distance_to_painting(gimp_root, installed, images, args, "great-wave")
     _report(f"gallery by name: colour distance to the Great Wave {before:.4f} -> {after:.4f}")
     assert after < 0.9 * before, "the layer did not move toward the named painting"
 
@@ -256,22 +259,10 @@ def test_the_network_that_ships_for_a_gallery_painting_styles_the_layer(
     """A fresh install's instant style: the server offers the gallery's trained networks
     beside its library's own, and the plug-in runs one by its id."""
     from nst_engine import gallery
-    from nst_engine.images import load_image
 
     assert gallery.network("starry-night") is not None, "no network ships for starry-night"
-    params = {
-        "fmt": "R'G'B' u8",
-        "args": {"style-model": "starry-night", "server": server["address"], "timeout": 120},
-    }
-    result, batch, work = run_stylize(
-        gimp_root, installed, params, {"content": images["content"], "style": images["style"]}
-    )
-    assert batch.returncode == 0 and result["status"] == "success", result["message"]
-    assert [layer["name"] for layer in result["layers"]][0] == "starry-night (Neural Style)"
-    styled = load_raw(work.host / "layer0.raw", (H, W, 3), np.uint8)
-    painting = load_image(gallery.find("starry-night").read_bytes())
-    before = colour_distance(images["content8"], painting)
-    after = colour_distance(styled, painting)
+    args = {"style-model": "starry-night", "server": server["address"], "timeout": 120}
+    before, after = _colour_distance_to_painting(gimp_root, installed, images, args, "starry-night")
     _report(f"shipped network: colour distance to The Starry Night {before:.4f} -> {after:.4f}")
     assert after < 0.5 * before, "the layer did not take the painting's colours"
 
