@@ -27,7 +27,6 @@ from nst_engine.fast import apply_model, load_model
 from nst_engine.images import load_image, save_image
 from nst_engine.options import StyleOptions
 
-REPO = Path(__file__).resolve().parent.parent
 # The networks that ship with the gallery: a server offers them beside its library's own.
 SHIPPED = sorted(path.stem for path in gallery.network_folder().glob("*.nstmodel"))
 
@@ -200,11 +199,7 @@ def test_shipped_networks_are_offered_out_of_the_box_and_a_users_own_file_wins(t
 def test_a_fresh_install_offers_the_shipped_networks_as_instant_styles(tmp_path):
     """A new user's library folder does not exist yet; the dialog still lists the gallery's
     trained networks, each labelled as its painting and instant."""
-    sys.path.insert(0, str(REPO / "gimp_plugin" / "neural_style"))
-    try:
-        import neural_style_core as core
-    finally:
-        sys.path.pop(0)
+    from test_plugin_core import core
 
     assert "starry-night" in SHIPPED, "no network ships for starry-night"
     with serving(tmp_path, "--models", str(tmp_path / "new"), "--no-warm-up") as served:

@@ -4,29 +4,23 @@ network that met the bar into the package, never a later or a failing one."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fast_models import random_style_model
+from test_device_training import load_script
 
 from nst_engine import gallery
 from nst_engine.images import load_image, save_image
 
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = REPO / "examples"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 @pytest.fixture(scope="module")
 def train_gallery():
-    spec = importlib.util.spec_from_file_location(
-        "train_gallery", REPO / "scripts" / "train_gallery.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("train_gallery")
 
 
 def _photo(folder: Path, name: str, source: str) -> Path:
