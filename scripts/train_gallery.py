@@ -181,12 +181,14 @@ def train_one(style: str, args, work: Path, photos: list[Path]) -> None:
     judged = judged_steps(curve)
     train_photos = _photos(args.photos / "train")
     step = [0]  # the last step done, as progress reports it
+    judging = [False]  # whether the last stop was ours (a step to judge), not a Ctrl-C
 
     def progress(p) -> None:
         step[0] = p.iteration + 1
 
     def stop() -> bool:  # at each step to judge that is not judged yet
-        return step[0] % args.judge_every == 0 and (style, step[0]) not in judged
+        judging[0] = step[0] % args.judge_every == 0 and (style, step[0]) not in judged
+        return judging[0]
 
     def record(done: int, snapshot: Path) -> None:
         row = {
@@ -210,6 +212,11 @@ def train_one(style: str, args, work: Path, photos: list[Path]) -> None:
             train_style(painting, train_photos, output, options, progress=progress, cancel=stop)
             done, snapshot = args.steps, output
         except TrainingInterrupted as stopped:
+            if not judging[0]:  # Ctrl-C: the checkpoint is saved; stop, do not judge
+                raise SystemExit(
+                    f"{style}: stopped at step {stopped.step}; the same command resumes from "
+                    f"{stopped.checkpoint}"
+                ) from None
             done = stopped.step
             snapshot = work / f"{style}.step{done}.nstmodel"
             model_from_checkpoint(checkpoint_path(output), painting, snapshot, name=style)

@@ -90,3 +90,47 @@ def test_ship_copies_nothing_when_no_judgement_met_the_bar(
     train_gallery.ship("great-wave", work, steps=1000)
     assert not package.exists()
     assert "great-wave: not shipped" in capsys.readouterr().out
+
+
+def test_ctrl_c_stops_the_run_while_a_step_to_judge_only_pauses_it(
+    train_gallery, tmp_path, monkeypatch
+):
+    """The training loop raises TrainingInterrupted both when the script asks to judge and on
+    Ctrl-C; only the first may resume training (a Ctrl-C once judged and went on)."""
+    import argparse
+    from types import SimpleNamespace
+
+    from nst_engine import fast
+
+    (tmp_path / "photos" / "train").mkdir(parents=True)
+    _photo(tmp_path / "photos" / "train", "cat", "chelsea.png")
+    work = tmp_path / "work"
+    work.mkdir()
+    calls, judged = [], []
+
+    def fake_train(painting, photos, output, options, progress, cancel):
+        calls.append(len(calls))
+        checkpoint = fast.checkpoint_path(output)
+        for step in range(1, options.steps + 1):
+            progress(SimpleNamespace(iteration=step - 1))
+            ctrl_c = len(calls) == 2 and step == 1500
+            if ctrl_c or cancel():
+                raise fast.TrainingInterrupted(step, options.steps, checkpoint)
+        raise AssertionError("the fake run is stopped before it ends")
+
+    monkeypatch.setattr(fast, "train_style", fake_train)
+    monkeypatch.setattr(fast, "model_from_checkpoint", lambda *a, **k: None)
+    monkeypatch.setattr(
+        train_gallery, "judge", lambda snap, style, step, *a: judged.append(step) or {}
+    )
+    monkeypatch.setattr(train_gallery, "contact_sheet", lambda *a: None)
+    args = argparse.Namespace(
+        steps=4000, size=64, scale=0, batch_size=1, width=8, palette=True, strength=0.5,
+        device="cpu", judge_every=1000, photos=tmp_path / "photos", ship=False,
+    )  # fmt: skip
+
+    with pytest.raises(SystemExit, match="stopped at step 1500; the same command resumes"):
+        train_gallery.train_one("starry-night", args, work, [])
+
+    assert judged == [1000]  # judged at its step, then trained on; not judged at the Ctrl-C
+    assert len(calls) == 2
