@@ -102,8 +102,9 @@ def test_ctrl_c_stops_the_run_while_a_step_to_judge_only_pauses_it(
 
     from nst_engine import fast
 
-    (tmp_path / "photos" / "train").mkdir(parents=True)
-    _photo(tmp_path / "photos" / "train", "cat", "chelsea.png")
+    for folder in ("train", "held-out"):
+        (tmp_path / "photos" / folder).mkdir(parents=True)
+        _photo(tmp_path / "photos" / folder, "cat", "chelsea.png")
     work = tmp_path / "work"
     work.mkdir()
     calls, judged = [], []
@@ -121,7 +122,9 @@ def test_ctrl_c_stops_the_run_while_a_step_to_judge_only_pauses_it(
     monkeypatch.setattr(fast, "train_style", fake_train)
     monkeypatch.setattr(fast, "model_from_checkpoint", lambda *a, **k: None)
     monkeypatch.setattr(
-        train_gallery, "judge", lambda snap, style, step, *a: judged.append(step) or {}
+        train_gallery,
+        "judge",
+        lambda snap, style, step, *a: judged.append(step) or {"meets_bar": False},
     )
     monkeypatch.setattr(train_gallery, "contact_sheet", lambda *a: None)
     args = argparse.Namespace(
@@ -134,3 +137,28 @@ def test_ctrl_c_stops_the_run_while_a_step_to_judge_only_pauses_it(
 
     assert judged == [1000]  # judged at its step, then trained on; not judged at the Ctrl-C
     assert len(calls) == 2
+
+
+def test_a_network_passing_on_the_judged_photographs_must_pass_on_every_held_out_one(
+    train_gallery, tmp_path, monkeypatch
+):
+    judged, everyone = [Path("a.jpg"), Path("b.jpg")], [Path(f"{n}.jpg") for n in "abcd"]
+    calls = []
+
+    def fake_judge(model, style, step, photos, work, device):
+        calls.append(len(photos))
+        passes = len(photos) == 2 or step == 2000  # step 1000 passes on two photographs only
+        return {"ssim": 0.5, "gmd": 0.3, "proposed_ssim": 0.6, "proposed_gmd": 0.25,
+                "gmd_ratio": 1.2, "meets_bar": passes}  # fmt: skip
+
+    monkeypatch.setattr(train_gallery, "judge", fake_judge)
+    at = {step: train_gallery.judgement(Path("m"), "s", step, judged, everyone, tmp_path, "cpu")
+          for step in (1000, 2000)}  # fmt: skip
+
+    assert calls == [2, 4, 2, 4]
+    assert at[1000]["meets_bar"] is False and at[1000]["all_held_out"]["meets_bar"] is False
+    assert at[2000]["meets_bar"] is True
+    monkeypatch.setattr(train_gallery, "judge", lambda *a: {"meets_bar": False})
+    assert "all_held_out" not in train_gallery.judgement(
+        Path("m"), "s", 3000, judged, everyone, tmp_path, "cpu"
+    )
