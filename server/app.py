@@ -25,7 +25,7 @@ from nst_proto import DEFAULT_ADDRESS, SERVICE_NAME
 from nst_proto import style_pb2 as pb
 
 from . import __version__
-from .jobs import Limits, Scheduler
+from .jobs import Engine, Limits, Scheduler
 from .library import StyleLibrary
 from .service import StyleService, add_to_server
 from .speed import SpeedRecord
@@ -196,7 +196,7 @@ class StyleServer:
         device: str = "auto",
         limits: Limits | None = None,
         security: Security | None = None,
-        engine: Callable | None = None,
+        engine: Engine | None = None,
         warm: bool = True,
         models: str | os.PathLike | None = None,
         speed_file: str | os.PathLike | None = None,
@@ -220,6 +220,10 @@ class StyleServer:
                 ) from None
         info = static_info(self.device)
         speed = SpeedRecord(speed_key(self.device), Path(speed_file) if speed_file else None)
+        if engine is None:
+            from .engine import WorkspaceEngine  # torch: not for the commands that only check
+
+            engine = WorkspaceEngine(self.device)
         self.scheduler = Scheduler(self.limits, self.device, engine, library, speed)
         self.service = StyleService(self.scheduler, self.limits, lambda: info)
         self.health = health.HealthServicer()
@@ -282,9 +286,8 @@ class StyleServer:
 
     def start(self) -> None:
         self.server.start()
-        if self.warm and hasattr(self.scheduler.engine, "warm_up"):
-            self.scheduler.engine.warm_up()
         if self.warm:
+            self.scheduler.engine.warm_up()
             self.scheduler.request_calibration()
         self._set_health(health_pb2.HealthCheckResponse.SERVING)
         log.info(

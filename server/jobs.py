@@ -1,11 +1,13 @@
 """Jobs and their scheduler, apart from any transport.
 
-A Job is what the engine needs (arrays, style file bytes, options); the Scheduler runs jobs
-one at a time on its device, from a bounded queue, and reports each job's life as plain
-events (Queued, Started, Progressed, Previewed, Finished, Failed) on the job's own queue. The
-gRPC service (service.py) turns requests into Jobs and events into messages through the wire
-mapping (wire.py); nothing here knows of protobuf or gRPC. A failure is a JobError whose code
-is a status name ("INVALID_ARGUMENT", "CANCELLED", ...) that a transport maps to its own.
+A Job is what a client asked for (arrays, style file bytes, checked StyleOptions, a library
+model's name); the Scheduler runs jobs one at a time on its device, from a bounded queue,
+through an Engine (the Protocol below; the real one is engine.WorkspaceEngine), and reports
+each job's life as plain events (Queued, Started, Progressed, Previewed, Finished, Failed) on
+the job's own queue. The gRPC service (service.py) turns requests into Jobs and events into
+messages through the wire mapping (wire.py); nothing here knows of protobuf, gRPC or torch.
+A failure is a JobError whose code is a status name ("INVALID_ARGUMENT", "CANCELLED", ...)
+that a transport maps to its own.
 
 The worker thread survives whatever the engine raises, and every job, whatever its end,
 leaves one log line with its timings.
@@ -14,6 +16,7 @@ leaves one log line with its timings.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import itertools
 import logging
 import queue
@@ -22,12 +25,12 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from nst_proto import CHUNK_BYTES, MAX_MESSAGE_BYTES  # the contract's constants, no transport
 
-from nst_engine.options import DEFAULT_MAX_PIXELS, MIN_SIDE, Progress
+from nst_engine.options import DEFAULT_MAX_PIXELS, Progress, StyleOptions
 
 from .library import StyleLibrary
 from .speed import SpeedRecord
@@ -115,8 +118,8 @@ class Job:
     content: np.ndarray  # H x W x C, uint8, uint16 or float32
     mask: np.ndarray | None  # H x W float32 in [0, 1]
     styles: list[bytes]  # encoded style files, decoded by the worker (headers checked)
-    options: dict[str, Any]  # StyleOptions fields, checked by StyleOptions.validate
-    model: str = ""  # a style network of the library, instead of styles
+    options: StyleOptions  # checked by the wire layer; device and max_pixels are the server's
+    model: str = ""  # the id of a style network of the library, instead of styles
     sample_type: str = ""  # as the client named it ("u8", "u16", "f32"), for the log
     preview_max_side: int = 0
     preview_interval: float = 1.0
@@ -137,7 +140,7 @@ class Job:
     def describe(self) -> str:
         """The job's shape for its log line."""
         height, width, channels = self.content.shape
-        method = f"fast:{self.model}" if self.model else self.options.get("method", "proposed")
+        method = f"fast:{self.model}" if self.model else self.options.method
         return (
             f"{width}x{height}x{channels} {self.sample_type or self.content.dtype.name} "
             f"styles={len(self.styles)} "
@@ -157,92 +160,58 @@ class Estimate:
     fits: int = 0  # with a refusal for memory: the largest working size that fits
 
 
-# engine(content, styles, mask, options, progress, cancel) -> (image, stats)
-Engine = Callable[..., tuple[np.ndarray, dict]]
+@dataclass(frozen=True)
+class Work:
+    """What the engine runs: a job's pixels, its styles decoded, the server's options."""
+
+    content: np.ndarray
+    styles: list[np.ndarray]
+    mask: np.ndarray | None
+    options: StyleOptions
+    model: object | None = None  # the library's loaded network, for a fast job
 
 
-class WorkspaceEngine:
-    """The real engine, nst_engine.stylize, in one Workspace for the server's life (its
-    device's extractors and style targets are reused from job to job)."""
+@dataclass(frozen=True)
+class Plan:
+    """The engine's plan of a job before it runs, or why it would refuse it."""
 
-    def __init__(self, device: str) -> None:
-        from nst_engine.workspace import Workspace
+    pixels: int = 0  # the work, as the speed record counts it
+    work_width: int = 0
+    work_height: int = 0
+    refused: str = ""
+    fits: int = 0  # with a refusal for memory: the largest working size that fits
 
-        self.workspace = Workspace(device)
+
+class Engine(Protocol):
+    """What the scheduler needs of an engine (engine.WorkspaceEngine; a test's fake)."""
+
+    def __call__(
+        self, work: Work, progress: Callable[[Progress], None], cancel: Callable[[], bool]
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Run one job: (image of the content's shape and dtype, stats)."""
+
+    def check_style(self, data: bytes, index: int, max_pixels: int) -> None:
+        """A style file's header against the pixel limit, before the job is queued, so a
+        bomb is refused undecoded; raises JobError (INVALID_ARGUMENT)."""
+
+    def decode_style(self, data: bytes, index: int, max_pixels: int) -> np.ndarray:
+        """A style file's bytes as an array; raises JobError (INVALID_ARGUMENT)."""
+
+    def plan(self, height: int, width: int, options: StyleOptions, fast: bool) -> Plan:
+        """The plan of such a job on this engine's device, refusals as Plan.refused."""
+
+    def calibration(self) -> Work | None:
+        """A small job that measures the device's speed (None: this engine has none)."""
 
     def warm_up(self) -> None:
-        """Load the default extractor now, so the first job does not pay for it."""
-        from nst_engine.options import StyleOptions
+        """Load now what the first job would otherwise wait for."""
 
-        self.workspace.extractor("vgg19", StyleOptions().pooling)
+    def free_memory(self) -> None:
+        """Give what a finished job held back to the device (best effort)."""
 
-    def plan(self, height: int, width: int, options: dict[str, Any], fast: bool):
-        """The engine's plan of such a job on this device (nst_engine.api.JobPlan)."""
-        import nst_engine
-        from nst_engine.api import plan_job
-
-        return plan_job(
-            (height, width),
-            options=nst_engine.StyleOptions(**options),
-            device=self.workspace.device,
-            fast=fast,
-        )
-
-    def calibration(self) -> tuple[np.ndarray, list[np.ndarray], dict[str, Any]]:
-        """A small job that measures this device's speed before any real job has: two
-        gallery paintings at 384 pixels, a few iterations (seconds on a 2-core CPU)."""
-        from nst_engine import gallery
-        from nst_engine.images import load_image
-
-        content = load_image(gallery.find("ia-orana-maria").read_bytes())
-        style = load_image(gallery.find("starry-night").read_bytes())
-        return content, [style], {"size": 384, "quality": "draft", "iterations": 8}
-
-    def __call__(self, content, styles, mask, options, progress, cancel):
-        import nst_engine
-
-        options = dict(options)
-        model = options.pop("model", None)
-        result = nst_engine.stylize(
-            content,
-            styles if model is None else None,
-            mask=mask,
-            options=nst_engine.StyleOptions(**options),
-            progress=progress,
-            cancel=cancel,
-            model=model,
-            workspace=self.workspace,
-        )
-        return result.image, result.stats
-
-
-def style_error(exc: Exception, index: int) -> JobError:
-    from nst_engine.errors import NSTError
-
-    if isinstance(exc, NSTError):  # its message names the style already
-        return invalid(str(exc))
-    return invalid(f"style image {index + 1}: cannot decode it ({type(exc).__name__}: {exc})")
-
-
-def check_style(data: bytes, index: int, max_pixels: int) -> None:
-    """The style file's header, against the limit, when its upload is complete: a bomb is
-    refused before the job is queued, and nothing of it is decoded."""
-    from nst_engine.images import read_header
-
-    try:
-        read_header(data, f"style image {index + 1}", max_pixels)
-    except Exception as exc:  # noqa: BLE001 - hostile bytes raise anything
-        raise style_error(exc, index) from None
-
-
-def decode_style(data: bytes, index: int, max_pixels: int) -> np.ndarray:
-    """Encoded image bytes -> array, every failure as INVALID_ARGUMENT."""
-    from nst_engine.images import load_image
-
-    try:
-        return load_image(data, max_pixels, name=f"style image {index + 1}")
-    except Exception as exc:  # noqa: BLE001 - decoders raise anything on hostile bytes
-        raise style_error(exc, index) from None
+    def job_error(self, exc: Exception, job: Job) -> JobError:
+        """The status an exception of the engine or the style library ends `job` with (one
+        place for the mapping); an exception it does not know is INTERNAL."""
 
 
 class Scheduler:
@@ -252,13 +221,13 @@ class Scheduler:
         self,
         limits: Limits,
         device: str,
-        engine: Engine | None = None,
+        engine: Engine,
         library: StyleLibrary | None = None,
         speed: SpeedRecord | None = None,
     ) -> None:
         self.limits = limits
         self.device = device
-        self.engine = engine or WorkspaceEngine(device)
+        self.engine = engine
         self.library = library
         self.speed = speed or SpeedRecord(device)
         self.calibrate = False  # set by request_calibration; run when no job waits
@@ -317,28 +286,26 @@ class Scheduler:
     def request_calibration(self) -> None:
         """Measure the device's speed with a small job when no job waits, unless jobs of
         this device were measured before (the record outlives the server)."""
-        if self.speed.jobs("optimise") == 0 and hasattr(self.engine, "calibration"):
+        if self.speed.jobs("optimise") == 0:
             with self.lock:
                 self.calibrate = True
                 self.lock.notify_all()
 
-    def estimate(self, width: int, height: int, options: dict[str, Any], model: str) -> Estimate:
+    def estimate(self, width: int, height: int, options: StyleOptions, model: str) -> Estimate:
         """The expected time of a job (checked by wire.check_spec) from the measured speed,
         and whether its working size fits in memory. Jobs ahead are not counted."""
-        from nst_engine.errors import InputError, TooLarge
-
-        if not hasattr(self.engine, "plan"):
-            return Estimate(0.0, 0, 0, 0)
-        try:
-            job = self.engine.plan(height, width, options, fast=bool(model))
-        except TooLarge as exc:
-            return Estimate(0.0, 0, 0, 0, refused=str(exc), fits=exc.fits)
-        except InputError as exc:
-            return Estimate(0.0, 0, 0, 0, refused=str(exc))
+        plan = self.engine.plan(height, width, options, fast=bool(model))
+        if plan.refused:
+            return Estimate(0.0, 0, 0, 0, refused=plan.refused, fits=plan.fits)
         kind = "fast" if model else "optimise"
-        seconds = self.speed.seconds(kind, job.plan.pixels)
-        height, width = job.work
-        return Estimate(seconds or 0.0, self.speed.jobs(kind), width, height)
+        seconds = self.speed.seconds(kind, plan.pixels)
+        return Estimate(seconds or 0.0, self.speed.jobs(kind), plan.work_width, plan.work_height)
+
+    def _options(self, options: StyleOptions, **changes: Any) -> StyleOptions:
+        """A job's options on this server: its device and its pixel limit."""
+        return dataclasses.replace(
+            options, device=self.device, max_pixels=self.limits.max_pixels, **changes
+        )
 
     def close(self, reason: str = "cancelled: the server is shutting down") -> None:
         """Refuse new jobs, cancel the running one and every waiting one."""
@@ -382,7 +349,7 @@ class Scheduler:
                 with self.lock:
                     self.running = None
                     self.jobs_done += 1
-                self._free_memory()
+                self.engine.free_memory()
 
     def _calibrate(self) -> None:
         """Run the engine's calibration job and record its speed; a job that arrives
@@ -393,14 +360,13 @@ class Scheduler:
         (on a 2-core CPU 9.9 s against 6.4 s for the same job)."""
         tic = time.perf_counter()
         try:
-            content, styles, options = self.engine.calibration()
-            options = {**options, "device": self.device}
-            for iterations in (2, options.get("iterations")):
+            work = self.engine.calibration()
+            if work is None:
+                return
+            for iterations in (2, work.options.iterations):
+                options = self._options(work.options, iterations=iterations)
                 _, stats = self.engine(
-                    content,
-                    styles,
-                    None,
-                    {**options, "iterations": iterations},
+                    dataclasses.replace(work, options=options),
                     lambda p: None,
                     lambda: bool(self.waiting) or self.closed,
                 )
@@ -414,17 +380,6 @@ class Scheduler:
             float(stats.get("seconds", 0)),
             time.perf_counter() - tic,
         )
-
-    def _free_memory(self) -> None:
-        """What a finished job held goes back to the device (best effort)."""
-        try:
-            import torch
-
-            from nst_engine.memory import free_cached
-
-            free_cached(torch.device(self.device))
-        except Exception:  # noqa: BLE001 - freeing is best effort
-            pass
 
     def _reporter(self, job: Job) -> Callable[[Progress], None]:
         """The engine's progress callback: a Progressed event every iteration, and a preview
@@ -444,6 +399,14 @@ class Scheduler:
 
         return report
 
+    def _model(self, job: Job) -> object | None:
+        """The library's loaded network a fast job names (None for an optimisation job)."""
+        if not job.model:
+            return None
+        if self.library is None:
+            raise invalid(NO_LIBRARY)
+        return self.library.get(job.model)
+
     def _run(self, job: Job) -> None:
         job.ran = True
         started = time.perf_counter()
@@ -456,22 +419,12 @@ class Scheduler:
         try:
             tic = time.perf_counter()
             styles = [
-                decode_style(data, i, self.limits.max_pixels) for i, data in enumerate(job.styles)
+                self.engine.decode_style(data, i, self.limits.max_pixels)
+                for i, data in enumerate(job.styles)
             ]
             decode_seconds = time.perf_counter() - tic
-            options = {**job.options, "device": self.device, "max_pixels": self.limits.max_pixels}
-            if job.model:
-                if self.library is None:
-                    raise invalid(NO_LIBRARY)
-                options["model"] = self.library.get(job.model)
-            image, stats = self.engine(
-                job.content,
-                styles,
-                job.mask,
-                options,
-                self._reporter(job),
-                lambda: job.cancelled.is_set(),
-            )
+            work = Work(job.content, styles, job.mask, self._options(job.options), self._model(job))
+            image, stats = self.engine(work, self._reporter(job), lambda: job.cancelled.is_set())
             image = np.asarray(image)
             if image.shape != job.content.shape or image.dtype != job.content.dtype:
                 raise JobError(
@@ -486,7 +439,7 @@ class Scheduler:
             outcome = f"{exc.code}: {exc.message}"
             final = Failed(exc)
         except Exception as exc:  # noqa: BLE001 - mapped to a status for the caller
-            error = engine_error(exc, job)
+            error = self.engine.job_error(exc, job)
             outcome = f"{error.code}: {error.message}"
             if error.code == "INTERNAL":
                 log.error("job %s failed:\n%s", job.id, traceback.format_exc())
@@ -514,25 +467,3 @@ class Scheduler:
             )
             if final is not None:
                 job.events.put(final)
-
-
-def engine_error(exc: Exception, job: Job) -> JobError:
-    """The status an engine exception ends the job with."""
-    from nst_engine.errors import Cancelled, InputError, NSTError
-    from nst_engine.memory import is_out_of_memory
-
-    if isinstance(exc, Cancelled):
-        return JobError("CANCELLED", f"the job was {job.cancel_reason}")
-    if isinstance(exc, InputError):
-        return invalid(str(exc))
-    if is_out_of_memory(exc):
-        size = job.options.get("size") or max(job.content.shape[:2])
-        return JobError(
-            "RESOURCE_EXHAUSTED",
-            f"the device ran out of memory styling at {size} pixels on the long side; lower "
-            f"the working size (e.g. size {max(MIN_SIDE, int(size) // 2)}) or the quality and "
-            "try again",
-        )
-    if isinstance(exc, NSTError):
-        return JobError("FAILED_PRECONDITION", str(exc))
-    return JobError("INTERNAL", f"internal error: {type(exc).__name__}: {exc}")

@@ -33,8 +33,7 @@ from nst_engine.images import from_float, mask_array, split_channels
 from nst_engine.options import Progress, StyleOptions
 
 from .daemon import client_address
-
-SAMPLE_OF_DTYPE = {np.dtype(code).name: name for name, code in SAMPLE_DTYPES.items()}
+from .wire import SAMPLE_OF_DTYPE
 
 
 def _style_bytes(style: str | os.PathLike | bytes | np.ndarray) -> tuple[bytes | str, str]:

@@ -23,6 +23,8 @@ import grpc
 from nst_proto import PROTOCOL, SERVICE_NAME
 from nst_proto import style_pb2 as pb
 
+from nst_engine.errors import NSTError
+
 from .jobs import (
     NO_LIBRARY,
     Estimate,
@@ -210,8 +212,6 @@ class StyleService:
         except JobError as exc:
             return estimate_message(Estimate(0.0, 0, 0, 0, refused=exc.message))
         if request.model:
-            from nst_engine.errors import NSTError
-
             try:
                 if self.scheduler.library is None:
                     raise invalid(NO_LIBRARY)
@@ -266,7 +266,7 @@ class StyleService:
             elif which == "submit":
                 if upload is None:
                     raise invalid("Submit before the JobSpec; send the JobSpec first")
-                job = upload.finish()
+                job = upload.finish(self.scheduler.engine)
                 job.upload_seconds = time.perf_counter() - tic
                 return job
             elif which == "cancel":

@@ -26,6 +26,7 @@ from nst_engine.errors import InputError
 from nst_engine.options import MIN_SIDE, StyleOptions
 
 from .jobs import (
+    Engine,
     Estimate,
     Failed,
     Finished,
@@ -35,18 +36,18 @@ from .jobs import (
     Progressed,
     Queued,
     Started,
-    check_style,
     invalid,
 )
 
-SAMPLE_OF_DTYPE = {np.dtype(code).name: SAMPLE_TYPES[name] for name, code in SAMPLE_DTYPES.items()}
+# An array's sample type by its dtype's name ("uint8" -> "u8"), for both directions.
+SAMPLE_OF_DTYPE = {np.dtype(code).name: name for name, code in SAMPLE_DTYPES.items()}
 STREAM_NAMES = {pb.STREAM_CONTENT: "content", pb.STREAM_MASK: "mask", pb.STREAM_STYLE: "style"}
 MAX_PREVIEW_SIDE = 4096
 MAX_PREVIEW_INTERVAL = 3600.0
 
 
-def check_spec(spec: pb.JobSpec, limits: Limits) -> dict[str, Any]:
-    """Check a JobSpec field by field; return the engine options (StyleOptions fields)."""
+def check_spec(spec: pb.JobSpec, limits: Limits) -> StyleOptions:
+    """Check a JobSpec field by field; return the job's engine options."""
     if spec.sample_type not in SAMPLE_NAMES:
         raise invalid(f"sample_type {spec.sample_type} is not one of u8 (1), u16 (2), f32 (3)")
     if not 1 <= spec.channels <= 4:
@@ -105,14 +106,15 @@ _OPTIONAL_FIELDS = ("strength", "size", "preserve_color", "seed", "iterations", 
 _TEXT_FIELDS = ("method", "quality", "pooling", "full_resolution")
 
 
-def check_options(o: pb.Options, weights: list[float], limits: Limits) -> dict[str, Any]:
+def check_options(o: pb.Options, weights: list[float], limits: Limits) -> StyleOptions:
     """The engine options the message sets, checked by StyleOptions.validate, and the
     server's own limits (iterations, previews)."""
     options: dict[str, Any] = {"style_weights": tuple(weights)} if weights else {}
     options.update({name: getattr(o, name)[:40] for name in _TEXT_FIELDS if getattr(o, name)})
     options.update({name: getattr(o, name) for name in _OPTIONAL_FIELDS if o.HasField(name)})
     try:
-        StyleOptions(**options).validate()
+        checked = StyleOptions(**options)
+        checked.validate()
     except InputError as exc:
         raise invalid(str(exc)) from None
     if o.HasField("iterations") and o.iterations > limits.max_iterations:
@@ -125,7 +127,7 @@ def check_options(o: pb.Options, weights: list[float], limits: Limits) -> dict[s
         )
     if not (math.isfinite(o.preview_interval) and 0 <= o.preview_interval <= MAX_PREVIEW_INTERVAL):
         raise invalid(f"preview_interval must be between 0 and 3600 s, got {o.preview_interval}")
-    return options
+    return checked
 
 
 class Upload:
@@ -187,8 +189,9 @@ class Upload:
             "height, channels and sample_type"
         )
 
-    def finish(self) -> Job:
-        """The complete upload as a Job (ready to queue), or INVALID_ARGUMENT."""
+    def finish(self, engine: Engine) -> Job:
+        """The complete upload as a Job (ready to queue), or INVALID_ARGUMENT; each style
+        file sent is checked by the engine's header check."""
         for key, size in self.expected.items():
             if len(self.data[key]) != size:
                 raise invalid(
@@ -212,7 +215,7 @@ class Upload:
                 styles.append(gallery.find(style.gallery).read_bytes())
             else:
                 styles.append(bytes(self.data[("style", index)]))
-                check_style(styles[-1], index, self.limits.max_pixels)
+                engine.check_style(styles[-1], index, self.limits.max_pixels)
         return Job(
             content,
             mask,
@@ -274,7 +277,7 @@ def _result(image: np.ndarray, stats: dict, chunk_bytes: int) -> Iterator[pb.Sty
             width=width,
             height=height,
             channels=channels,
-            sample_type=SAMPLE_OF_DTYPE[image.dtype.name],
+            sample_type=SAMPLE_TYPES[SAMPLE_OF_DTYPE[image.dtype.name]],
             byte_size=len(data),
             stats={str(k): str(v) for k, v in stats.items()},
         )

@@ -12,7 +12,6 @@ import pytest
 import torch
 from nst_proto import pure_client
 from nst_proto.client import JobRequest, StyleClient
-from nst_server.jobs import Limits, Scheduler
 from nst_server.speed import SpeedRecord
 from PIL import Image
 from test_server_e2e import free_port
@@ -69,33 +68,6 @@ def test_the_speed_record_estimates_from_recent_jobs_and_outlives_the_server(tmp
     assert SpeedRecord("cpu: test", path).seconds("optimise", 1) is None
     record.record({"seconds": 3.0})  # figures without a plan are not recorded
     record.record({"planned_pixels": 10, "seconds": "?"})
-
-
-def test_calibration_measures_a_new_server_and_gives_way_to_a_waiting_job(tmp_path):
-    calls = []
-
-    class Engine:
-        def calibration(self):
-            return np.zeros((8, 8, 3), np.uint8), [], {"iterations": 8}
-
-        def __call__(self, content, styles, mask, options, progress, cancel):
-            calls.append(options["iterations"])
-            return content, {"planned_pixels": 1000, "seconds": 2.0}
-
-    scheduler = Scheduler(Limits(), "cpu", Engine(), speed=SpeedRecord("cpu", tmp_path / "s"))
-    try:
-        scheduler.request_calibration()
-        deadline = time.monotonic() + 10
-        while scheduler.speed.jobs("optimise") == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert calls == [2, 8]  # warmed up, then measured
-        assert scheduler.speed.seconds("optimise", 500) == pytest.approx(1.0)
-        scheduler.request_calibration()  # measured already: not again
-        time.sleep(0.3)
-        assert calls == [2, 8]
-    finally:
-        scheduler.close()
-        scheduler.join(5)
 
 
 @pytest.fixture(scope="module")

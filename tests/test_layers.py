@@ -6,7 +6,9 @@ proto -> server -> engine, and no layer reaches past its neighbour.
   (its transport is the pure-Python client);
 - the contract package imports nothing of the engine or the server, nor numpy, torch or
   Pillow; its parts copied into GIMP import no grpcio;
-- the scheduler (server/jobs.py) imports no gRPC and no protobuf message.
+- the scheduler (server/jobs.py) imports no gRPC and no protobuf message, and of the engine
+  only its value types: the rest is the engine adapter's (server/engine.py), which imports
+  nothing of gRPC or the contract.
 Imports inside functions count: a lazy import is still a dependency.
 """
 
@@ -34,7 +36,8 @@ RULES = [
     ("the contract's GIMP copy", [REPO / "proto" / name for name in PURE_PROTO],
      ("grpc", "grpc_health", "grpc_reflection")),
     ("the scheduler", [REPO / "server" / "jobs.py"],
-     (*GRPC, "nst_proto.style_pb2", "nst_proto.job", "nst_proto.client")),
+     (*GRPC, "nst_proto.style_pb2", "nst_proto.job", "nst_proto.client", "torch", "PIL")),
+    ("the engine adapter", [REPO / "server" / "engine.py"], (*GRPC, "nst_proto")),
 ]  # fmt: skip
 
 
@@ -65,12 +68,35 @@ def test_each_layer_imports_only_its_neighbours(layer, files, names):
     assert violations == [], f"{layer}: " + "; ".join(violations)
 
 
+def test_the_scheduler_reaches_the_engine_only_through_its_adapter():
+    """Of nst_engine the scheduler imports only the value types (no torch behind them)."""
+    engine_parts = {
+        module
+        for _, module in imported(REPO / "server" / "jobs.py")
+        if forbidden(module, ("nst_engine",))
+    }
+    assert engine_parts <= {"nst_engine.options", "nst_engine.errors"}, engine_parts
+
+
 def test_the_rule_sees_a_violation(tmp_path):
     """The check itself: an engine file importing grpc lazily is caught."""
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    import grpc.aio\n    from nst_proto import job\n")
     modules = [module for _, module in imported(bad)]
     assert [m for m in modules if forbidden(m, (*GRPC, "nst_proto"))] == ["grpc.aio", "nst_proto"]
+
+
+def test_the_servers_command_line_loads_no_torch():
+    """`nst-server start` checks its address before the daemon loads the engine: the
+    command line and the server's modules import torch only when an engine is built."""
+    code = (
+        "import sys\n"
+        "import nst_server.cli, nst_server.app, nst_server.service, nst_server.wire\n"
+        "print('torch' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "False"
 
 
 def test_running_the_engine_loads_no_transport():
