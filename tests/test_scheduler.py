@@ -11,7 +11,7 @@ import queue
 import numpy as np
 import pytest
 import torch
-from fake_engine import WAIT, FakeEngine
+from fake_engine import WAIT, Call, FakeEngine
 from nst_server.jobs import (
     NO_LIBRARY,
     Estimate,
@@ -79,6 +79,15 @@ def failure(job: Job) -> tuple[str, str]:
     return error.code, error.message
 
 
+def run_then_queue(scheduler: Scheduler, engine: FakeEngine, running: Job, *waiting: Job) -> Call:
+    """Submit `running`, wait until the engine runs it, then queue `waiting` behind it."""
+    scheduler.submit(running)
+    call = engine.next_call()
+    for job in waiting:
+        scheduler.submit(job)
+    return call
+
+
 @pytest.fixture()
 def engine() -> FakeEngine:
     return FakeEngine()
@@ -97,10 +106,7 @@ def scheduler(engine):
 
 def test_jobs_run_one_at_a_time_in_the_order_they_came(scheduler, engine):
     first, second, third = make_job(1), make_job(2), make_job(3)
-    scheduler.submit(first)
-    running = engine.next_call()
-    scheduler.submit(second)
-    scheduler.submit(third)
+    running = run_then_queue(scheduler, engine, first, second, third)
     assert scheduler.status() == (2, True)
     running.finish()
     engine.next_call().finish()
@@ -113,11 +119,7 @@ def test_jobs_run_one_at_a_time_in_the_order_they_came(scheduler, engine):
 
 def test_waiting_jobs_move_up_one_place_when_the_running_one_ends(scheduler, engine):
     first, second, third = make_job(), make_job(), make_job()
-    scheduler.submit(first)
-    running = engine.next_call()
-    scheduler.submit(second)
-    scheduler.submit(third)
-    running.finish()
+    run_then_queue(scheduler, engine, first, second, third).finish()
     engine.next_call()  # the second runs: the third moves up once
     assert [e.position for e in events(first) if isinstance(e, Queued)] == [0]
     assert [type(e) for e in events(second)] == [Queued, Started]
@@ -125,10 +127,7 @@ def test_waiting_jobs_move_up_one_place_when_the_running_one_ends(scheduler, eng
 
 
 def test_a_full_queue_is_refused_at_once(scheduler, engine):
-    scheduler.submit(make_job())
-    engine.next_call()
-    scheduler.submit(make_job())
-    scheduler.submit(make_job())
+    run_then_queue(scheduler, engine, make_job(), make_job(), make_job())
     with pytest.raises(JobError) as refused:
         scheduler.check_room()
     assert refused.value.code == "RESOURCE_EXHAUSTED"
@@ -139,10 +138,7 @@ def test_a_full_queue_is_refused_at_once(scheduler, engine):
 
 def test_a_withdrawn_or_cancelled_waiting_job_never_reaches_the_engine(scheduler, engine):
     first, withdrawn, cancelled = make_job(1), make_job(2), make_job(3)
-    scheduler.submit(first)
-    running = engine.next_call()
-    scheduler.submit(withdrawn)
-    scheduler.submit(cancelled)
+    running = run_then_queue(scheduler, engine, first, withdrawn, cancelled)
     scheduler.withdraw(withdrawn)
     assert [e.position for e in events(cancelled) if isinstance(e, Queued)] == [2, 1]
     cancelled.cancel("cancelled by the test")
@@ -159,9 +155,7 @@ def test_cancelling_the_running_job_ends_it_with_its_reason_and_the_next_one_run
     scheduler, engine
 ):
     first, second = make_job(), make_job()
-    scheduler.submit(first)
-    engine.next_call()  # never finished: only the cancel ends it
-    scheduler.submit(second)
+    run_then_queue(scheduler, engine, first, second)  # never finished: the cancel ends it
     first.cancel("cancelled by the test")
     assert failure(first) == ("CANCELLED", "the job was cancelled by the test")
     engine.next_call().finish()
@@ -170,9 +164,7 @@ def test_cancelling_the_running_job_ends_it_with_its_reason_and_the_next_one_run
 
 def test_close_cancels_the_running_and_every_waiting_job_and_refuses_new_ones(scheduler, engine):
     running, waiting = make_job(), make_job()
-    scheduler.submit(running)
-    engine.next_call()
-    scheduler.submit(waiting)
+    run_then_queue(scheduler, engine, running, waiting)
     scheduler.close()
     assert failure(waiting) == ("UNAVAILABLE", "cancelled: the server is shutting down")
     assert failure(running) == ("CANCELLED", "the job was cancelled: the server is shutting down")
