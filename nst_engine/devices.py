@@ -15,24 +15,40 @@ from .options import check_device
 
 
 def resolve_device(name: str | torch.device) -> torch.device:
-    """The torch device for a user's choice: "auto" is the GPU when there is one."""
+    """The torch device for a user's choice: "auto" is a CUDA GPU (NVIDIA, or AMD through
+    PyTorch's ROCm build, which calls itself "cuda"), else Apple's GPU (MPS), else the CPU."""
     if isinstance(name, torch.device):
         return name
     check_device(name)
     if name == "auto":
-        return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device("cuda:0")
+        return torch.device("mps" if mps_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise InputError(
             "device 'cuda' was asked for but no CUDA GPU is available; use --device cpu or auto"
         )
+    if name == "mps" and not mps_available():
+        raise InputError(
+            "device 'mps' was asked for but MPS is not available (this Mac or PyTorch build "
+            "has no Metal GPU); use --device cpu or auto"
+        )
     return torch.device("cuda:0" if name == "cuda" else name)
+
+
+def mps_available() -> bool:
+    """Whether Apple's Metal GPU can run torch here (an Apple-silicon Mac, macOS 12.3 or
+    later, a PyTorch built with MPS)."""
+    return torch.backends.mps.is_available()
 
 
 def device_name(device: torch.device) -> str:
     """The GPU's name, or the CPU's model and the threads torch uses: what benchmark rows
     and the server's speed record name."""
-    if device.type == "cuda":
+    if device.type == "cuda":  # an AMD GPU's own name on ROCm
         return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return f"Apple GPU (MPS) of {_cpu_model()}"
     return f"{_cpu_model()} ({torch.get_num_threads()} threads)"
 
 
@@ -50,17 +66,34 @@ def _cpu_model() -> str:
 def low_precision(device: torch.device) -> bool:
     """Whether VGG runs in bfloat16 (and channels-last) on this device.
 
-    Yes where the hardware computes bf16 natively: tensor cores on CUDA, and on the CPU
-    AVX-512 BF16 or AMX through oneDNN, where a forward and backward pass to relu4_1 at
-    512x512 took 0.70 s against 1.74 s in float32 (two Zen 4 cores). A CPU without it would
-    emulate bf16, slower than float32, so it keeps float32. Gram matrices, losses and the
-    image itself stay float32 either way. NST_CPU_BF16=0 keeps the CPU in float32.
+    Yes where the hardware computes bf16 natively: tensor cores on an NVIDIA GPU from
+    Ampere on and AMD GPUs under ROCm (torch.cuda.is_bf16_supported's rule without
+    emulation: older NVIDIA GPUs would emulate it), and on the CPU AVX-512 BF16 or AMX
+    through oneDNN, where a forward and backward pass to relu4_1 at 512x512 took 0.70 s
+    against 1.74 s in float32 (two Zen 4 cores). A CPU without it would emulate bf16,
+    slower than float32, so it keeps float32.
+
+    Apple's GPU (MPS) keeps float32: PyTorch's MPS autocast takes float16 and bfloat16, but
+    MPS's bfloat16 depends on the macOS and PyTorch versions, and neither speed nor the
+    result's quality in either has been measured on an Apple GPU for this engine
+    (docs/platforms.md). Gram matrices, losses and the image itself stay float32
+    everywhere. NST_CPU_BF16=0 keeps the CPU in float32.
     """
     if device.type == "cuda":
-        return True
+        return _cuda_has_native_bf16(device.index or 0)
     if device.type != "cpu" or os.environ.get("NST_CPU_BF16", "1") == "0":
         return False
     return _cpu_has_native_bf16()
+
+
+@functools.cache
+def _cuda_has_native_bf16(index: int) -> bool:
+    """Asked once per GPU: `low_precision` runs several times per iteration."""
+    if not torch.cuda.is_available():
+        return False
+    if torch.version.hip:  # PyTorch's own rule (torch.cuda.is_bf16_supported): every ROCm GPU
+        return True
+    return torch.cuda.get_device_properties(index).major >= 8  # Ampere on: bf16 tensor cores
 
 
 @functools.cache
