@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import os
 import platform
-import resource
+import sys
 
 import torch
 
@@ -53,14 +53,12 @@ def device_name(device: torch.device) -> str:
 
 
 def _cpu_model() -> str:
-    try:  # Linux names the model here; platform.processor() says only "x86_64" there
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "cpu"
+    """The CPU as every OS names it without an OS-specific query: its architecture and the
+    vector instructions torch's kernels use on it (what sets its speed), e.g. "x86_64 AVX512".
+    The marketing name would need a different query on each OS."""
+    machine = platform.machine() or "cpu"
+    capability = torch.backends.cpu.get_cpu_capability()
+    return machine if capability in ("", "DEFAULT") else f"{machine} {capability}"
 
 
 def low_precision(device: torch.device) -> bool:
@@ -111,7 +109,30 @@ def autocast(device: torch.device):
 
 
 def peak_memory_mb(device: torch.device) -> float:
-    """The job's peak: CUDA's allocator on a GPU, the process's peak RSS on the CPU."""
+    """The job's peak: CUDA's allocator on a GPU, the process's peak resident memory on the
+    CPU (`process_peak_bytes`)."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    return process_peak_bytes() / 2**20
+
+
+def process_peak_bytes() -> int:
+    """The most resident memory this process has held since it started, in bytes.
+
+    No one call gives it on every OS. Windows keeps it as the peak working set (psutil's
+    `peak_wset`); Linux and macOS keep it as getrusage's `ru_maxrss`, in KiB on Linux and in
+    bytes on macOS. `resource` is imported here, not at the top, because Windows has none; a
+    Python without it gets the resident size now, the best it can know. (psutil is imported
+    here too: its Linux backend imports `resource`, and importing the engine must not need it.)
+    """
+    import psutil
+
+    now = psutil.Process().memory_info()
+    if hasattr(now, "peak_wset"):
+        return int(now.peak_wset)
+    try:
+        import resource
+    except ImportError:
+        return int(now.rss)
+    unit = 1 if sys.platform == "darwin" else 1024
+    return max(int(now.rss), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit)

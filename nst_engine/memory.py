@@ -10,8 +10,6 @@ docs/full-resolution.md.
 
 from __future__ import annotations
 
-import os
-
 import torch
 
 from .devices import low_precision
@@ -34,19 +32,20 @@ def needed_bytes(pixels: int, device: torch.device) -> int:
 
 
 def available_bytes(device: torch.device) -> int:
-    """Free memory on the device: the GPU's free memory, or the RAM Linux says is available
-    (MemAvailable), else all of the machine's RAM."""
+    """Free memory on the device: the GPU's free memory on CUDA, the free RAM on the CPU."""
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
         return int(free)
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return free_ram_bytes()
+
+
+def free_ram_bytes() -> int:
+    """The RAM new allocations can have without swapping, as the OS counts it (psutil: Linux's
+    MemAvailable, macOS's and Windows's available memory). Imported here: psutil's Linux
+    backend imports `resource`, and importing the engine must not need it."""
+    import psutil
+
+    return int(psutil.virtual_memory().available)
 
 
 def usable_bytes(device: torch.device) -> int:
