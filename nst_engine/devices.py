@@ -3,6 +3,7 @@ device, decides the precision each device runs VGG in, and reads its peak memory
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import platform
@@ -48,7 +49,7 @@ def device_name(device: torch.device) -> str:
     if device.type == "cuda":  # an AMD GPU's own name on ROCm
         return torch.cuda.get_device_name(device)
     if device.type == "mps":
-        return f"Apple GPU (MPS) of {_cpu_model()}"
+        return "Apple GPU (MPS)"
     return f"{_cpu_model()} ({torch.get_num_threads()} threads)"
 
 
@@ -103,16 +104,31 @@ def _cpu_has_native_bf16() -> bool:
         return False
 
 
-def autocast(device: torch.device):
-    """bf16 autocast where `low_precision` says it pays; a no-op elsewhere."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=low_precision(device))
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast where `low_precision` says it pays; a no-op elsewhere (no torch.autocast
+    at all there: a PyTorch without MPS autocast refuses even a disabled one for "mps")."""
+    if not low_precision(device):
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def full_precision(device: torch.device) -> contextlib.AbstractContextManager:
+    """Autocast turned off inside an autocast region, for sums that need float32. The engine
+    turns autocast on only on CUDA and the CPU, so elsewhere there is nothing to turn off."""
+    if device.type not in ("cuda", "cpu"):
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, enabled=False)
 
 
 def peak_memory_mb(device: torch.device) -> float:
-    """The job's peak: CUDA's allocator on a GPU, the process's peak resident memory on the
-    CPU (`process_peak_bytes`)."""
+    """The job's peak: CUDA's allocator on a CUDA GPU; on Apple's GPU what Metal holds for
+    the process now, cached blocks included (MPS keeps no peak, and its allocator keeps
+    freed blocks, so at the end of a job this is close to the job's high-water mark); the
+    process's peak resident memory on the CPU (`process_peak_bytes`)."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
+    if device.type == "mps":
+        return torch.mps.driver_allocated_memory() / 2**20
     return process_peak_bytes() / 2**20
 
 

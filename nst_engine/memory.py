@@ -32,11 +32,29 @@ def needed_bytes(pixels: int, device: torch.device) -> int:
 
 
 def available_bytes(device: torch.device) -> int:
-    """Free memory on the device: the GPU's free memory on CUDA, the free RAM on the CPU."""
+    """Free memory on the device: the GPU's free memory on CUDA, the free RAM on the CPU,
+    and on Apple's GPU the smaller of the two limits of its unified memory (`mps_free_bytes`)."""
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
         return int(free)
+    if device.type == "mps":
+        return mps_free_bytes()
     return free_ram_bytes()
+
+
+def mps_free_bytes() -> int:
+    """What a job on Apple's GPU can still take. Its memory is the machine's RAM (unified
+    memory), so two limits hold: the RAM the OS has free, and Metal's recommended working
+    set (the share of the RAM macOS lets the GPU use) less what Metal already holds for this
+    process (the allocator's cached blocks included, which a job reuses: counting them as
+    taken errs on the small side). The per-pixel figures are the CPU's float32 ones, which
+    MPS also runs in; they are not measured on an Apple GPU (docs/platforms.md)."""
+    ram = free_ram_bytes()
+    try:
+        working_set = torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory()
+    except (AttributeError, RuntimeError):  # a PyTorch without these calls: the RAM alone
+        return ram
+    return max(0, min(ram, working_set))
 
 
 def free_ram_bytes() -> int:
@@ -78,3 +96,5 @@ def free_cached(device: torch.device) -> None:
     gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()
+    elif device.type == "mps":
+        torch.mps.empty_cache()
