@@ -7,7 +7,9 @@ tensor even where no CUDA driver exists, and an operation that mixes a fake CUDA
 a CPU tensor of one or more dimensions raises FakeTensorDeviceMismatchError, as a real GPU
 raises its "Expected all tensors to be on the same device" (a 0-dim CPU tensor is allowed,
 on both). With allow_non_fake_inputs=False a real tensor reaching an operation fails too, so
-nothing made before the mode slips through unconverted. Models are made fake with
+nothing made before the mode slips through unconverted (the one test that runs a whole job
+from numpy arrays lets real tensors in: they become fake tensors on their own device, the
+CPU, so mixing devices still fails). Models are made fake with
 FakeCopyMode (a deep copy whose tensors become fake CPU tensors), then moved by the
 product's own code.
 
@@ -35,6 +37,7 @@ from __future__ import annotations
 import copy
 import warnings
 
+import numpy as np
 import pytest
 import torch
 from fast_models import random_style_model
@@ -45,7 +48,7 @@ from torch._subclasses.fake_tensor import (
     FakeTensorMode,
 )
 
-from nst_engine import devices, losses, memory
+from nst_engine import api, devices, losses, memory
 from nst_engine.api import plan_job
 from nst_engine.errors import InputError, TooLarge
 from nst_engine.fast import FastStyleModel
@@ -61,8 +64,8 @@ CUDA = torch.device("cuda:0")
 class FakeCuda(FakeTensorMode):
     """FakeTensorMode with the three additions of the module docstring."""
 
-    def __init__(self) -> None:
-        super().__init__(allow_non_fake_inputs=False)
+    def __init__(self, allow_non_fake_inputs: bool = False) -> None:
+        super().__init__(allow_non_fake_inputs=allow_non_fake_inputs)
         self.fake_tensor_converter.meta_converter.tensor_memo = {}
 
     def __deepcopy__(self, memo: dict) -> FakeCuda:
@@ -274,3 +277,48 @@ def test_a_gpu_without_native_bf16_runs_float32(monkeypatch):
     devices._cuda_has_native_bf16.cache_clear()
     assert devices.low_precision(CUDA)
     devices._cuda_has_native_bf16.cache_clear()
+
+
+@pytest.fixture
+def gpu_job(monkeypatch, no_backward):
+    """What a whole job on CUDA needs besides fake tensors: the driver's figures given, and
+    the result read back as an array of its shape (a fake tensor has no values to copy)."""
+    monkeypatch.setattr(devices, "_cuda_has_native_bf16", lambda index: True)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (20 << 30, 80 << 30))
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda device=None: None)
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: 0)
+    read = []
+
+    def to_numpy(tensor: torch.Tensor) -> np.ndarray:
+        read.append(tensor.device.type)
+        return np.zeros((*tensor.shape[-2:], tensor.shape[1]), np.float32)
+
+    monkeypatch.setattr(api, "to_numpy", to_numpy)
+    mode = FakeCuda(allow_non_fake_inputs=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*CUDA is not available.*")
+        warnings.filterwarnings("ignore", message=".*data pointer of FakeTensor.*")
+        with mode:
+            yield mode, read
+
+
+def test_a_whole_job_runs_on_cuda_through_the_engines_entry_point(gpu_job, monkeypatch):
+    mode, read = gpu_job
+    template = fake_copy(load_extractor("vgg19", "max"), mode)
+    monkeypatch.setattr("nst_engine.workspace.load_extractor", lambda name, pooling: template)
+    workspace = Workspace(CUDA)
+    photo = np.random.default_rng(0).random((200, 300, 3), dtype=np.float32)
+    painting = np.random.default_rng(1).random((90, 120, 3), dtype=np.float32)
+    mask = np.zeros((200, 300), np.float32)
+    mask[20:180, 40:260] = 1
+    options = StyleOptions(quality="high", size=128, iterations=3)  # refines at full size
+    result = api.stylize(photo, painting, mask=mask, options=options, workspace=workspace)
+    assert result.stats["device"] == "cuda:0" and result.stats["full_resolution"] == "refine"
+    assert read == ["cpu"]  # the full-resolution result came back from the tiles on the CPU
+    fast = random_style_model("noise")
+    model = FastStyleModel(
+        fake_copy(fast.network, mode), fast.name, fast.thumbnail_png, fast.options,
+        fast.architecture,
+    )  # fmt: skip
+    api.stylize(photo, None, model=model, workspace=workspace)  # one pass at full size
+    assert read == ["cpu", "cuda"]
