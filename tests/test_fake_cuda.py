@@ -9,9 +9,8 @@ raises its "Expected all tensors to be on the same device" (a 0-dim CPU tensor i
 on both). With allow_non_fake_inputs=False a real tensor reaching an operation fails too, so
 nothing made before the mode slips through unconverted (the one test that runs a whole job
 from numpy arrays lets real tensors in: they become fake tensors on their own device, the
-CPU, so mixing devices still fails). Models are made fake with
-FakeCopyMode (a deep copy whose tensors become fake CPU tensors), then moved by the
-product's own code.
+CPU, so mixing devices still fails). Models are made fake with FakeCopyMode (a deep copy
+whose tensors become fake CPU tensors), then moved by the product's own code.
 
 `FakeCuda` adds three things to the mode, and they are the simulation's limits:
 - a value read back (`float(loss)`, `.item()`) is 1 instead of an error, so the engine's
