@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="W",
         help="blend weights, one per style image",
     )
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--iterations", type=_positive, help="total iterations (default: preset)")
     p.add_argument(
@@ -295,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="0 keeps the content, 1 lets the style take over; as for stylize (0.5)",
     )
     t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (0.001)")
-    t.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    t.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument(
         "--checkpoint-every",

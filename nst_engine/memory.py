@@ -10,8 +10,6 @@ docs/full-resolution.md.
 
 from __future__ import annotations
 
-import os
-
 import torch
 
 from .devices import low_precision
@@ -34,19 +32,38 @@ def needed_bytes(pixels: int, device: torch.device) -> int:
 
 
 def available_bytes(device: torch.device) -> int:
-    """Free memory on the device: the GPU's free memory, or the RAM Linux says is available
-    (MemAvailable), else all of the machine's RAM."""
+    """Free memory on the device: the GPU's free memory on CUDA, the free RAM on the CPU,
+    and on Apple's GPU the smaller of the two limits of its unified memory (`mps_free_bytes`)."""
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
         return int(free)
+    if device.type == "mps":
+        return mps_free_bytes()
+    return free_ram_bytes()
+
+
+def mps_free_bytes() -> int:
+    """What a job on Apple's GPU can still take. Its memory is the machine's RAM (unified
+    memory), so two limits hold: the RAM the OS has free, and Metal's recommended working
+    set (the share of the RAM macOS lets the GPU use) less what Metal already holds for this
+    process (the allocator's cached blocks included, which a job reuses: counting them as
+    taken errs on the small side). The per-pixel figures are the CPU's float32 ones, which
+    MPS also runs in; they are not measured on an Apple GPU (docs/platforms.md)."""
+    ram = free_ram_bytes()
     try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        working_set = torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory()
+    except (AttributeError, RuntimeError):  # a PyTorch without these calls: the RAM alone
+        return ram
+    return max(0, min(ram, working_set))
+
+
+def free_ram_bytes() -> int:
+    """The RAM new allocations can have without swapping, as the OS counts it (psutil: Linux's
+    MemAvailable, macOS's and Windows's available memory). Imported here: psutil's Linux
+    backend imports `resource`, and importing the engine must not need it."""
+    import psutil
+
+    return int(psutil.virtual_memory().available)
 
 
 def usable_bytes(device: torch.device) -> int:
@@ -79,3 +96,5 @@ def free_cached(device: torch.device) -> None:
     gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()
+    elif device.type == "mps":
+        torch.mps.empty_cache()

@@ -11,7 +11,7 @@ import numpy as np
 
 from .errors import InputError
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda")  # and "cuda:N"
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")  # and "cuda:N"
 
 Method = Literal["proposed", "gatys"]
 METHODS: tuple[str, ...] = ("proposed", "gatys")
@@ -122,7 +122,7 @@ def check_strength(value: float) -> None:
 def check_device(name: str) -> None:
     """InputError unless `name` is a device choice this program knows (see devices.py)."""
     if name not in DEVICE_CHOICES and not name.startswith("cuda:"):
-        raise InputError(f"device must be auto, cpu, cuda or cuda:N, got {name!r}")
+        raise InputError(f"device must be auto, cpu, cuda, cuda:N or mps, got {name!r}")
 
 
 @dataclass

@@ -51,7 +51,7 @@ def _server_arguments(p: argparse.ArgumentParser) -> None:
         help="HOST:PORT or unix:/path (default $NST_SERVER_ADDRESS or %(default)s); a "
         "non-loopback address needs --tls-cert, --tls-key and a token",
     )
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     p.add_argument("--max-queue", type=int, default=4, help="jobs that may wait (default 4)")
     p.add_argument(
         "--max-pixels",

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from nst_engine.images import load_image, save_image
@@ -116,3 +117,14 @@ def test_example_images_are_real_and_credited(examples):
         if path.suffix not in (".md", ".py"):
             assert path.name in credits
             assert min(load_image(path).shape[:2]) >= 256
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="this machine has MPS")
+def test_a_device_this_machine_lacks_is_named_not_called_unknown(files, tmp_path):
+    content, style, out = files / "content.png", files / "style.png", tmp_path / "o.png"
+    error = one_line_error(nst("stylize", content, style, "-o", out, "--device", "mps"))
+    assert "MPS is not available" in error and "--device cpu or auto" in error
+    assert "device must be" not in error
+    error = one_line_error(nst("stylize", content, style, "-o", out, "--device", "tpu"))
+    assert "device must be auto, cpu, cuda, cuda:N or mps" in error
+    assert not out.exists()

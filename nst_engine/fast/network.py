@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..devices import full_precision
+
 # The network's last layer speaks in 0..255 units, as in Johnson et al.: Adam moves every
 # weight by about the learning rate, and on a 0..1 scale its first steps would throw the
 # image far off; on this scale lr = 1e-3 moves it by a few percent.
@@ -47,7 +49,7 @@ def match_colours(rgb: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> t
     """Each image's colours moved to the given mean and covariance by the linear map that
     moves them least (the Wasserstein-2 optimal map between Gaussians), clamped to [0, 1]."""
     # In float32 whatever the autocast: the covariance sums over every pixel.
-    with torch.autocast(rgb.device.type, enabled=False):
+    with full_precision(rgb.device):
         own_mean, own_cov = colour_statistics(rgb)
         root, inverse_root = _matrix_sqrt(own_cov), _matrix_sqrt(own_cov, inverse=True)
         transform = inverse_root @ _matrix_sqrt(root @ cov.float() @ root) @ inverse_root
