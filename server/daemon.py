@@ -290,6 +290,18 @@ def status() -> int:
     return 0
 
 
+def _end(pid: int, *, force: bool) -> None:
+    """psutil's terminate (force: kill) to a process that may have ended meanwhile."""
+    try:
+        process = psutil.Process(pid)
+        if force:
+            process.kill()
+        else:
+            process.terminate()
+    except psutil.NoSuchProcess:
+        pass
+
+
 def stop(timeout: float = 30.0) -> int:
     """Stop the daemon: psutil's terminate, which is SIGTERM on POSIX (the server cancels its
     jobs and removes its files) and TerminateProcess on Windows (at once: Windows has no signal
@@ -301,14 +313,12 @@ def stop(timeout: float = 30.0) -> int:
         print("nst-server is not running")
         return 0
     pid = record["pid"]
-    try:
-        process = psutil.Process(pid)
-        process.terminate()
-        process.wait(timeout)
-    except psutil.NoSuchProcess:
-        pass
-    except psutil.TimeoutExpired:
-        process.kill()
+    _end(pid, force=False)
+    deadline = time.monotonic() + timeout
+    while alive(pid) and time.monotonic() < deadline:  # a zombie counts as stopped
+        time.sleep(0.1)
+    if alive(pid):
+        _end(pid, force=True)
         pid_file.unlink(missing_ok=True)
         print(f"nst-server (pid {pid}) did not stop within {timeout:g} s; killed it")
         return 1

@@ -345,13 +345,15 @@ class RecordedProcess:
     """Stands in for psutil.Process of a running nst-server: records terminate and kill."""
 
     def __init__(self, stubborn: bool) -> None:
-        self.stubborn, self.calls = stubborn, []
+        self.stubborn, self.ended, self.calls = stubborn, False, []
 
     def __call__(self, pid: int) -> RecordedProcess:
         self.calls.append(("Process", pid))
         return self
 
     def status(self) -> str:
+        if self.ended:
+            raise psutil.NoSuchProcess(4242)
         return psutil.STATUS_SLEEPING
 
     def cmdline(self) -> list[str]:
@@ -359,13 +361,11 @@ class RecordedProcess:
 
     def terminate(self) -> None:
         self.calls.append("terminate")
-
-    def wait(self, timeout: float) -> None:
-        if self.stubborn:
-            raise psutil.TimeoutExpired(timeout)
+        self.ended = not self.stubborn
 
     def kill(self) -> None:
         self.calls.append("kill")
+        self.ended = True
 
 
 @pytest.mark.parametrize("stubborn", [False, True])
