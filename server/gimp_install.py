@@ -372,7 +372,13 @@ def install(
         if dest.exists():
             old = plugins / f".{PLUGIN_NAME}-old"
             shutil.rmtree(old, ignore_errors=True)
-            dest.rename(old)
+            try:  # Windows refuses while a running plug-in holds a file in it open
+                dest.rename(old)
+            except OSError as exc:
+                raise InstallError(
+                    f"cannot replace {dest} ({exc.strerror or exc}); close GIMP and run "
+                    "`nst-server install-gimp-plugin` again"
+                ) from None
             staging.rename(dest)
             shutil.rmtree(old, ignore_errors=True)
         else:

@@ -498,6 +498,25 @@ def test_a_windows_gimp_without_its_python_is_named_as_the_problem(tmp_path):
     assert "run GIMP's installer again and include Python" in problems[0]
 
 
+def test_a_plugin_folder_windows_will_not_rename_is_a_clear_error_and_stays(tmp_path, monkeypatch):
+    """Simulated: renaming the installed plug-in's folder fails as Windows fails it while a
+    running plug-in holds vendor.zip open (PermissionError). The old copy is left working."""
+    gimp = gimp_install.GimpInstallation("custom", "", tmp_path / "GIMP" / "3.2")
+    dest = gimp_install.install(gimp, log=lambda line: None)
+    real_rename = Path.rename
+
+    def windows_rename(self, target):
+        if self == dest:
+            raise PermissionError(13, "The process cannot access the file")
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", windows_rename)
+    with pytest.raises(gimp_install.InstallError, match="close GIMP and run"):
+        gimp_install.install(gimp, log=lambda line: None)
+    assert (dest / "neural_style.py").is_file() and (dest / "vendor.zip").is_file()
+    assert [p.name for p in dest.parent.iterdir()] == ["neural_style"], "no staging left"
+
+
 def test_the_macos_plan_uses_application_support(tmp_path):
     """Simulated: platform "darwin" and a Mac user's home under tmp_path."""
     support = tmp_path / "Library" / "Application Support" / "GIMP"
