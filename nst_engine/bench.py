@@ -164,10 +164,11 @@ class PeakMemory:
         return self
 
     def _sample(self) -> None:
-        page = 4096
+        import psutil  # here, as in nst_engine.devices: its Linux backend needs `resource`
+
+        process = psutil.Process()
         while not self._stop.is_set():
-            with open("/proc/self/statm") as fh:
-                self.peak = max(self.peak, int(fh.read().split()[1]) * page)
+            self.peak = max(self.peak, process.memory_info().rss)
             time.sleep(0.005)
 
     def __exit__(self, *exc) -> None:

@@ -1,7 +1,9 @@
 """`nst-server install-service`: a systemd user unit that starts the server at login.
 
 It matters most for GIMP from Flathub: the Flatpak's sandbox cannot start programs on the
-host, so the plug-in cannot start the server itself there. The unit runs the same `serve`
+host, so the plug-in cannot start the server itself there. It is Linux's alone: on Windows and
+macOS GIMP is not sandboxed and the plug-in starts the server when it is not running, so there
+it says so and writes nothing. The unit runs the same `serve`
 as `nst-server start` does, with the same pid file, so `nst-server status` and `stop` see
 it, and with the style library spelled out, so the service and the command line serve the
 same models.
@@ -10,9 +12,10 @@ same models.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
+
+import platformdirs
 
 from .daemon import default_address, pid_path, server_command
 from .library import default_folder
@@ -21,8 +24,8 @@ UNIT_NAME = "nst-server.service"
 
 
 def default_unit_dir() -> Path:
-    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(config) / "systemd" / "user"
+    """systemd's folder of a user's own units: $XDG_CONFIG_HOME/systemd/user."""
+    return Path(platformdirs.user_config_dir()) / "systemd" / "user"
 
 
 def _quoted(argument: str) -> str:
@@ -70,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     if sys.platform != "linux":
         print(
             "nst-server install-service: error: it writes a systemd user unit, which this "
-            f"system ({sys.platform}) does not have; start the server with `nst-server start`",
+            f"system ({sys.platform}) does not have; the GIMP plug-in starts the server itself "
+            "here, or start it with `nst-server start`",
             file=sys.stderr,
         )
         return 2

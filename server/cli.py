@@ -205,7 +205,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def _stop_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds before SIGKILL")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds before it is killed")
 
 
 def run_stop(args: argparse.Namespace) -> int:

@@ -1,30 +1,46 @@
 """`nst-server start`, `status` and `stop`: the server as a background daemon, with its pid
-file and log file in the user's state directory.
+file and log file in the user's state folder.
 
-State directory: $NST_STATE_DIR, else $XDG_STATE_HOME/neural-style, else
-~/.local/state/neural-style. It holds server.json (pid, address, log path; written by the
-server once it is ready, removed when it exits), server.log (the server's log, rotated at
-1 MiB with three older files kept: server.log.1 ...) and server.out (what the process
-printed itself: errors before its log was open, a crash's traceback).
+State folder: $NST_STATE_DIR, else the OS's per-user state folder for "neural-style", as
+platformdirs names it: $XDG_STATE_HOME/neural-style (~/.local/state/neural-style) on Linux,
+%LOCALAPPDATA%\\neural-style on Windows, ~/Library/Application Support/neural-style on macOS.
+It holds server.json (pid, address, log path; written by the server once it is ready, removed
+when it exits), server.log (the server's log, rotated at 1 MiB with three older files kept:
+server.log.1 ...), server.out (what the process printed itself: errors before its log was
+open, a crash's traceback) and server.lock (held while a `start` runs, so that two cannot
+race).
+
+Processes are handled the same way on every OS: started detached (a new session on POSIX, a
+detached process in its own group on Windows; never a fork), found and stopped with psutil
+(SIGTERM then SIGKILL on POSIX; TerminateProcess on Windows, which has no signals to send).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
+import sysconfig
 import time
 from pathlib import Path
 
+import filelock
 import grpc
+import platformdirs
+import psutil
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from nst_proto import DEFAULT_ADDRESS
 
+APP_NAME = "neural-style"
 PID_FILE = "server.json"
 LOG_FILE = "server.log"
 OUT_FILE = "server.out"
+LOCK_FILE = "server.lock"
+# The Windows process creation flags (winbase.h), spelled out because the subprocess module
+# defines them only on Windows.
+DETACHED_PROCESS = 0x00000008
+CREATE_NEW_PROCESS_GROUP = 0x00000200
 
 
 def default_address() -> str:
@@ -43,19 +59,22 @@ def client_address() -> str:
 
 def server_command() -> list[str]:
     """The absolute command that runs this installation's `nst-server` (for the GIMP
-    plug-in's settings and the login service)."""
-    for name in ("nst-server", "nst-server.exe"):
-        beside = Path(sys.executable).with_name(name)
-        if beside.is_file():
-            return [str(beside)]
+    plug-in's settings and the login service): the script pip installed beside this Python
+    (a virtual environment, macOS, Linux) or in its scripts folder (Windows: Scripts\\),
+    else this Python running the package."""
+    folders = [Path(sys.executable).parent, Path(sysconfig.get_path("scripts"))]
+    for folder in folders:
+        for name in ("nst-server", "nst-server.exe"):
+            if (folder / name).is_file():
+                return [str(folder / name)]
     return [sys.executable, "-m", "nst_server"]
 
 
 def state_dir() -> Path:
+    """$NST_STATE_DIR, else this OS's per-user state folder (see the module's docstring)."""
     if os.environ.get("NST_STATE_DIR"):
         return Path(os.environ["NST_STATE_DIR"]).expanduser()
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "neural-style"
+    return Path(platformdirs.user_state_dir(APP_NAME, appauthor=False))
 
 
 def pid_path() -> Path:
@@ -68,6 +87,10 @@ def log_path() -> Path:
 
 def out_path() -> Path:
     return state_dir() / OUT_FILE
+
+
+def lock_path() -> Path:
+    return state_dir() / LOCK_FILE
 
 
 def write_pid_file(path: Path, address: str, log: str | None) -> None:
@@ -96,37 +119,25 @@ def read_pid_file(path: Path | None = None) -> dict | None:
     return record if isinstance(record, dict) and isinstance(record.get("pid"), int) else None
 
 
-def _windows_alive(pid: int) -> bool:
-    """Whether a Windows process runs, without os.kill: on Windows os.kill(pid, 0) does not
-    probe, it terminates the process."""
-    import ctypes
-
-    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
-    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-    if not handle:
-        return False
-    try:
-        code = ctypes.c_ulong()
-        return bool(kernel32.GetExitCodeProcess(handle, ctypes.byref(code))) and code.value == 259
-    finally:
-        kernel32.CloseHandle(handle)
-
-
 def alive(pid: int) -> bool:
-    """True while `pid` is a live (not zombie) nst-server process."""
-    if os.name == "nt":
-        return _windows_alive(pid)
+    """True while `pid` is a live (not zombie) nst-server process that this user can see."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except OSError:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
             return False
-        return True  # no /proc: trust the signal check
-    state = stat.rsplit(")", 1)[-1].split()[0]
-    return state not in ("Z", "X") and (b"nst_server" in cmdline or b"nst-server" in cmdline)
+        command = " ".join(process.cmdline())
+    except psutil.Error:  # gone, a zombie, or another user's process: not our server
+        return False
+    return "nst_server" in command or "nst-server" in command
+
+
+def detached() -> dict:
+    """Popen's arguments that start a process which outlives its starter (the terminal, GIMP):
+    its own session on POSIX; on Windows a process with no console (so no window flashes up)
+    in its own process group (so a Ctrl+C in the starter's console does not reach it)."""
+    if os.name == "nt":
+        return {"creationflags": DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}
 
 
 def health_status(address: str, timeout: float = 2.0) -> str | None:
@@ -152,7 +163,25 @@ def _tail(path: Path, lines: int = 8) -> str:
 
 
 def start(address: str, serve_args: list[str], timeout: float = 120.0, secure: bool = False) -> int:
-    """Start `nst-server serve` detached; return once it answers (0) or failed (1)."""
+    """Start `nst-server serve` detached; return once it answers (0) or failed (1).
+
+    One `start` at a time per state folder: a second one waits for the first (for as long as
+    a start may take) and then finds its server running."""
+    lock = filelock.FileLock(lock_path(), timeout=timeout + 10)
+    lock_path().parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with lock:
+            return _start(address, serve_args, timeout, secure)
+    except filelock.Timeout:
+        print(
+            f"nst-server: error: another `nst-server start` has held {lock_path()} for over "
+            f"{timeout + 10:g} s; wait for it, or run `nst-server status`",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _start(address: str, serve_args: list[str], timeout: float, secure: bool) -> int:
     pid_file, log_file, out_file = pid_path(), log_path(), out_path()
     record = read_pid_file(pid_file)
     if record is not None:
@@ -167,7 +196,6 @@ def start(address: str, serve_args: list[str], timeout: float = 120.0, secure: b
             )
             return 1
         pid_file.unlink(missing_ok=True)
-    pid_file.parent.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable,
         "-m",
@@ -181,20 +209,15 @@ def start(address: str, serve_args: list[str], timeout: float = 120.0, secure: b
         str(log_file),
         *serve_args,
     ]
-    out = open(out_file, "wb")  # noqa: SIM115 - handed to the child
-    try:
+    with open(out_file, "wb") as out:  # the child keeps its own handle
         proc = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # POSIX: not killed with the terminal or GIMP
-            creationflags=getattr(subprocess, "DETACHED_PROCESS", 0)
-            | getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),  # the same on Windows
-            close_fds=True,
+            close_fds=True,  # on Windows too: the child inherits its standard handles only
+            **detached(),
         )
-    finally:
-        out.close()
     started = time.monotonic()
     while True:
         code = proc.poll()
@@ -267,8 +290,22 @@ def status() -> int:
     return 0
 
 
+def _end(pid: int, *, force: bool) -> None:
+    """psutil's terminate (force: kill) to a process that may have ended meanwhile."""
+    try:
+        process = psutil.Process(pid)
+        if force:
+            process.kill()
+        else:
+            process.terminate()
+    except psutil.NoSuchProcess:
+        pass
+
+
 def stop(timeout: float = 30.0) -> int:
-    """Stop the daemon gracefully (SIGTERM: jobs are cancelled, files removed)."""
+    """Stop the daemon: psutil's terminate, which is SIGTERM on POSIX (the server cancels its
+    jobs and removes its files) and TerminateProcess on Windows (at once: Windows has no signal
+    a detached process can catch); then kill, if it has not stopped within `timeout`."""
     pid_file = pid_path()
     record = read_pid_file(pid_file)
     if record is None or not alive(record["pid"]):
@@ -276,12 +313,12 @@ def stop(timeout: float = 30.0) -> int:
         print("nst-server is not running")
         return 0
     pid = record["pid"]
-    os.kill(pid, signal.SIGTERM)
+    _end(pid, force=False)
     deadline = time.monotonic() + timeout
-    while alive(pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:  # a zombie counts as stopped
         time.sleep(0.1)
     if alive(pid):
-        os.kill(pid, signal.SIGKILL)
+        _end(pid, force=True)
         pid_file.unlink(missing_ok=True)
         print(f"nst-server (pid {pid}) did not stop within {timeout:g} s; killed it")
         return 1

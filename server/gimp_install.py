@@ -16,12 +16,21 @@ Where GIMP 3 keeps a user's plug-ins: a config folder per minor version (3.0, 3.
   Flatpak   ~/.var/app/org.gimp.GIMP/config/GIMP/3.x
   Windows   %APPDATA%\\GIMP\\3.x
   macOS     ~/Library/Application Support/GIMP/3.x
-or $GIMP3_DIRECTORY for every version when it is set. find_installations() lists every
-existing 3.x folder, and every GIMP 3 found on the machine whose folder does not exist yet
-(its program on PATH or in the usual install places). GIMP makes its folder itself on its
-first start, copying the previous version's settings into it; a folder made by anyone else
-would stop that copy, so for a GIMP that never ran the installer starts its console program
-once (`-i --quit`) to let it make the folder, and when it cannot, says to start GIMP once.
+or $GIMP3_DIRECTORY for every version when it is set. These are GIMP's own rules (GLib's user
+config folder), written out here rather than asked of platformdirs so that a test can stand in
+another machine's environment and home. find_installations() lists every existing 3.x
+folder, and every GIMP 3 found on the machine whose folder does not exist yet (its program on
+PATH or in the usual install places). GIMP makes its folder itself on its first start, copying
+the previous version's settings into it; a folder made by anyone else would stop that copy, so
+for a GIMP that never ran the installer starts its console program once (`-i --quit`) to let
+it make the folder, and when it cannot, says to start GIMP once.
+
+What runs the plug-in: GIMP's interpreters file maps its `#!/usr/bin/env python3` (and any
+`.py`) to a Python: the system's on Linux, the runtime's in the Flatpak, and on Windows the one
+GIMP's installer bundles (bin\\pythonw.exe beside gimp-3.x.exe, written into
+lib\\gimp\\3.0\\interpreters\\pygimp_win.interp). A Windows GIMP installed without its Python
+component has none and cannot run any Python plug-in: the installer says so. Only the standard
+library and vendor.zip's pure-Python packages are needed, so any of them runs it.
 """
 
 from __future__ import annotations
@@ -82,6 +91,10 @@ class GimpInstallation:
     found_by: list[str] = field(default_factory=list)
     # argv that runs this GIMP headless (`-i --quit` is added), to let it make its folder
     console: list[str] | None = None
+    # Windows: the Python GIMP bundles and runs Python plug-ins in, where its program was found
+    python: Path | None = None
+    # Windows: GIMP's program was found, but no Python beside it (installed without one)
+    python_missing: bool = False
 
     @property
     def sandboxed(self) -> bool:
@@ -166,6 +179,15 @@ def _linux(plan, env: Mapping[str, str], home: Path, roots: Path) -> None:
                 _add(plan, "flatpak", version, flatpak_config / version, str(program), command)
 
 
+def _bundled_python(binaries: Path) -> Path | None:
+    """The Python a Windows GIMP runs plug-ins in: pythonw.exe (no console window) where its
+    installer put one, else python.exe (development builds bundle only that)."""
+    for name in ("pythonw.exe", "python.exe"):
+        if (binaries / name).is_file():
+            return binaries / name
+    return None
+
+
 def _windows(plan, env: Mapping[str, str], home: Path) -> None:
     appdata = Path(env.get("APPDATA") or home / "AppData" / "Roaming")
     for version, folder in _version_folders(appdata / "GIMP").items():
@@ -176,15 +198,12 @@ def _windows(plan, env: Mapping[str, str], home: Path) -> None:
         installs += Path(place).glob("GIMP 3*/bin")
         installs += Path(place).glob("Programs/GIMP 3*/bin")
     for binaries in sorted(set(installs)):
+        python = _bundled_python(binaries)
         for version, program in _programs_on_path(str(binaries)).items():
-            _add(
-                plan,
-                "windows",
-                version,
-                appdata / "GIMP" / version,
-                str(program),
-                _console_beside(program),
-            )
+            folder = appdata / "GIMP" / version
+            _add(plan, "windows", version, folder, str(program), _console_beside(program))
+            plan[folder].python = plan[folder].python or python
+            plan[folder].python_missing = plan[folder].python is None
 
 
 def _macos(plan, home: Path, roots: Path) -> None:
@@ -353,7 +372,13 @@ def install(
         if dest.exists():
             old = plugins / f".{PLUGIN_NAME}-old"
             shutil.rmtree(old, ignore_errors=True)
-            dest.rename(old)
+            try:  # Windows refuses while a running plug-in holds a file in it open
+                dest.rename(old)
+            except OSError as exc:
+                raise InstallError(
+                    f"cannot replace {dest} ({exc.strerror or exc}); close GIMP and run "
+                    "`nst-server install-gimp-plugin` again"
+                ) from None
             staging.rename(dest)
             shutil.rmtree(old, ignore_errors=True)
         else:
@@ -416,6 +441,16 @@ def install_everywhere(
             log(f"  failed: {exc}")
             problems.append(f"{installation.title()}: {exc}")
             continue
+        if installation.python is not None:
+            log(f"  GIMP runs it in its own Python: {installation.python}")
+        if installation.python_missing:
+            problem = (
+                f"GIMP {installation.version} has no Python of its own (no pythonw.exe beside "
+                f"{installation.console[0] if installation.console else 'its program'}), so it "
+                "cannot run Python plug-ins; run GIMP's installer again and include Python"
+            )
+            log(f"  {problem}")
+            problems.append(problem)
         for line in server_advice(installation):
             log(line)
     return done, problems
@@ -450,6 +485,10 @@ def run_from_args(args: argparse.Namespace) -> int:
     if args.list or not installations:
         for installation in installations:
             print(f"{installation.title()}, found by {'; '.join(installation.found_by)}")
+            if installation.python is not None:
+                print(f"  runs Python plug-ins in its own Python: {installation.python}")
+            if installation.python_missing:
+                print("  has no Python of its own: it cannot run Python plug-ins")
         for folder in older_gimps():
             print(f"GIMP {folder.name} ({folder}): GIMP 2 has no Python 3 plug-ins; skipped")
         if not installations:

@@ -16,17 +16,21 @@ import os
 import threading
 from pathlib import Path
 
+import platformdirs
+
 from nst_engine import gallery
 
 MODEL_SUFFIX = ".nstmodel"
 
 
 def default_folder() -> Path:
-    """$NST_MODELS, else $XDG_DATA_HOME/neural-style/models (~/.local/share/...)."""
+    """$NST_MODELS, else "models" in this OS's per-user data folder for "neural-style", as
+    platformdirs names it: $XDG_DATA_HOME/neural-style/models (~/.local/share/...) on Linux,
+    %LOCALAPPDATA%\\neural-style\\models on Windows, ~/Library/Application
+    Support/neural-style/models on macOS."""
     if os.environ.get("NST_MODELS"):
         return Path(os.environ["NST_MODELS"]).expanduser()
-    data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return data / "neural-style" / "models"
+    return Path(platformdirs.user_data_dir("neural-style", appauthor=False)) / "models"
 
 
 class StyleLibrary:

@@ -44,6 +44,9 @@ TRANSPORT_ENVIRONMENT = {
     "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION": "python",
     "MULTIDICT_NO_EXTENSIONS": "1",
 }
+# Windows's process creation flag (winbase.h) for a console program run without a window;
+# spelled out because the subprocess module defines it only on Windows.
+CREATE_NO_WINDOW = 0x08000000
 
 
 class PluginError(Exception):
@@ -323,19 +326,29 @@ def server_command(settings: dict) -> tuple[list[str] | None, str | None]:
 
 
 def start_server(address: str, settings: dict, *, flatpak: bool | None = None) -> str | None:
-    """Try `nst-server start`; None on success, else why it could not (a sentence part)."""
+    """Try `nst-server start`; None on success, else why it could not (a sentence part).
+
+    The command is an argument list, never a shell line, so no quoting differs between
+    systems. On Windows GIMP runs plug-ins in its windowless pythonw.exe, and a console
+    program started from there opens a console window: CREATE_NO_WINDOW gives it a hidden
+    one. The server runs in the user's own Python: GIMP's PYTHONHOME and PYTHONPATH (set for
+    GIMP's bundled Python) would make it load GIMP's library instead, so they are left out."""
     if in_flatpak() if flatpak is None else flatpak:
         return "GIMP runs in a Flatpak sandbox, which cannot start programs on this computer"
     command, why_not = server_command(settings)
     if command is None:
         return why_not
+    environment = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH")}
     try:
         proc = subprocess.run(
             [*command, "start", "--address", address],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
+            errors="replace",
+            env=environment,
             timeout=float(settings.get("start_timeout", 120)),
+            creationflags=CREATE_NO_WINDOW if os.name == "nt" else 0,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"running {command[0]} start failed: {exc}"
