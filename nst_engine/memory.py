@@ -66,6 +66,13 @@ def free_ram_bytes() -> int:
     return int(psutil.virtual_memory().available)
 
 
+def total_ram_bytes() -> int:
+    """All of the machine's RAM (psutil), what an Apple GPU shares with the CPU."""
+    import psutil
+
+    return int(psutil.virtual_memory().total)
+
+
 def usable_bytes(device: torch.device) -> int:
     return int(available_bytes(device) * USABLE_SHARE)
 

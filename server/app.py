@@ -158,6 +158,11 @@ def static_info(device: str, extractor: str = "vgg19") -> dict[str, Any]:
     if device.startswith("cuda"):
         props = torch.cuda.get_device_properties(torch.device(device))
         gpu_name, gpu_memory = props.name, int(props.total_memory)
+    elif device == "mps":  # unified memory: the Apple GPU shares the machine's RAM
+        from nst_engine.devices import device_name
+        from nst_engine.memory import total_ram_bytes
+
+        gpu_name, gpu_memory = device_name(torch.device("mps")), total_ram_bytes()
     weights = extractor
     if extractor == "vgg19":
         from nst_engine import features
