@@ -465,7 +465,7 @@ def run_job(
     cancel: Deadline,
     start=start_server,
 ):
-    """Run `request` on the server at `address` and return the StyleResult.
+    """Run `request` on the server at `address` and return the JobResult.
 
     Starts the server once when nothing answers (`start`, or the reason it cannot), and turns
     every error of the client into a PluginError with what to do."""
