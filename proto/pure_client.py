@@ -25,6 +25,7 @@ from grpclib.config import Configuration
 from grpclib.exceptions import GRPCError, StreamTerminatedError
 
 from .job import (
+    OPTION_TYPES,
     ClientBase,
     ClientError,
     GalleryPainting,
@@ -192,6 +193,7 @@ async def _settle(tasks) -> None:
 
 
 __all__ = [
+    "OPTION_TYPES",
     "ClientError",
     "GalleryPainting",
     "JobCancelled",
