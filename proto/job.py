@@ -9,12 +9,8 @@
 Pixels: width*height*channels samples of sample_type "u8", "u16" or "f32" (little-endian),
 rows top to bottom, channels interleaved. Mask: None, or width*height bytes, one u8 per
 pixel: 0 keeps the pixel exactly, 255 styles it fully, values between blend (a feathered
-selection). Options (all optional): method ("proposed" | "gatys"), strength (0..1), size
-(the working size: the long side the optimisation runs at; the result is full size),
-quality ("draft" | "normal" | "high"), style_scale (the stroke size, 0.25..4),
-full_resolution ("auto" | "detail" | "refine"), preserve_color (bool), seed (int >= 0),
-iterations (int >= 1), pooling ("avg" | "max"), preview_max_side (int: ask for preview
-events), preview_interval (seconds between previews).
+selection). Options (all optional): the fields of the Options message of nst/v1/style.proto
+by name (OPTION_FIELDS), each described there; preview_max_side asks for preview events.
 A request names either style images or `model`, a trained network of the server's style
 library (ListModels); then of the options only size and preserve_color apply.
 
@@ -49,13 +45,17 @@ _PYTHON_TYPES = {
     FieldDescriptor.CPPTYPE_DOUBLE: float,
     FieldDescriptor.CPPTYPE_FLOAT: float,
     FieldDescriptor.CPPTYPE_BOOL: bool,
+    FieldDescriptor.CPPTYPE_INT32: int,
+    FieldDescriptor.CPPTYPE_INT64: int,
     FieldDescriptor.CPPTYPE_UINT32: int,
     FieldDescriptor.CPPTYPE_UINT64: int,
 }
+_UNSIGNED = (FieldDescriptor.CPPTYPE_UINT32, FieldDescriptor.CPPTYPE_UINT64)
 OPTION_TYPES: dict[str, type] = {
     f.name: _PYTHON_TYPES[f.cpp_type] for f in pb.Options.DESCRIPTOR.fields
 }
 OPTION_FIELDS = tuple(OPTION_TYPES)
+COUNT_OPTIONS = tuple(f.name for f in pb.Options.DESCRIPTOR.fields if f.cpp_type in _UNSIGNED)
 PROGRESS_FIELDS = tuple(f.name for f in pb.ProgressEvent.DESCRIPTOR.fields)
 
 
@@ -198,7 +198,7 @@ def option_message(options: Mapping[str, Any] | None) -> pb.Options:
         if value is None:
             continue
         value = OPTION_TYPES[name](value)
-        if OPTION_TYPES[name] is int and value < 0:  # every count of the contract is unsigned
+        if name in COUNT_OPTIONS and value < 0:
             raise ValueError(f"option {name} must not be negative, got {value}")
         setattr(message, name, value)
     return message
