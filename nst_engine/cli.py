@@ -178,6 +178,14 @@ def _bench_parser(commands) -> argparse.ArgumentParser:
         metavar="DIR",
         help="photographs to train missing fast networks on (default: the pairs' contents)",
     )
+    _add_other_bench_runs(b)
+    b.add_argument("-o", "--out", type=Path, default=Path("bench-results"))
+    b.set_defaults(run=cmd_bench)
+    return b
+
+
+def _add_other_bench_runs(b: argparse.ArgumentParser) -> None:
+    """The runs `nst bench` makes instead of its table: the frontier, and whole photographs."""
     b.add_argument(
         "--frontier",
         action="store_true",
@@ -206,9 +214,6 @@ def _bench_parser(commands) -> argparse.ArgumentParser:
         default=["normal"],
         help="qualities for --photos (default normal)",
     )
-    b.add_argument("-o", "--out", type=Path, default=Path("bench-results"))
-    b.set_defaults(run=cmd_bench)
-    return b
 
 
 def _train_style_parser(commands) -> argparse.ArgumentParser:
