@@ -1,4 +1,7 @@
-"""The `nst` command line: stylize, evaluate (and, as they land, bench and train-style).
+"""The `nst` command line: stylize, styles, evaluate, bench and train-style.
+
+`nst stylize` prepares its job once (nst_engine.prepared) and runs it here, or hands it to
+the runner that nst_server.frontend passes in for `--server`.
 
 Every expected failure ends in one line on stderr and a non-zero exit, never a traceback.
 """
@@ -19,7 +22,8 @@ import numpy as np
 from tqdm import tqdm
 
 from . import __version__, gallery
-from .errors import Cancelled, InputError, NSTError
+from .errors import Cancelled, NSTError
+from .fast import TrainOptions
 from .images import (
     as_array,
     fit_long_side,
@@ -34,37 +38,9 @@ from .images import (
     to_numpy,
     to_tensor,
 )
-from .options import (
-    DEFAULT_MAX_PIXELS,
-    FULL_RESOLUTION,
-    METHODS,
-    QUALITY_PRESETS,
-    WORK_SIDES,
-    Progress,
-    StyleOptions,
-    check_strength,
-)
-
-
-def _strength(text: str) -> float:
-    try:
-        value = float(text)
-        check_strength(value)
-    except ValueError as exc:  # InputError is a ValueError too
-        raise argparse.ArgumentTypeError(
-            str(exc) if isinstance(exc, NSTError) else f"strength must be a number, got {text!r}"
-        ) from None
-    return value
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
-    return value
+from .option_arguments import add_style_options, positive, strength, style_options
+from .options import QUALITY_PRESETS, Progress
+from .prepared import PreparedJob, prepare_job, run_here
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,7 +49,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nst", description="Neural style transfer.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    parser.commands = {
+        "stylize": _stylize_parser(commands),
+        "styles": _styles_parser(commands),
+        "evaluate": _evaluate_parser(commands),
+        "bench": _bench_parser(commands),
+        "train-style": _train_style_parser(commands),
+    }
+    return parser
 
+
+def _stylize_parser(commands) -> argparse.ArgumentParser:
     p = commands.add_parser(
         "stylize", help="paint CONTENT in the style of STYLE, or with a trained --model"
     )
@@ -93,80 +79,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--size",
-        type=_positive,
+        dest="output_size",
+        metavar="SIZE",
+        type=positive,
         help="long side of the output in pixels (default: the content's own size)",
     )
-    p.add_argument(
-        "--work-size",
-        type=_positive,
-        metavar="PIXELS",
-        help="long side the optimisation runs at (default by quality: "
-        + ", ".join(f"{q} {side}" for q, side in WORK_SIDES.items())
-        + "); the output keeps its full size either way",
-    )
-    p.add_argument(
-        "--style-scale",
-        type=float,
-        default=1.0,
-        metavar="S",
-        help="stroke size: the style matched at S times the output's size; 0.5 paints "
-        "strokes half as large, 2 twice as large (default 1, from 0.25 to 4)",
-    )
-    p.add_argument(
-        "--full-resolution",
-        choices=FULL_RESOLUTION,
-        default="auto",
-        help="how the full-size output is made from the working size: detail (the "
-        "photograph's finer detail put back), refine (then a few iterations at full size, in "
-        "tiles), auto (refine at --quality high, else detail)",
-    )
-    p.add_argument("--method", choices=METHODS, default="proposed")
-    p.add_argument(
-        "--strength",
-        type=_strength,
-        default=0.5,
-        help="0 keeps the content, 1 lets the style take over (default 0.5)",
-    )
-    p.add_argument("--quality", choices=QUALITY_PRESETS, default="normal")
     p.add_argument(
         "--mask",
         type=Path,
         help="greyscale image, same size as CONTENT: white is styled, black is kept exactly",
     )
-    p.add_argument(
-        "--preserve-color",
-        action="store_true",
-        help="keep the content's colours, take the style's texture",
-    )
-    p.add_argument(
-        "--style-weights",
-        type=float,
-        nargs="+",
-        metavar="W",
-        help="blend weights, one per style image",
-    )
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--iterations", type=_positive, help="total iterations (default: preset)")
-    p.add_argument(
-        "--extractor",
-        default="vgg19",
-        help="vgg19 (embedded, offline), vgg19-torchvision, resnet50, or a .pth file",
-    )
-    p.add_argument("--pooling", choices=("avg", "max"), default=StyleOptions().pooling)
-    p.add_argument(
-        "--max-pixels",
-        type=_positive,
-        default=DEFAULT_MAX_PIXELS,
-        help="the largest image read, width x height of the file as given (before --size); "
-        "checked in its header before anything is decoded (default %(default)s)",
-    )
+    add_style_options(p)
     p.set_defaults(run=cmd_stylize)
+    return p
 
+
+def _styles_parser(commands) -> argparse.ArgumentParser:
     g = commands.add_parser("styles", help="list the style gallery: paintings that STYLE can name")
     g.add_argument("--json", action="store_true", help="print one JSON list")
     g.set_defaults(run=cmd_styles)
+    return g
 
+
+def _evaluate_parser(commands) -> argparse.ArgumentParser:
     e = commands.add_parser(
         "evaluate",
         help="SSIM to the content and Gram difference to the style (docs: nst_engine/metrics.py)",
@@ -176,7 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("output", type=Path)
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.set_defaults(run=cmd_evaluate)
+    return e
 
+
+def _bench_parser(commands) -> argparse.ArgumentParser:
     b = commands.add_parser(
         "bench",
         help="the paper's evaluation: SSIM, GMD, runtime and memory per method, side by side",
@@ -187,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CONTENT:STYLE",
         help="content/style pairs (default: the example images)",
     )
-    b.add_argument("--sizes", type=_positive, nargs="+", help="square sizes (default 256 1024)")
+    b.add_argument("--sizes", type=positive, nargs="+", help="square sizes (default 256 1024)")
     b.add_argument(
         "--methods",
         nargs="+",
@@ -196,15 +134,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="fast: a trained network per style (see --fast-models)",
     )
     b.add_argument("--device", default="auto")
-    b.add_argument("--repeats", type=_positive, default=3)
+    b.add_argument("--repeats", type=positive, default=3)
     b.add_argument(
         "--iterations",
-        type=_positive,
+        type=positive,
         help="override every method's iteration budget (default: their presets)",
     )
     b.add_argument(
         "--curve-size",
-        type=_positive,
+        type=positive,
         help="size of the SSIM/GMD-against-strength curve (default: smallest size)",
     )
     b.add_argument("--no-curve", action="store_true", help="skip the strength curve")
@@ -216,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument(
         "--speed-sizes",
-        type=_positive,
+        type=positive,
         nargs="+",
         metavar="N",
         help="sizes timed for proposed alone (default: 512 with --quick on the CPU, else none)",
@@ -229,10 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
         "ones are trained to (default: OUT/models)",
     )
     b.add_argument(
-        "--fast-steps", type=_positive, help="training steps of a missing network (2000; quick 300)"
+        "--fast-steps", type=positive, help="training steps of a missing network (2000; quick 300)"
     )
     b.add_argument(
-        "--fast-size", type=_positive, help="training crop side of a missing network (256; 128)"
+        "--fast-size", type=positive, help="training crop side of a missing network (256; 128)"
     )
     b.add_argument(
         "--train-images",
@@ -240,6 +178,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="photographs to train missing fast networks on (default: the pairs' contents)",
     )
+    _add_other_bench_runs(b)
+    b.add_argument("-o", "--out", type=Path, default=Path("bench-results"))
+    b.set_defaults(run=cmd_bench)
+    return b
+
+
+def _add_other_bench_runs(b: argparse.ArgumentParser) -> None:
+    """The runs `nst bench` makes instead of its table: the frontier, and whole photographs."""
     b.add_argument(
         "--frontier",
         action="store_true",
@@ -268,9 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=["normal"],
         help="qualities for --photos (default normal)",
     )
-    b.add_argument("-o", "--out", type=Path, default=Path("bench-results"))
-    b.set_defaults(run=cmd_bench)
 
+
+def _train_style_parser(commands) -> argparse.ArgumentParser:
+    defaults = TrainOptions()
     t = commands.add_parser(
         "train-style",
         help="train a fast-mode style network on a folder of photographs",
@@ -278,33 +225,48 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("style", type=Path, metavar="STYLE")
     t.add_argument("--images", type=Path, required=True, help="folder of training photographs")
     t.add_argument("-o", "--output", type=Path, required=True, help="model file (.nstmodel)")
-    t.add_argument("--size", type=_positive, default=256, help="training crop side (256)")
+    t.add_argument(
+        "--size", type=positive, default=defaults.size, help="training crop side (%(default)s)"
+    )
     t.add_argument(
         "--scale",
         type=int,
-        default=0,
+        default=defaults.scale,
         help="the photographs' short side before cropping (default: --size); the strokes "
         "are sized for images of about this many pixels",
     )
-    t.add_argument("--steps", type=_positive, default=2000, help="training steps (2000)")
-    t.add_argument("--batch-size", type=_positive, default=4, help="images per step (4)")
+    t.add_argument(
+        "--steps", type=positive, default=defaults.steps, help="training steps (%(default)s)"
+    )
+    t.add_argument(
+        "--batch-size",
+        type=positive,
+        default=defaults.batch_size,
+        help="images per step (%(default)s)",
+    )
     t.add_argument(
         "--strength",
-        type=_strength,
-        default=0.5,
-        help="0 keeps the content, 1 lets the style take over; as for stylize (0.5)",
+        type=strength,
+        default=defaults.strength,
+        help="0 keeps the content, 1 lets the style take over; as for stylize (%(default)s)",
     )
-    t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (0.001)")
-    t.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--lr", type=float, default=defaults.lr, help="Adam learning rate (%(default)s)")
+    t.add_argument(
+        "--device",
+        default=defaults.device,
+        help="auto, cpu, cuda, cuda:N or mps (default %(default)s)",
+    )
+    t.add_argument("--seed", type=int, default=defaults.seed)
     t.add_argument(
         "--checkpoint-every",
         type=int,
-        default=100,
+        default=defaults.checkpoint_every,
         metavar="N",
-        help="save a checkpoint every N steps, 0 for never (100)",
+        help="save a checkpoint every N steps, 0 for never (%(default)s)",
     )
-    t.add_argument("--width", type=_positive, default=32, help="network width (32)")
+    t.add_argument(
+        "--width", type=positive, default=defaults.width, help="network width (%(default)s)"
+    )
     t.add_argument(
         "--no-palette",
         dest="palette",
@@ -314,8 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--name", help="the style's name (default: the style file's name)")
     t.set_defaults(run=cmd_train_style)
-    parser.commands = {"stylize": p, "evaluate": e, "bench": b, "train-style": t}
-    return parser
+    return t
 
 
 def _check_output(path: Path) -> None:
@@ -388,87 +349,49 @@ class ProgressBar:
             self.bar.close()
 
 
-# What runs a job somewhere else: (args, content, mask, options, progress) -> (image, stats).
-# The engine imports no transport; nst_server.frontend hands one in for `--server`.
+# What runs a prepared job somewhere else: (args, job, progress) -> (image, stats). The engine
+# imports no transport; nst_server.frontend hands one in for `--server`.
 RemoteRun = Callable[
-    [argparse.Namespace, np.ndarray, np.ndarray | None, StyleOptions, Callable[[Progress], None]],
-    tuple[np.ndarray, dict],
+    [argparse.Namespace, PreparedJob, Callable[[Progress], None]], tuple[np.ndarray, dict]
 ]
 
 
 def cmd_stylize(args: argparse.Namespace, remote: RemoteRun | None = None) -> int:
-    _check_output(args.output)
-    if args.styles and args.model is not None:
-        raise NSTError("give one or more STYLE images or --model MODEL, not both")
-    if not args.styles and args.model is None:
-        raise NSTError("give a STYLE image after the content (or a trained --model MODEL)")
-    model = None
-    if args.model is not None and remote is None:
-        from .fast import load_model
-
-        model = load_model(Path(args.model))
-    content = load_image(args.content, args.max_pixels)
-    _warn_losses(args.output, content)
-    styles = [load_style(path, args.max_pixels) for path in args.styles]
-    mask = None
-    if args.mask is not None:
-        mask = mask_array(load_image(args.mask, args.max_pixels)[:, :, 0], *content.shape[:2])
-    options = StyleOptions(
-        method=args.method,
-        strength=args.strength,
-        quality=args.quality,
-        preserve_color=args.preserve_color,
-        style_weights=tuple(args.style_weights) if args.style_weights else None,
-        device=args.device,
-        seed=args.seed,
-        iterations=args.iterations,
-        extractor=args.extractor,
-        pooling=args.pooling,
-        max_pixels=args.max_pixels,
-        size=args.work_size,
-        style_scale=args.style_scale,
-        full_resolution=args.full_resolution,
-    )
-    options.validate()
-    content = as_array(content, str(args.content))
-    if args.size is not None:
-        content = _resized(content, args.size)
-        if mask is not None:
-            mask = _resized(mask[:, :, None], args.size)[:, :, 0]
+    job = _prepare(args)
     bar = ProgressBar()
     started = time.perf_counter()
     try:
         if remote is not None:
-            image, stats = remote(args, content, mask, options, bar)
+            image, stats = remote(args, job, bar)
         else:
-            from .api import stylize
-
-            result = stylize(
-                content, styles or None, mask=mask, options=options, progress=bar, model=model
-            )
+            result = run_here(job, bar)
             image, stats = result.image, result.stats
     finally:
         bar.close()
     save_image(args.output, image)
     height, width = image.shape[:2]
     print(
-        f"wrote {args.output} ({width}x{height}, {stats.get('method', options.method)}, "
+        f"wrote {args.output} ({width}x{height}, {stats.get('method', job.options.method)}, "
         f"{stats.get('device', '?')}, {time.perf_counter() - started:.1f}s)"
     )
     return 0
 
 
-def load_style(style: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """A STYLE argument's image: the file, else the gallery's painting of that name."""
-    painting = gallery.resolve(style)
-    if painting is not None:
-        return load_image(painting.read_bytes(), max_pixels, name=f"gallery:{painting.name}")
-    if not style.exists():
-        raise InputError(
-            f"{style}: no such file, and no painting of that name in the gallery "
-            "(`nst styles` lists them)"
-        )
-    return load_image(style, max_pixels)
+def _prepare(args: argparse.Namespace) -> PreparedJob:
+    """The stylize job the arguments describe, read and checked once for either path."""
+    _check_output(args.output)
+    options = style_options(args)
+    content = load_image(args.content, args.max_pixels)
+    _warn_losses(args.output, content)
+    content = as_array(content, str(args.content))
+    mask = None
+    if args.mask is not None:
+        mask = mask_array(load_image(args.mask, args.max_pixels)[:, :, 0], *content.shape[:2])
+    if args.output_size is not None:
+        content = _resized(content, args.output_size)
+        if mask is not None:
+            mask = _resized(mask[:, :, None], args.output_size)[:, :, 0]
+    return prepare_job(content, args.styles, mask, options, args.model or "")
 
 
 def cmd_styles(args: argparse.Namespace) -> int:

@@ -49,7 +49,7 @@ def byte_size(count: int) -> str:
     return f"{count:,} bytes"
 
 
-def _read_bytes(source: Source, max_pixels: int) -> tuple[bytes, str]:
+def read_file(source: Source, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[bytes, str]:
     """The file's bytes, unless the file alone is larger than an image within the limit
     takes decoded (no image format makes a file larger than its pixels)."""
     if isinstance(source, bytes | bytearray):
@@ -193,7 +193,7 @@ def load_image(
 
     The header is checked against `max_pixels` (the file as given, before any resizing)
     before a single pixel is decoded. `name` is what messages call it (default: its path)."""
-    data, default_name = _read_bytes(source, max_pixels)
+    data, default_name = read_file(source, max_pixels)
     name = name or default_name
     header = read_header(data, name, max_pixels)
     try:

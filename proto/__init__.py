@@ -2,7 +2,7 @@
 the clients.
 
     nst_proto.job           what a job is on the wire, with no transport: JobRequest, JobEvent,
-                            StyleResult, ServerInfo, StyleModel and the errors a client raises
+                            JobResult, ServerInfo, StyleModel and the errors a client raises
     nst_proto.client        StyleClient on grpcio (the `nst` command and the server's tools)
     nst_proto.pure_client   the same StyleClient on grpclib, pure Python (the GIMP plug-in)
 

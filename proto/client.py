@@ -40,12 +40,12 @@ from .job import (
     JobEvent,
     JobFailed,
     JobRequest,
+    JobResult,
     ResultReader,
     ServerInfo,
     ServerLost,
     ServerUnavailable,
     StyleModel,
-    StyleResult,
     error_for_status,
     unavailable,
 )
@@ -132,7 +132,7 @@ class StyleClient(ClientBase):
         except grpc.RpcError as exc:
             raise self._error(exc) from None
 
-    def _stylize(self, messages, on_event, cancel, poll_interval) -> StyleResult:
+    def _stylize(self, messages, on_event, cancel, poll_interval) -> JobResult:
         requests = _Requests(messages)
         call = self.stub.Stylize(iter(requests), timeout=self.timeout)
         inbox: queue.Queue = queue.Queue()
@@ -199,5 +199,5 @@ __all__ = [
     "ServerUnavailable",
     "StyleClient",
     "StyleModel",
-    "StyleResult",
+    "JobResult",
 ]

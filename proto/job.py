@@ -9,12 +9,8 @@
 Pixels: width*height*channels samples of sample_type "u8", "u16" or "f32" (little-endian),
 rows top to bottom, channels interleaved. Mask: None, or width*height bytes, one u8 per
 pixel: 0 keeps the pixel exactly, 255 styles it fully, values between blend (a feathered
-selection). Options (all optional): method ("proposed" | "gatys"), strength (0..1), size
-(the working size: the long side the optimisation runs at; the result is full size),
-quality ("draft" | "normal" | "high"), style_scale (the stroke size, 0.25..4),
-full_resolution ("auto" | "detail" | "refine"), preserve_color (bool), seed (int >= 0),
-iterations (int >= 1), pooling ("avg" | "max"), preview_max_side (int: ask for preview
-events), preview_interval (seconds between previews).
+selection). Options (all optional): the fields of the Options message of nst/v1/style.proto
+by name (OPTION_FIELDS), each described there; preview_max_side asks for preview events.
 A request names either style images or `model`, a trained network of the server's style
 library (ListModels); then of the options only size and preserve_color apply.
 
@@ -31,6 +27,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from google.protobuf.descriptor import FieldDescriptor
+
 from . import CHUNK_BYTES, DEFAULT_ADDRESS, START_COMMAND
 from . import style_pb2 as pb
 
@@ -40,11 +38,25 @@ SAMPLE_NAMES = {v: k for k, v in SAMPLE_TYPES.items()}
 SAMPLE_BYTES = {"u8": 1, "u16": 2, "f32": 4}
 # Each sample type as a numpy dtype string: little-endian, as the wire carries samples.
 SAMPLE_DTYPES = {"u8": "<u1", "u16": "<u2", "f32": "<f4"}
-TEXT_OPTIONS = ("method", "quality", "pooling", "full_resolution")
-FLOAT_OPTIONS = ("strength", "preview_interval", "style_scale")
-BOOL_OPTIONS = ("preserve_color",)
-COUNT_OPTIONS = ("size", "seed", "iterations", "preview_max_side")
-OPTION_FIELDS = TEXT_OPTIONS + FLOAT_OPTIONS + BOOL_OPTIONS + COUNT_OPTIONS
+# The contract's fields, read from its descriptor so that a field added to style.proto needs
+# no edit here: each option's Python type, and the progress event's field names.
+_PYTHON_TYPES = {
+    FieldDescriptor.CPPTYPE_STRING: str,
+    FieldDescriptor.CPPTYPE_DOUBLE: float,
+    FieldDescriptor.CPPTYPE_FLOAT: float,
+    FieldDescriptor.CPPTYPE_BOOL: bool,
+    FieldDescriptor.CPPTYPE_INT32: int,
+    FieldDescriptor.CPPTYPE_INT64: int,
+    FieldDescriptor.CPPTYPE_UINT32: int,
+    FieldDescriptor.CPPTYPE_UINT64: int,
+}
+_UNSIGNED = (FieldDescriptor.CPPTYPE_UINT32, FieldDescriptor.CPPTYPE_UINT64)
+OPTION_TYPES: dict[str, type] = {
+    f.name: _PYTHON_TYPES[f.cpp_type] for f in pb.Options.DESCRIPTOR.fields
+}
+OPTION_FIELDS = tuple(OPTION_TYPES)
+COUNT_OPTIONS = tuple(f.name for f in pb.Options.DESCRIPTOR.fields if f.cpp_type in _UNSIGNED)
+PROGRESS_FIELDS = tuple(f.name for f in pb.ProgressEvent.DESCRIPTOR.fields)
 
 
 class ClientError(Exception):
@@ -102,7 +114,7 @@ class JobEvent:
 
 
 @dataclass
-class StyleResult:
+class JobResult:
     """The finished job: pixels in the content's layout, and the engine's figures."""
 
     pixels: bytes
@@ -185,17 +197,10 @@ def option_message(options: Mapping[str, Any] | None) -> pb.Options:
     for name, value in options.items():
         if value is None:
             continue
-        if name in TEXT_OPTIONS:
-            setattr(message, name, str(value))
-        elif name in FLOAT_OPTIONS:
-            setattr(message, name, float(value))
-        elif name in BOOL_OPTIONS:
-            setattr(message, name, bool(value))
-        else:
-            value = int(value)
-            if value < 0:
-                raise ValueError(f"option {name} must not be negative, got {value}")
-            setattr(message, name, value)
+        value = OPTION_TYPES[name](value)
+        if name in COUNT_OPTIONS and value < 0:
+            raise ValueError(f"option {name} must not be negative, got {value}")
+        setattr(message, name, value)
     return message
 
 
@@ -395,7 +400,7 @@ class ClientBase:
         cancel: Callable[[], bool] | None = None,
         *,
         poll_interval: float = 0.1,
-    ) -> StyleResult:
+    ) -> JobResult:
         """Run one job on the server and return its result.
 
         on_event gets every JobEvent and cancel is asked about ten times a second, both in
@@ -407,7 +412,7 @@ class ClientBase:
         messages = request.checked_messages(self.chunk_bytes, cancel)
         return self._stylize(messages, on_event, cancel, poll_interval)
 
-    def _stylize(self, messages, on_event, cancel, poll_interval) -> StyleResult:
+    def _stylize(self, messages, on_event, cancel, poll_interval) -> JobResult:
         raise NotImplementedError
 
 
@@ -421,19 +426,9 @@ def event_from_message(message: pb.StylizeEvent) -> JobEvent | None:
         return JobEvent("started", job_id=s.job_id, device=s.device)
     if kind == "progress":
         p = message.progress
-        return JobEvent(
-            "progress",
-            level=p.level,
-            levels=p.levels,
-            iteration=p.iteration,
-            iterations=p.iterations,
-            step=p.step,
-            total_steps=p.total_steps,
-            fraction=p.fraction,
-            losses=dict(p.losses),
-            elapsed=p.elapsed,
-            eta=p.eta if p.eta > 0 else None,
-        )
+        fields = {name: getattr(p, name) for name in PROGRESS_FIELDS}
+        fields.update(losses=dict(p.losses), eta=p.eta if p.eta > 0 else None)
+        return JobEvent("progress", **fields)
     if kind == "preview":
         v = message.preview
         return JobEvent("preview", preview=v.rgb, preview_width=v.width, preview_height=v.height)
@@ -465,7 +460,7 @@ class ResultReader:
             self.received += len(chunk.data)
         return event_from_message(message)
 
-    def result(self) -> StyleResult:
+    def result(self) -> JobResult:
         """The finished job, once the stream ended well (JobFailed if it is incomplete)."""
         if self.header is None:
             raise JobFailed("the server ended the job without a result", "INTERNAL")
@@ -474,7 +469,7 @@ class ResultReader:
                 f"the server sent {self.received} of {self.header.byte_size} result bytes",
                 "INTERNAL",
             )
-        return StyleResult(
+        return JobResult(
             pixels=b"".join(self.parts),
             width=self.header.width,
             height=self.header.height,

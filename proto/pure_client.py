@@ -25,6 +25,7 @@ from grpclib.config import Configuration
 from grpclib.exceptions import GRPCError, StreamTerminatedError
 
 from .job import (
+    OPTION_TYPES,
     ClientBase,
     ClientError,
     GalleryPainting,
@@ -33,12 +34,12 @@ from .job import (
     JobEvent,
     JobFailed,
     JobRequest,
+    JobResult,
     ResultReader,
     ServerInfo,
     ServerLost,
     ServerUnavailable,
     StyleModel,
-    StyleResult,
     error_for_status,
     lost,
     unavailable,
@@ -120,10 +121,10 @@ class StyleClient(ClientBase):
         finally:
             channel.close()
 
-    def _stylize(self, messages, on_event, cancel, poll_interval) -> StyleResult:
+    def _stylize(self, messages, on_event, cancel, poll_interval) -> JobResult:
         return self._run(self._stylize_async, messages, on_event, cancel, poll_interval)
 
-    async def _stylize_async(self, messages, on_event, cancel, poll_interval) -> StyleResult:
+    async def _stylize_async(self, messages, on_event, cancel, poll_interval) -> JobResult:
         cancelled = cancel or (lambda: False)
         reader = ResultReader()
         channel = self._channel()
@@ -192,6 +193,7 @@ async def _settle(tasks) -> None:
 
 
 __all__ = [
+    "OPTION_TYPES",
     "ClientError",
     "GalleryPainting",
     "JobCancelled",
@@ -204,5 +206,5 @@ __all__ = [
     "ServerUnavailable",
     "StyleClient",
     "StyleModel",
-    "StyleResult",
+    "JobResult",
 ]

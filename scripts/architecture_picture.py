@@ -30,7 +30,7 @@ BOXES = {
             ["nst_engine.cli: stylize, evaluate, bench,", "train-style, run here on the engine;",
              "--server: the job goes to a server"], "#fde9c9"),
     "proto": (0.4, 4.5, 9.2, 1.6, "nst_proto: the contract (nst/v1/style.proto)",
-              ["job.py: JobRequest, JobEvent, StyleResult, errors (no transport)",
+              ["job.py: JobRequest, JobEvent, JobResult, errors (no transport)",
                "pure_client.py: grpclib, pure Python (the plug-in's, from vendor.zip)",
                "client.py: grpcio (the nst command's and the server tools')"], "#dbe8fb"),
     "server": (0.4, 2.2, 9.2, 1.8, "nst_server: the daemon (nst-server)",

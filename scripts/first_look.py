@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from nst_proto.job import JobCancelled, JobRequest
+from nst_proto.job import OPTION_TYPES, JobCancelled, JobRequest
 from nst_proto.pure_client import StyleClient as PureClient
 from PIL import Image
 
@@ -64,10 +64,8 @@ def main() -> int:
     photo = photo.resize((round(photo.width * scale), round(photo.height * scale)))
     style = (EXAMPLES / "starry_night.jpg").read_bytes()
     core = plugin_core()
-    options = core.job_options(
-        method="proposed", strength=0.5, quality=args.quality, preserve_color=False, seed=0,
-        size=0, iterations=0, long_side=max(photo.size),
-    )  # fmt: skip
+    dialog = {"method": "proposed", "strength": 0.5, "quality": args.quality, "seed": 0}
+    options = core.job_options(dialog, OPTION_TYPES, long_side=max(photo.size))
     request = JobRequest(
         np.asarray(photo).tobytes(), photo.width, photo.height, 3, "u8",
         styles=[(style, 1.0)], options=options,

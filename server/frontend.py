@@ -32,12 +32,10 @@ def _stylize(args: argparse.Namespace) -> int:
     return engine_cli.cmd_stylize(args, remote=_on_server)
 
 
-def _on_server(args, content, mask, options, progress):
+def _on_server(args, job, progress):
     from .remote import stylize_remote
 
-    return stylize_remote(
-        args.server, content, args.styles, mask, options, progress, model=args.model or ""
-    )
+    return stylize_remote(args.server, job, progress)
 
 
 def main(argv: list[str] | None = None) -> int:

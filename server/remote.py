@@ -1,24 +1,25 @@
-"""Running an engine-style job on a server: what `nst stylize --server ADDRESS` calls.
+"""Running a prepared job on a server: what `nst stylize --server ADDRESS` calls.
 
+    from nst_engine.prepared import prepare_job
     from nst_server.remote import stylize_remote
-    image, stats = stylize_remote(address, content, style_paths, mask, options, progress)
-    image, stats = stylize_remote(address, content, [], mask, options, model="starry")
+    image, stats = stylize_remote(address, prepare_job(content, style_paths, mask, options))
+    image, stats = stylize_remote(address, prepare_job(content, [], mask, options, "starry"))
 
-It takes and returns what the local path does (arrays, nst_engine.StyleOptions, a callback of
-nst_engine.Progress) and raises the engine's errors (InputError, NSTError, Cancelled), so the
-CLI handles both paths alike.
+It takes what the local path takes (a nst_engine.prepared.PreparedJob: styles read once, their
+file bytes sent as read; a callback of nst_engine.Progress), returns what it returns, and
+raises the engine's errors (InputError, NSTError, Cancelled), so the CLI handles both paths
+alike.
 """
 
 from __future__ import annotations
 
-import io
-import os
-from collections.abc import Callable, Sequence
-from pathlib import Path
+import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 from nst_proto.client import StyleClient
 from nst_proto.job import (
+    OPTION_FIELDS,
     SAMPLE_DTYPES,
     ClientError,
     JobCancelled,
@@ -27,59 +28,35 @@ from nst_proto.job import (
     JobRequest,
 )
 
-from nst_engine import gallery
 from nst_engine.errors import Cancelled, InputError, NSTError
-from nst_engine.images import from_float, mask_array, split_channels
+from nst_engine.images import from_float
 from nst_engine.options import Progress, StyleOptions
+from nst_engine.prepared import PreparedJob
 
 from .daemon import client_address
 from .wire import SAMPLE_OF_DTYPE
 
-
-def _style_bytes(style: str | os.PathLike | bytes | np.ndarray) -> tuple[bytes | str, str]:
-    """(what the wire carries, a name for logs): files travel as they are, arrays as 8-bit
-    PNG, and a gallery painting as its name (JobRequest.styles)."""
-    if isinstance(style, bytes | bytearray):
-        return bytes(style), "style"
-    if isinstance(style, np.ndarray):
-        from PIL import Image
-
-        rgb, _ = split_channels(style)
-        buffer = io.BytesIO()
-        Image.fromarray(from_float(rgb, np.uint8)).save(buffer, format="PNG")
-        return buffer.getvalue(), "array"
-    painting = gallery.resolve(style)
-    if painting is not None:  # the server has the gallery too: named, not sent
-        return painting.name, f"gallery:{painting.name}"
-    path = Path(style)
-    try:
-        return path.read_bytes(), path.name
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read it ({exc.strerror or exc})") from None
-
-
-def _mask_bytes(mask: np.ndarray | None, height: int, width: int) -> bytes | None:
-    """The mask as width*height u8 (0 keeps, 255 styles fully)."""
-    if mask is None:
-        return None
-    return from_float(mask_array(mask, height, width), np.uint8).tobytes()
+# The StyleOptions fields the contract carries, by name (device, extractor and max_pixels
+# are the server's own); read from both, so a new option needs no edit here.
+_WIRE_OPTIONS = tuple(f.name for f in dataclasses.fields(StyleOptions) if f.name in OPTION_FIELDS)
+# The engine Progress fields a JobEvent has under the same name; `done` is its fraction.
+_PROGRESS_COPIED = tuple(
+    f.name
+    for f in dataclasses.fields(Progress)
+    if f.init and f.name in {g.name for g in dataclasses.fields(JobEvent)}
+)
 
 
 def options_dict(options: StyleOptions) -> dict:
-    """The StyleOptions fields the wire carries (device, extractor and max_pixels are the
-    server's own)."""
-    return {
-        "method": options.method,
-        "strength": options.strength,
-        "size": options.size,
-        "quality": options.quality,
-        "preserve_color": options.preserve_color,
-        "seed": options.seed,
-        "iterations": options.iterations,
-        "pooling": options.pooling,
-        "style_scale": options.style_scale,
-        "full_resolution": options.full_resolution,
-    }
+    """The StyleOptions fields the wire carries, as JobRequest.options takes them."""
+    return {name: getattr(options, name) for name in _WIRE_OPTIONS}
+
+
+def _progress(event: JobEvent) -> Progress:
+    """A progress event as the engine's Progress."""
+    return Progress(
+        **{name: getattr(event, name) for name in _PROGRESS_COPIED}, done=event.fraction
+    )
 
 
 def _number(text: str):
@@ -93,51 +70,26 @@ def _number(text: str):
 
 def stylize_remote(
     address: str,
-    content: np.ndarray,
-    styles: Sequence[str | os.PathLike | bytes | np.ndarray],
-    mask: np.ndarray | None,
-    options: StyleOptions,
+    job: PreparedJob,
     progress: Callable[[Progress], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     *,
     timeout: float | None = None,
     token: str | None = None,
     root_certificates: bytes | None = None,
-    model: str = "",
 ) -> tuple[np.ndarray, dict]:
-    """Run one job on the server at `address` (empty: the running daemon's, see
+    """Run the job on the server at `address` (empty: the running daemon's, see
     daemon.client_address); return (image, stats) like the local engine.
 
-    `model` names a trained style network in the server's style library (then `styles` is
-    empty and of the options only size and preserve_color apply).
-    """
-    content = np.ascontiguousarray(content)
-    if content.ndim == 2:
-        content = content[:, :, None]
-    sample_type = SAMPLE_OF_DTYPE.get(content.dtype.name)
-    if sample_type is None:
-        raise InputError(f"sample type {content.dtype} is not supported (u8, u16 or float32)")
+    A job.model names a trained style network in the server's style library (then of the
+    options only size and preserve_color apply)."""
+    content = job.content
     height, width, channels = content.shape
-    encoded = [_style_bytes(s) for s in styles]
-    weights = [] if model else list(options.style_weights or [1.0] * len(encoded))
-    if len(weights) != len(encoded):
-        raise InputError(f"{len(encoded)} style images but {len(weights)} weights")
+    weights = [] if job.model else list(job.options.style_weights or [1.0] * len(job.styles))
 
     def on_event(event: JobEvent) -> None:
         if progress is not None and event.kind == "progress":
-            progress(
-                Progress(
-                    level=event.level,
-                    levels=event.levels,
-                    iteration=event.iteration,
-                    iterations=event.iterations,
-                    losses=event.losses,
-                    elapsed=event.elapsed,
-                    step=event.step,
-                    total_steps=event.total_steps,
-                    done=event.fraction,
-                )
-            )
+            progress(_progress(event))
 
     address = address or client_address()
     try:
@@ -149,12 +101,14 @@ def stylize_remote(
                 width,
                 height,
                 channels,
-                sample_type,
-                styles=[(data, w) for (data, _), w in zip(encoded, weights, strict=True)],
-                mask=_mask_bytes(mask, height, width),
-                options=options_dict(options),
-                style_names=[name for _, name in encoded],
-                model=model,
+                SAMPLE_OF_DTYPE[content.dtype.name],
+                styles=[
+                    (s.painting or s.data, w) for s, w in zip(job.styles, weights, strict=True)
+                ],
+                mask=None if job.mask is None else from_float(job.mask, np.uint8).tobytes(),
+                options=options_dict(job.options),
+                style_names=[s.name for s in job.styles],
+                model=job.model,
             )
             result = client.stylize(request, on_event=on_event, cancel=cancel)
     except JobCancelled as exc:

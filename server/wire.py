@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
 from nst_proto import style_pb2 as pb
-from nst_proto.job import SAMPLE_DTYPES, SAMPLE_NAMES, SAMPLE_TYPES
+from nst_proto.job import PROGRESS_FIELDS, SAMPLE_DTYPES, SAMPLE_NAMES, SAMPLE_TYPES
 
 from nst_engine import gallery
 from nst_engine.errors import InputError
@@ -44,6 +45,9 @@ SAMPLE_OF_DTYPE = {np.dtype(code).name: name for name, code in SAMPLE_DTYPES.ite
 STREAM_NAMES = {pb.STREAM_CONTENT: "content", pb.STREAM_MASK: "mask", pb.STREAM_STYLE: "style"}
 MAX_PREVIEW_SIDE = 4096
 MAX_PREVIEW_INTERVAL = 3600.0
+# The ProgressEvent fields an engine Progress has under the same name (fraction is its
+# property); the losses are filtered to numbers and the time left is the scheduler's.
+_PROGRESS_COPIED = tuple(name for name in PROGRESS_FIELDS if name not in ("losses", "eta"))
 
 
 def check_spec(spec: pb.JobSpec, limits: Limits) -> StyleOptions:
@@ -101,17 +105,25 @@ def check_spec(spec: pb.JobSpec, limits: Limits) -> StyleOptions:
     return check_options(spec.options, weights, limits)
 
 
-# The Options fields that are StyleOptions fields of the same name: (set?, value) readers.
-_OPTIONAL_FIELDS = ("strength", "size", "preserve_color", "seed", "iterations", "style_scale")
-_TEXT_FIELDS = ("method", "quality", "pooling", "full_resolution")
+# The Options fields that are StyleOptions fields of the same name, read from the contract's
+# descriptor and the dataclass (a new option needs no edit here); the others (previews) are
+# the server's own.
+_ENGINE_FIELDS = tuple(
+    f for f in pb.Options.DESCRIPTOR.fields if f.name in {g.name for g in fields(StyleOptions)}
+)
+MAX_TEXT_OPTION = 40  # characters: every text option is a short name
 
 
 def check_options(o: pb.Options, weights: list[float], limits: Limits) -> StyleOptions:
     """The engine options the message sets, checked by StyleOptions.validate, and the
-    server's own limits (iterations, previews)."""
+    server's own limits (iterations, previews). A field is set when the message says so, or,
+    for a field without presence, when it is not its type's zero (the engine's default)."""
     options: dict[str, Any] = {"style_weights": tuple(weights)} if weights else {}
-    options.update({name: getattr(o, name)[:40] for name in _TEXT_FIELDS if getattr(o, name)})
-    options.update({name: getattr(o, name) for name in _OPTIONAL_FIELDS if o.HasField(name)})
+    for f in _ENGINE_FIELDS:
+        value = getattr(o, f.name)
+        is_set = o.HasField(f.name) if f.has_presence else bool(value)
+        if is_set:
+            options[f.name] = value[:MAX_TEXT_OPTION] if isinstance(value, str) else value
     try:
         checked = StyleOptions(**options)
         checked.validate()
@@ -242,17 +254,10 @@ def messages(event, limits: Limits) -> Iterator[pb.StylizeEvent]:
         p = event.progress
         yield pb.StylizeEvent(
             progress=pb.ProgressEvent(
-                level=p.level,
-                levels=p.levels,
-                iteration=p.iteration,
-                iterations=p.iterations,
-                step=p.step,
-                total_steps=p.total_steps,
-                fraction=float(p.fraction),
+                **{name: getattr(p, name) for name in _PROGRESS_COPIED},
                 losses={
                     str(k): float(v) for k, v in p.losses.items() if isinstance(v, int | float)
                 },
-                elapsed=float(p.elapsed),
                 eta=event.eta,
             )
         )

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from nst_proto.job import OPTION_TYPES
 
 PLUGIN_DIR = Path(__file__).resolve().parent.parent / "gimp_plugin" / "neural_style"
 _spec = importlib.util.spec_from_file_location(
@@ -99,9 +100,16 @@ def run(transport, *, timeout=30, settings=None, start=lambda address, settings:
     return result, shown, said
 
 
+def options(long_side=4000, preview=True, **arguments):
+    """core.job_options of the dialog's arguments (by their names, dashes and all)."""
+    dialog = {"method": "proposed", "strength": 0.6, "quality": "draft", "preserve-color": 1}
+    dialog |= {"seed": 3, "style-scale": 1, "server": "127.0.0.1:1", "timeout": 60}
+    dialog |= {name.replace("_", "-"): value for name, value in arguments.items()}
+    return core.job_options(dialog, OPTION_TYPES, long_side=long_side, preview=preview)
+
+
 def test_job_options_cap_the_working_size_and_keep_the_preset_iterations():
-    common = dict(method="proposed", strength=0.6, quality="draft", preserve_color=1, seed=3)
-    assert core.job_options(**common, size=512, iterations=0, long_side=4000) == {
+    assert options(size=512, iterations=0) == {
         "method": "proposed",
         "strength": 0.6,
         "quality": "draft",
@@ -112,23 +120,22 @@ def test_job_options_cap_the_working_size_and_keep_the_preset_iterations():
         "preview_max_side": core.PREVIEW_MAX_SIDE,
         "preview_interval": core.PREVIEW_INTERVAL,
     }
-    assert (
-        core.job_options(**common, size=0, iterations=0, long_side=4000, style_scale=2)[
-            "style_scale"
-        ]
-        == 2.0
-    )
-    small = core.job_options(**common, size=512, iterations=40, long_side=300)
+    assert options(size=0, iterations=0, style_scale=2)["style_scale"] == 2.0
+    small = options(size=512, iterations=40, long_side=300)
     assert "size" not in small and small["iterations"] == 40
 
 
+def test_every_argument_named_for_an_option_of_the_contract_is_sent_as_its_type():
+    sent = options(size=0, iterations=0, pooling="avg", strength=1, full_resolution="refine")
+    assert sent["pooling"] == "avg" and sent["full_resolution"] == "refine"
+    assert sent["strength"] == 1.0 and isinstance(sent["strength"], float)
+    assert set(sent) <= set(OPTION_TYPES)  # server, timeout: the plug-in's own
+
+
 def test_previews_are_asked_for_small_and_only_whole_ones_are_drawn(tmp_path, monkeypatch):
-    common = dict(method="proposed", strength=0.5, quality="normal", preserve_color=0, seed=0)
-    quiet = core.job_options(**common, size=0, iterations=0, long_side=4000, preview=False)
+    quiet = options(size=0, iterations=0, preview=False)
     assert "preview_max_side" not in quiet
-    assert (
-        core.job_options(**common, size=0, iterations=0, long_side=4000)["preview_max_side"] <= 512
-    )
+    assert options(size=0, iterations=0)["preview_max_side"] <= 512
 
     def event(kind="preview", width=4, height=2, pixels=bytes(24)):
         return SimpleNamespace(

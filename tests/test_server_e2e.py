@@ -8,6 +8,7 @@ start/status/stop. The client-side scenarios run on both clients: grpcio
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import os
 import signal
@@ -540,29 +541,32 @@ def test_daemon_start_status_stop_as_a_user_would(tmp_path, content):
     assert nst_server("stop", env=env).stdout.strip() == "nst-server is not running"
 
 
-def test_stylize_remote_is_the_local_path_through_the_server(server, content, tmp_path):
-    """nst_server.remote.stylize_remote, what `nst stylize --server` runs: same image, engine
-    Progress objects, and the engine's error types."""
+def test_stylize_remote_is_the_local_path_through_the_server(server, content):
+    """nst_server.remote.stylize_remote, what `nst stylize --server` runs: the prepared job's
+    style bytes as read, same image, engine Progress objects, and the engine's error types."""
     from nst_server.remote import stylize_remote
 
     from nst_engine.errors import InputError, NSTError
+    from nst_engine.prepared import Style, prepare_job
 
     seen = []
     options = nst_engine.StyleOptions(iterations=ITERATIONS, seed=7)
-    image, stats = stylize_remote(
-        server["address"], content, [EXAMPLES / "starry_night.jpg"], None, options, seen.append
-    )
+    job = prepare_job(content, [EXAMPLES / "starry_night.jpg"], None, options)
+    assert job.styles[0].data == STYLE_BYTES  # read once, sent as read
+    image, stats = stylize_remote(server["address"], job, seen.append)
     assert np.array_equal(image, local(content)) and image.flags.writeable
     assert stats["iterations"] == ITERATIONS and stats["device"] == "cpu"
     assert [p.step for p in seen] == [1, 2, 3] and seen[-1].fraction == 1.0
     assert all(isinstance(p, nst_engine.Progress) for p in seen)
 
-    junk = tmp_path / "junk.png"
-    junk.write_bytes(b"\x89PNG\r\n\x1a\n but not really")
+    # Bytes the server cannot decode (a prepared job always decodes them first).
+    junk = dataclasses.replace(
+        job, styles=(Style("junk.png", b"\x89PNG\r\n\x1a\n but not really", content),)
+    )
     with pytest.raises(InputError, match="the server refused the job: style image 1"):
-        stylize_remote(server["address"], content, [junk], None, options)
+        stylize_remote(server["address"], junk)
     with pytest.raises(NSTError, match="nst-server start --address 127.0.0.1:9"):
-        stylize_remote("127.0.0.1:9", content, [junk], None, options)
+        stylize_remote("127.0.0.1:9", junk)
 
 
 def test_nst_stylize_server_writes_the_same_file_as_the_local_path(server, tmp_path):

@@ -249,19 +249,10 @@ def _style_arguments(config, read=core.read_style):
     return [(read(path), 1.0)], "", "", path
 
 
-def _job_options(config, long_side, preview=True):
-    return core.job_options(
-        method=config.get_property("method"),
-        strength=config.get_property("strength"),
-        quality=config.get_property("quality"),
-        preserve_color=config.get_property("preserve-color"),
-        seed=config.get_property("seed"),
-        size=config.get_property("size"),
-        style_scale=config.get_property("style-scale"),
-        iterations=config.get_property("iterations"),
-        long_side=long_side,
-        preview=preview,
-    )
+def _job_options(config, transport, long_side, preview=True):
+    """The job's options: the dialog's arguments (FRONT, ADVANCED) that are the contract's."""
+    arguments = {name: config.get_property(name) for name in (*FRONT, *ADVANCED)}
+    return core.job_options(arguments, transport.OPTION_TYPES, long_side=long_side, preview=preview)
 
 
 def stylize_layer(image, drawables, config):
@@ -284,7 +275,7 @@ def stylize_layer(image, drawables, config):
     rect = Gegl.Rectangle.new(0, 0, width, height)
     pixels = bytes(source.get_buffer().get(rect, 1.0, fmt, Gegl.AbyssPolicy.NONE))
     mask = _read_mask(image, source, width, height)
-    options = _job_options(config, max(width, height))
+    options = _job_options(config, transport, max(width, height))
     request = transport.JobRequest(
         pixels, width, height, channels, sample, styles=styles, mask=mask, options=options,
         model=model,
@@ -314,7 +305,8 @@ def stylize_layer(image, drawables, config):
     return layer
 
 
-# The dialog: the artist's controls in front, the engineering ones behind "Advanced".
+# The dialog: the artist's controls in front, the engineering ones behind "Advanced". Each
+# of them named for an option of the contract is sent as that option (_job_options).
 FRONT = ("style-file", "strength", "style-scale", "quality", "preserve-color", "seed")
 ADVANCED = ("method", "size", "iterations", "server", "timeout")
 
@@ -406,8 +398,8 @@ def _estimate_updater(config, label, size, address):
         pending.clear()
         try:
             styles, model, _name, _path = _style_arguments(config, read)
-            options = _job_options(config, max(width, height), preview=False)
             transport = core.load_transport(settings=core.read_settings())
+            options = _job_options(config, transport, max(width, height), preview=False)
             with transport.StyleClient(address, connect_timeout=2.0) as client:
                 estimate = client.estimate(
                     width, height, styles=styles, options=options, model=model

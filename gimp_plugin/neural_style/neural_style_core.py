@@ -98,36 +98,25 @@ def read_style(path: str) -> bytes:
 
 
 def job_options(
-    *,
-    method: str,
-    strength: float,
-    quality: str,
-    preserve_color: bool,
-    seed: int,
-    size: int,
-    iterations: int,
-    long_side: int,
-    style_scale: float = 1.0,
-    preview: bool = True,
+    arguments: dict, option_types: dict, *, long_side: int, preview: bool = True
 ) -> dict:
-    """The job's options from the procedure's arguments.
+    """The job's options from the procedure's arguments: every argument named for an option
+    of the contract (`option_types`, the transport's OPTION_TYPES: name -> Python type; an
+    argument's dashes are the option's underscores), as that option's type. The others
+    (the server, the timeout, the style file) are not options.
 
     `size` is the working size (0: the quality's); a layer smaller than it is styled at its
     own size. The result has the layer's full size either way. `iterations` 0 means the
-    quality preset's. `style_scale` is the stroke size. `preview` asks the server for
-    preview images while the job runs."""
-    options = {
-        "method": method,
-        "strength": float(strength),
-        "quality": quality,
-        "preserve_color": bool(preserve_color),
-        "seed": int(seed),
-        "style_scale": float(style_scale),
-    }
-    if 0 < int(size) < long_side:
-        options["size"] = int(size)
-    if int(iterations) > 0:
-        options["iterations"] = int(iterations)
+    quality preset's. `preview` asks the server for preview images while the job runs."""
+    options = {}
+    for name, value in arguments.items():
+        option = name.replace("-", "_")
+        if option in option_types:
+            options[option] = option_types[option](value)
+    if not 0 < options.get("size", 0) < long_side:
+        options.pop("size", None)
+    if not options.get("iterations"):
+        options.pop("iterations", None)
     if preview:
         options["preview_max_side"] = PREVIEW_MAX_SIDE
         options["preview_interval"] = PREVIEW_INTERVAL
@@ -478,7 +467,7 @@ def run_job(
     cancel: Deadline,
     start=start_server,
 ):
-    """Run `request` on the server at `address` and return the StyleResult.
+    """Run `request` on the server at `address` and return the JobResult.
 
     Starts the server once when nothing answers (`start`, or the reason it cannot), and turns
     every error of the client into a PluginError with what to do."""
