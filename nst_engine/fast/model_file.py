@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import logging
@@ -314,22 +315,30 @@ def _is_hex(text: object) -> bool:
     return isinstance(text, str) and bool(text) and all(c in "0123456789abcdef" for c in text)
 
 
-def _check_fit(tensors: dict[str, tuple[str, tuple]], architecture: dict, path: Path) -> None:
-    """Whether the tensors, as (dtype, shape) by name, are those of the network: compared
-    with a network on the meta device, which allocates nothing."""
+@functools.lru_cache(maxsize=32)
+def _shapes(width: int, residual_blocks: int, palette: bool) -> dict[str, tuple[int, ...]]:
+    """Each weight's shape in a network of this architecture, from a network on the meta
+    device (which allocates nothing); kept, since building one costs more than reading a
+    header."""
     with torch.device("meta"):
-        expected = TransformerNet(**architecture).state_dict()
+        state = TransformerNet(width, residual_blocks, palette).state_dict()
+    return {name: tuple(tensor.shape) for name, tensor in state.items()}
+
+
+def _check_fit(tensors: dict[str, tuple[str, tuple]], architecture: dict, path: Path) -> None:
+    """Whether the tensors, as (dtype, shape) by name, are those of the network."""
+    expected = _shapes(**architecture)
     missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
     if missing or extra:
         raise ModelFileError(
             f"{path}: the weights do not fit the network (missing {missing[:3]}, "
             f"unexpected {[name[:80] for name in extra[:3]]})"
         )
-    for name, tensor in expected.items():
+    for name, needed in expected.items():
         dtype, shape = tensors[name]
-        if shape != tuple(tensor.shape):
+        if shape != needed:
             raise ModelFileError(
-                f"{path}: weight {name} has shape {shape}, the network needs {tuple(tensor.shape)}"
+                f"{path}: weight {name} has shape {shape}, the network needs {needed}"
             )
         if dtype != "F32":
             raise ModelFileError(f"{path}: weight {name} is {dtype}, not F32 (float32)")
