@@ -321,6 +321,8 @@ def test_an_old_model_file_loads_warns_once_and_converts_to_the_same_network(
 
     assert main(["convert-model", str(old)]) == 0  # in place
     assert old.read_bytes() == new.read_bytes()
+    assert main(["convert-model", str(tmp_path / "absent.nstmodel")]) == 1
+    assert "absent.nstmodel: no such style model file" in capsys.readouterr().err
     assert len(caplog.records) == 1  # converting an old file does not ask to convert it
 
 
