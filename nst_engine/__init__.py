@@ -1,9 +1,10 @@
 """Neural style transfer engine: Gatys-style optimisation on VGG-19 features.
 
-The engine knows nothing of gRPC or GIMP. Its public API is `stylize`, the value types in
-`options`, the errors in `errors`, image I/O in `images` and the metrics in `metrics`.
-`stylize` is imported on first use, so that `nst_engine.options` and `nst_engine.errors`
-cost no torch import (the server's command line reads its defaults from them).
+The engine knows nothing of gRPC or GIMP. Its public API is `stylize` and `apply_model` (a
+trained fast-mode network, `fast.load_model`), the value types in `options`, the errors in
+`errors`, image I/O in `images` and the metrics in `metrics`. `stylize` and `apply_model` are
+imported on first use, so that `nst_engine.options` and `nst_engine.errors` cost no torch
+import (the server's command line reads its defaults from them).
 """
 
 from .errors import Cancelled, InputError, NSTError, WeightsUnavailable
@@ -17,6 +18,7 @@ __all__ = [
     "StyleOptions",
     "StyleResult",
     "WeightsUnavailable",
+    "apply_model",
     "stylize",
 ]
 __version__ = "0.1.0"
@@ -27,4 +29,8 @@ def __getattr__(name: str):
         from .api import stylize
 
         return stylize
+    if name == "apply_model":
+        from .instant import apply_model
+
+        return apply_model
     raise AttributeError(f"module 'nst_engine' has no attribute {name!r}")

@@ -33,9 +33,10 @@ from . import gallery
 from .api import stylize
 from .devices import device_name
 from .errors import InputError
-from .fast import FastStyleModel, TrainOptions, apply_model, load_model, train_style
+from .fast import FastStyleModel, TrainOptions, load_model, train_style
 from .features import load_extractor
 from .images import as_array, from_float, load_image, resize_tensor, to_float, to_numpy, to_tensor
+from .instant import apply_model
 from .metrics import (
     GMD_LAYERS,
     gram_difference,

@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate": _evaluate_parser(commands),
         "bench": _bench_parser(commands),
         "train-style": _train_style_parser(commands),
+        "convert-model": _convert_model_parser(commands),
     }
     return parser
 
@@ -277,6 +278,17 @@ def _train_style_parser(commands) -> argparse.ArgumentParser:
     t.add_argument("--name", help="the style's name (default: the style file's name)")
     t.set_defaults(run=cmd_train_style)
     return t
+
+
+def _convert_model_parser(commands) -> argparse.ArgumentParser:
+    c = commands.add_parser(
+        "convert-model",
+        help="rewrite a model file of an older format (a pickled .nstmodel) in the current one",
+    )
+    c.add_argument("model", type=Path, metavar="MODEL")
+    c.add_argument("-o", "--output", type=Path, help="where to write it (default: over MODEL)")
+    c.set_defaults(run=cmd_convert_model)
+    return c
 
 
 def _check_output(path: Path) -> None:
@@ -521,6 +533,13 @@ def cmd_train_style(args: argparse.Namespace) -> int:
         f"{result.seconds_per_step:.2f}s/step on {trained['device']}, "
         f"SSIM {trained['final_ssim']:.2f} for target {trained['target_ssim']:.2f})"
     )
+    return 0
+
+
+def cmd_convert_model(args: argparse.Namespace) -> int:
+    from .fast import MODEL_VERSION, convert_model
+
+    print(f"wrote {convert_model(args.model, args.output)} (model format version {MODEL_VERSION})")
     return 0
 
 

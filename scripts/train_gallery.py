@@ -117,8 +117,8 @@ def judge(
 ) -> dict:
     """Mean SSIM and GMD of a network on the held-out photos, beside the optimisation's."""
     import nst_engine
-    from nst_engine import gallery
-    from nst_engine.fast import apply_model, load_model
+    from nst_engine import apply_model, gallery
+    from nst_engine.fast import load_model
     from nst_engine.images import load_image
     from nst_engine.metrics import gram_difference, ssim
 

@@ -2,8 +2,9 @@
 
 A model is named by its file name without the suffix (its id), so a user adds a style by
 copying a file into the folder and removes it by deleting the file; the folder is read again
-on every listing and every job, so no restart is needed. Loaded networks are kept per file
-and loaded again when the file changes.
+on every listing and every job, so no restart is needed. A listing reads each file's header
+only; a job loads the whole file and verifies its checksum, and loaded networks are kept per
+file and loaded again when the file changes.
 
 Beside the user's folder, the networks that ship with the package (nst_engine/gallery/networks:
 the gallery's trained networks, scripts/train_gallery.py) are offered out of the box; a user's
@@ -19,8 +20,6 @@ from pathlib import Path
 import platformdirs
 
 from nst_engine import gallery
-
-MODEL_SUFFIX = ".nstmodel"
 
 
 def default_folder() -> Path:
@@ -46,8 +45,9 @@ class StyleLibrary:
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def list(self) -> list:
-        """Every valid model (nst_engine.fast.ModelInfo), sorted by name; damaged files are
-        skipped (and logged by the engine). A missing folder lists nothing."""
+        """Every valid model (nst_engine.fast.ModelInfo, from the files' headers), sorted by
+        name; damaged files are skipped (and logged by the engine). A missing folder lists
+        nothing."""
         from nst_engine.fast import list_models
 
         by_id = {}
@@ -61,7 +61,7 @@ class StyleLibrary:
         INVALID_ARGUMENT) naming the folder and the models available when there is none, and
         the engine's ModelFileError when its file is damaged."""
         from nst_engine.errors import InputError
-        from nst_engine.fast import load_model
+        from nst_engine.fast import MODEL_SUFFIX, load_model
 
         path = self.folder / f"{model_id}{MODEL_SUFFIX}"
         if not path.is_file():

@@ -5,11 +5,13 @@ identity), so comparisons against the input can fail."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import torch
 from PIL import Image
 
-from nst_engine.fast import FastStyleModel, TransformerNet
+from nst_engine.fast import MODEL_FORMAT, FastStyleModel, TransformerNet, weights_checksum
+from nst_engine.fast.model_file import plain_state
 
 ARCHITECTURE = {"width": 8, "residual_blocks": 1}
 
@@ -24,3 +26,23 @@ def random_style_model(name: str, seed: int = 1) -> FastStyleModel:
     Image.new("RGB", (16, 16), (200, 120, 40)).save(thumbnail, format="PNG")
     options = {"size": 64, "strength": 0.5, "steps": 3}
     return FastStyleModel(network, name, thumbnail.getvalue(), options, ARCHITECTURE)
+
+
+def save_version_1(model: FastStyleModel, path: Path, **changes: object) -> Path:
+    """Write `model` as this program wrote model files before safetensors (format version 1,
+    a dict that torch.save pickles), with `changes` to its entries; for the tests of reading
+    and converting old files."""
+    weights = plain_state(model.network)
+    data = {
+        "format": MODEL_FORMAT,
+        "version": 1,
+        "name": model.name,
+        "thumbnail_png": model.thumbnail_png,
+        "options": model.options,
+        "architecture": model.architecture,
+        "weights": weights,
+        "checksum": weights_checksum(weights),
+        **changes,
+    }
+    torch.save(data, path)
+    return path

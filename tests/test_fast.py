@@ -3,6 +3,7 @@ and applying it through the engine's shared masks/alpha/dtype handling."""
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import re
@@ -15,9 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import safetensors
+import safetensors.torch
 import torch
-from fast_models import random_style_model
+from fast_models import random_style_model, save_version_1
 
+from nst_engine import apply_model
 from nst_engine.api import stylize
 from nst_engine.cli import main
 from nst_engine.errors import InputError
@@ -30,12 +34,12 @@ from nst_engine.fast import (
     TrainOptions,
     TransformerNet,
     _Batches,
-    apply_model,
     checkpoint_path,
     find_images,
     list_models,
     load_model,
     model_from_checkpoint,
+    read_model_info,
     train_style,
     weights_checksum,
 )
@@ -188,32 +192,44 @@ def _saved(path: Path, data) -> Path:
     return path
 
 
+def _rewritten(source: Path, target: Path, weights=None, **metadata: str) -> Path:
+    """A copy of the model file `source` with other weights or metadata entries: a file
+    whose every byte is well formed, written by the safetensors library itself."""
+    with safetensors.safe_open(source, "pt") as opened:
+        kept = opened.metadata()
+    state = safetensors.torch.load_file(source) if weights is None else weights
+    safetensors.torch.save_file(state, target, {**kept, **metadata})
+    return target
+
+
 def test_damaged_or_foreign_files_are_refused(tmp_path, trained):
     good = trained.path.read_bytes()
-    data = torch.load(trained.path, weights_only=True)
+    weights = safetensors.torch.load_file(trained.path)
 
     truncated = tmp_path / "truncated.nstmodel"
     truncated.write_bytes(good[: len(good) // 2])
     with pytest.raises(ModelFileError, match="damaged"):
         load_model(truncated)
 
-    with pytest.raises(ModelFileError, match="version 99.*version 1 only"):
-        load_model(_saved(tmp_path / "v99.nstmodel", {**data, "version": 99}))
+    with pytest.raises(ModelFileError, match="version '99'.*versions 1 and 2 only"):
+        load_model(_rewritten(trained.path, tmp_path / "v99.nstmodel", version="99"))
 
     with pytest.raises(ModelFileError, match="no style model header"):
         load_model(_saved(tmp_path / "foreign.pt", {"conv.weight": torch.zeros(3, 3)}))
+    foreign = tmp_path / "foreign.safetensors"
+    safetensors.torch.save_file({"conv.weight": torch.zeros(3, 3)}, foreign)
+    with pytest.raises(ModelFileError, match="no style model header"):
+        load_model(foreign)
 
-    wrong = dict(data["weights"])
-    name = next(iter(wrong))
-    wrong[name] = torch.zeros(2, 2)
-    wrong_shape = {**data, "weights": wrong, "checksum": weights_checksum(wrong)}
+    name = next(iter(weights))
+    wrong = {**weights, name: torch.zeros(2, 2)}
     with pytest.raises(ModelFileError, match=f"weight {name} has shape"):
-        load_model(_saved(tmp_path / "shape.nstmodel", wrong_shape))
+        load_model(_rewritten(trained.path, tmp_path / "shape.nstmodel", wrong))
 
-    flipped = {k: v.clone() for k, v in data["weights"].items()}
+    flipped = {k: v.clone() for k, v in weights.items()}
     flipped[name].view(-1)[0] += 1.0
     with pytest.raises(ModelFileError, match="checksum"):
-        load_model(_saved(tmp_path / "flipped.nstmodel", {**data, "weights": flipped}))
+        load_model(_rewritten(trained.path, tmp_path / "flipped.nstmodel", flipped))
 
     with pytest.raises(ModelFileError, match="not a style model file"):
         load_model(EXAMPLES / "chelsea.png")
@@ -237,13 +253,93 @@ def test_damaged_or_foreign_files_are_refused(tmp_path, trained):
     with pytest.raises(ModelFileError, match="no such style model file"):
         load_model(tmp_path / "missing.nstmodel")
 
-    odd_palette = {**data, "architecture": {**data["architecture"], "palette": "yes"}}
+    odd_palette = '{"width": 8, "residual_blocks": 5, "palette": "yes"}'
     with pytest.raises(ModelFileError, match="palette"):
-        load_model(_saved(tmp_path / "palette.nstmodel", odd_palette))
+        load_model(_rewritten(trained.path, tmp_path / "p.nstmodel", architecture=odd_palette))
 
-    odd_photos = {**data, "options": {**data["options"], "photos": ["not hex"]}}
     with pytest.raises(ModelFileError, match="fingerprints are damaged"):
-        load_model(_saved(tmp_path / "photos.nstmodel", odd_photos))
+        load_model(_rewritten(trained.path, tmp_path / "f.nstmodel", options='{"photos": [1]}'))
+    for key, text, says in (
+        ("options", "{not json", "training options"),
+        ("thumbnail_png", "not base64!", "thumbnail"),
+        ("checksum", "", "checksum is missing"),
+        ("name", "", "style name"),
+    ):
+        with pytest.raises(ModelFileError, match=says):
+            load_model(_rewritten(trained.path, tmp_path / f"{key}.nstmodel", **{key: text}))
+
+
+def test_old_model_files_are_held_to_the_same_checks(tmp_path):
+    model = random_style_model("old")
+    with pytest.raises(ModelFileError, match="version 99.*versions 1 and 2 only"):
+        load_model(save_version_1(model, tmp_path / "v99.nstmodel", version=99))
+    weights = {k: v.clone() for k, v in model.network.state_dict().items()}
+    name = next(iter(weights))
+    weights[name] = torch.zeros(2, 2)
+    wrong_shape = {"weights": weights, "checksum": weights_checksum(weights)}
+    with pytest.raises(ModelFileError, match=f"weight {name} has shape"):
+        load_model(save_version_1(model, tmp_path / "shape.nstmodel", **wrong_shape))
+    weights[name] = model.network.state_dict()[name].double()
+    wrong_dtype = {"weights": weights, "checksum": weights_checksum(weights)}
+    with pytest.raises(ModelFileError, match=f"weight {name} is torch.float64, not F32"):
+        load_model(save_version_1(model, tmp_path / "dtype.nstmodel", **wrong_dtype))
+    with pytest.raises(ModelFileError, match="checksum"):
+        load_model(save_version_1(model, tmp_path / "sum.nstmodel", checksum="0" * 64))
+    odd_palette = {"architecture": {"width": 8, "residual_blocks": 1, "palette": "yes"}}
+    with pytest.raises(ModelFileError, match="palette"):
+        load_model(save_version_1(model, tmp_path / "palette.nstmodel", **odd_palette))
+    odd_photos = {"options": {**model.options, "photos": ["not hex"]}}
+    with pytest.raises(ModelFileError, match="fingerprints are damaged"):
+        load_model(save_version_1(model, tmp_path / "photos.nstmodel", **odd_photos))
+
+
+def test_an_old_model_file_loads_warns_once_and_converts_to_the_same_network(
+    tmp_path, content, caplog, capsys
+):
+    old = save_version_1(random_style_model("Old swirls"), tmp_path / "old.nstmodel")
+    with caplog.at_level(logging.WARNING, logger="nst_engine.fast.model_file"):
+        loaded = load_model(old)
+        assert [info.name for info in list_models(tmp_path)] == ["Old swirls"]
+        load_model(old)
+    warned = [record.getMessage() for record in caplog.records]
+    assert warned == [
+        f"{old}: a style model file of the old format (version 1); it loads, but convert it "
+        f"once with `nst convert-model {old}`"
+    ]
+
+    new = tmp_path / "new.nstmodel"
+    assert main(["convert-model", str(old), "-o", str(new)]) == 0
+    assert f"wrote {new} (model format version 2)" in capsys.readouterr().out
+    with safetensors.safe_open(new, "pt") as opened:
+        assert opened.metadata()["version"] == "2"
+    converted = load_model(new)
+    assert (converted.name, converted.options, converted.thumbnail_png) == (
+        loaded.name, loaded.options, loaded.thumbnail_png
+    )  # fmt: skip
+    before, after = apply_model(loaded, content).image, apply_model(converted, content).image
+    assert np.array_equal(before, after) and not np.array_equal(before, content)
+
+    assert main(["convert-model", str(old)]) == 0  # in place
+    assert old.read_bytes() == new.read_bytes()
+    assert main(["convert-model", str(tmp_path / "absent.nstmodel")]) == 1
+    assert "absent.nstmodel: no such style model file" in capsys.readouterr().err
+    assert len(caplog.records) == 1  # converting an old file does not ask to convert it
+
+
+def test_listing_reads_the_headers_only_and_loading_checks_the_weights(tmp_path, monkeypatch):
+    model = random_style_model("Listed")
+    model.save(tmp_path / "listed.nstmodel")
+    weights = {k: v.clone() for k, v in model.network.state_dict().items()}
+    next(iter(weights.values())).view(-1)[0] += 1.0
+    damaged = _rewritten(tmp_path / "listed.nstmodel", tmp_path / "damaged.nstmodel", weights)
+    with monkeypatch.context() as patched:
+        # no tensor is read while listing: the one way this module reads them fails
+        patched.setattr(safetensors.torch, "load", lambda data: pytest.fail("read tensors"))
+        listed = list_models(tmp_path)
+        assert [info.path.name for info in listed] == ["damaged.nstmodel", "listed.nstmodel"]
+        assert read_model_info(damaged).training_size == 64
+    with pytest.raises(ModelFileError, match="checksum"):
+        load_model(damaged)
 
 
 def _photo_tensor(name: str) -> torch.Tensor:
@@ -288,8 +384,7 @@ def test_a_network_trained_with_a_palette_keeps_it_in_its_file(trained, style):
     painting_mean = colour_statistics(to_tensor(split_channels(style)[0]))[0][0]
     assert torch.allclose(loaded.network.palette.mean, painting_mean)
     # Files written before palettes (no entry) load as networks without one.
-    path = trained.path.with_name("old.nstmodel")
-    random_style_model("old").save(path)
+    path = save_version_1(random_style_model("old"), trained.path.with_name("old.nstmodel"))
     assert "palette" not in torch.load(path, weights_only=True)["architecture"]
     assert load_model(path).network.palette is None
 

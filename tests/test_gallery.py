@@ -98,3 +98,18 @@ def test_the_server_lists_and_takes_a_painting_by_name_and_refuses_an_unknown_on
     assert refused.value.code == "INVALID_ARGUMENT"
     assert "'mona-lisa' is not a painting of the gallery" in str(refused.value)
     assert "great-wave" in str(refused.value)
+
+
+def test_the_shipped_networks_are_model_files_of_the_current_format():
+    """A shipped network is read from its header when the library is listed: each one is a
+    safetensors model file of the current version, and loads."""
+    import safetensors
+
+    from nst_engine.fast import MODEL_VERSION, load_model
+
+    shipped = sorted(gallery.network_folder().glob("*.nstmodel"))
+    assert shipped
+    for path in shipped:
+        with safetensors.safe_open(path, "pt") as opened:
+            assert opened.metadata()["version"] == str(MODEL_VERSION), path.name
+        assert load_model(path).name

@@ -7,6 +7,8 @@ measures the same cases with real, fully valid bombs)."""
 from __future__ import annotations
 
 import io
+import json
+import math
 import os
 import signal
 import socket
@@ -415,11 +417,108 @@ def test_the_server_log_rotates_at_its_size(tmp_path):
 
 
 def test_an_oversized_model_file_is_not_read(tmp_path):
-    from nst_engine.fast import load_model
-    from nst_engine.fast.model_file import ModelFileError
+    from nst_engine.fast import ModelFileError, load_model, read_model_info
 
     huge = tmp_path / "huge.nstmodel"
     with huge.open("wb") as fh:
         fh.truncate(300 * 2**20)
-    with pytest.raises(ModelFileError, match="300 MiB, far more than a style model file"):
-        load_model(huge)
+    for read in (load_model, read_model_info):
+        with pytest.raises(ModelFileError, match="300 MiB, far more than a style model file"):
+            read(huge)
+
+
+def _tensor_file(header: object, body: bytes, length: int | None = None) -> bytes:
+    raw = json.dumps(header).encode()
+    return struct.pack("<Q", len(raw) if length is None else length) + raw + body
+
+
+@pytest.fixture(scope="module")
+def model_header(tmp_path_factory) -> tuple[dict, bytes]:
+    """A valid model file's header (as a dict) and its tensors' bytes."""
+    from fast_models import random_style_model
+
+    path = tmp_path_factory.mktemp("model") / "valid.nstmodel"
+    random_style_model("Valid").save(path)
+    data = path.read_bytes()
+    length = struct.unpack("<Q", data[:8])[0]
+    return json.loads(data[8 : 8 + length]), data[8 + length :]
+
+
+def test_a_model_file_whose_header_lies_is_refused_in_one_line_before_its_tensors_are_read(
+    tmp_path, model_header
+):
+    """Every lie about sizes is caught from the header alone: the checks never trust a
+    length, and nothing is allocated for a tensor the file does not hold."""
+    from nst_engine.fast import ModelFileError, list_models, load_model, read_model_info
+
+    header, body = model_header
+    name = next(k for k in header if k != "__metadata__")
+    entry = header[name]
+    begin, end = entry["data_offsets"]
+    huge = {**entry, "shape": [2**20, 2**20]}  # 4 TiB in the bytes of a small tensor
+    beyond = {**huge, "data_offsets": [begin, begin + 2**42]}  # a shape and range that agree
+    odd = "the header entry of tensor"
+    cases = {
+        "short": (b"\x10\x00", "shorter than any header"),
+        "huge header": (_tensor_file(header, body, length=2**40), "claims a header of"),
+        "truncated header": (_tensor_file(header, body)[:500], "ends inside its"),
+        "truncated body": (_tensor_file(header, body)[:-1], "file holds"),
+        "longer body": (_tensor_file(header, body + b"\0" * 4), "file holds"),
+        "not json": (struct.pack("<Q", 16) + b"{" + b"\xff" * 15, "not JSON"),
+        "a list": (_tensor_file([], b""), "not a JSON object"),
+        "lying size": (_tensor_file({**header, name: huge}, body), "bytes for F32"),
+        "beyond the end": (_tensor_file({**header, name: beyond}, body), "overlap|file holds"),
+        "lying shape": (
+            _tensor_file({**header, name: {**entry, "shape": [1]}}, body),
+            "bytes for F32",
+        ),
+        "overlap": (
+            _tensor_file({**header, "extra": {**entry, "data_offsets": [begin, end]}}, body),
+            "overlap or leave gaps",
+        ),
+        "bad entry": (_tensor_file({**header, name: {"dtype": "F32"}}, body), odd),
+        "bad dtype": (_tensor_file({**header, name: {**entry, "dtype": "Q7"}}, body), odd),
+        "bad metadata": (_tensor_file({**header, "__metadata__": {"a": 1}}, body), "strings"),
+    }
+    for case, (data, says) in cases.items():
+        path = tmp_path / f"{case}.nstmodel"
+        path.write_bytes(data)
+        for read in (load_model, read_model_info):
+            with pytest.raises(ModelFileError, match=says) as refused:
+                read(path)
+            assert "\n" not in str(refused.value) and str(path) in str(refused.value), case
+    assert list_models(tmp_path) == []
+
+
+def _model_file(metadata: dict, tensors: dict[str, tuple[str, list[int]]]) -> bytes:
+    """A well-formed file of these (dtype, shape) tensors, all zero."""
+    header, offset = {"__metadata__": metadata}, 0
+    for name, (dtype, shape) in tensors.items():
+        size = math.prod(shape) * {"F32": 4, "F16": 2}[dtype]
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + size]}
+        offset += size
+    return _tensor_file(header, bytes(offset))
+
+
+def test_a_model_file_of_the_wrong_tensors_is_refused_by_name(tmp_path, model_header):
+    from nst_engine.fast import ModelFileError, load_model, read_model_info
+
+    header, _ = model_header
+    metadata = header["__metadata__"]
+    right = {k: (v["dtype"], v["shape"]) for k, v in header.items() if k != "__metadata__"}
+    name = sorted(right)[0]
+    cases = {
+        "missing": ({k: v for k, v in right.items() if k != name}, rf"missing \['{name}'\]"),
+        "extra": ({**right, "evil": ("F32", [1])}, r"unexpected \['evil'\]"),
+        "float16": ({**right, name: ("F16", right[name][1])}, f"{name} is F16, not F32"),
+        "shape": ({**right, name: ("F32", [2, 2])}, rf"{name} has shape \(2, 2\)"),
+        "zeros": (right, "checksum"),  # the right tensors, but not the weights it was saved with
+    }
+    for case, (tensors, says) in cases.items():
+        path = tmp_path / f"{case}.nstmodel"
+        path.write_bytes(_model_file(metadata, tensors))
+        with pytest.raises(ModelFileError, match=says):
+            load_model(path)
+        if case != "zeros":  # a listing checks the header, not the weights
+            with pytest.raises(ModelFileError, match=says):
+                read_model_info(path)

@@ -22,8 +22,8 @@ from nst_proto.job import JobFailed, JobRequest
 from PIL import Image
 from test_server_e2e import EXAMPLES, as_array, serving
 
-from nst_engine import gallery
-from nst_engine.fast import apply_model, load_model
+from nst_engine import apply_model, gallery
+from nst_engine.fast import load_model
 from nst_engine.images import load_image, save_image
 from nst_engine.options import StyleOptions
 

@@ -58,16 +58,8 @@ from ..transfer import (
     target_ssim,
 )
 from ..workspace import Workspace
-from .model_file import (
-    CHECKPOINT_FORMAT,
-    FORMAT_VERSION,
-    FastStyleModel,
-    ModelFileError,
-    _atomic_save,
-    _check_header,
-    _plain_state,
-    _read,
-)
+from .files import ModelFileError, read_torch_file, save_torch_file
+from .model_file import FastStyleModel, plain_state
 from .network import TransformerNet
 
 log = logging.getLogger(__name__)
@@ -76,6 +68,10 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
 # The optimisation's controller moves log(style weight) by up to 0.1 per iteration; a network
 # answers a change of weight only over many steps, so training moves it by up to 0.02.
 TRAINING_CONTROLLER_RATE = 0.02
+# A checkpoint holds the optimiser's and the generator's state beside the weights: plain
+# tensors and values that torch.save writes and torch.load(weights_only=True) reads.
+CHECKPOINT_FORMAT = "nst-fast-style-checkpoint"
+CHECKPOINT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -405,15 +401,15 @@ def train_style(
             )
 
     def save_checkpoint(step: int, elapsed: float) -> None:
-        _atomic_save(
+        save_torch_file(
             {
                 "format": CHECKPOINT_FORMAT,
-                "version": FORMAT_VERSION,
+                "version": CHECKPOINT_VERSION,
                 "config": config,
                 "step": step,
                 "elapsed": elapsed,
                 "photos": sorted(batches.fingerprints),
-                "weights": _plain_state(network),
+                "weights": plain_state(network),
                 "optimizer": optimizer.state_dict(),
                 "generator": generator.get_state(),
                 "controller": {
@@ -482,7 +478,7 @@ def train_style(
         "training_seconds": round(elapsed_before + seconds, 1),
         "device": str(device),
     }
-    model = _write_model(_plain_state(network), trained, options.name, style_rgb, output)
+    model = _write_model(plain_state(network), trained, options.name, style_rgb, output)
     ckpt.unlink(missing_ok=True)
     ran = options.steps - start
     return TrainResult(model, output, options.steps, start, seconds, seconds / max(1, ran), losses)
@@ -519,8 +515,7 @@ def model_from_checkpoint(
     """The model as of a training checkpoint, written to `output`, the run left as it is:
     to judge a run's quality against its steps while it trains (scripts/train_gallery.py)."""
     path = Path(checkpoint)
-    data = _read(path, "training checkpoint")
-    _check_header(data, path, CHECKPOINT_FORMAT, "training checkpoint")
+    data = read_torch_file(path, "training checkpoint", CHECKPOINT_FORMAT, CHECKPOINT_VERSION)
     try:
         config, step, weights = dict(data["config"]), int(data["step"]), data["weights"]
     except (KeyError, TypeError, ValueError) as exc:
@@ -548,8 +543,7 @@ def _resume(
 ) -> tuple[int, float, list[str]]:
     """Load a checkpoint into the training state; returns (step, seconds spent before, the
     fingerprints of the photographs drawn before)."""
-    data = _read(path, "training checkpoint")
-    _check_header(data, path, CHECKPOINT_FORMAT, "training checkpoint")
+    data = read_torch_file(path, "training checkpoint", CHECKPOINT_FORMAT, CHECKPOINT_VERSION)
     if data.get("config") != config:
         saved = data.get("config") if isinstance(data.get("config"), dict) else {}
         differ = sorted(k for k in {*config, *saved} if saved.get(k) != config.get(k))
