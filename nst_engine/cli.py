@@ -437,13 +437,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from . import bench
     from .devices import resolve_device
+    from .evaluation import bench, measure
     from .fast import find_images
 
     if args.photos:
-        style = args.photo_style or bench.example_folder() / "starry_night.jpg"
-        rows = bench.full_resolution_rows(args.photos, style, args.photo_qualities, args.device)
+        style = args.photo_style or measure.example_folder() / "starry_night.jpg"
+        rows = measure.full_resolution_rows(args.photos, style, args.photo_qualities, args.device)
         table = bench.full_resolution_table(rows, resolve_device(args.device))
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "fullres.md").write_text(table)
@@ -453,15 +453,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 0
 
     if args.frontier:
-        from . import frontier
+        from .evaluation import frontier
 
-        pairs = bench.load_pairs(args.pairs or None, frontier.FRONTIER_PAIRS)
+        pairs = measure.load_pairs(args.pairs or None, frontier.FRONTIER_PAIRS)
         size = args.sizes[0] if args.sizes else frontier.FRONTIER_SIZE
         frontier.run_frontier(pairs, args.device, args.out, size, iterations=args.iterations)
         print(f"wrote {args.out}/frontier.md, frontier.json, frontier.jpg")
         return 0
 
-    pairs = bench.load_pairs(args.pairs)
+    pairs = measure.load_pairs(args.pairs)
     sizes = args.sizes or ([128, 256] if args.quick else [256, 1024])
     strengths = (0.2, 0.5, 0.8) if args.quick else bench.CURVE_STRENGTHS
     repeats = 1 if args.quick else args.repeats

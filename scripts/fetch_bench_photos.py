@@ -23,8 +23,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from debian_package import deb_files  # noqa: E402
+from debian_package import deb_files  # beside this script: Python puts its folder on sys.path
 
 POOL = "http://deb.debian.org/debian/pool/main/l/lomiri-wallpapers/"
 PACKAGES = {

@@ -23,7 +23,6 @@ import argparse
 import hashlib
 import io
 import json
-import os
 import struct
 import subprocess
 import sys
@@ -35,8 +34,9 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from debian_package import deb_files  # noqa: E402
+from debian_package import deb_files  # beside this script: Python puts its folder on sys.path
+
+from nst_engine.evaluation.training_folder import default_photos_folder
 
 DEBIAN = "http://deb.debian.org/debian/"
 SHORT_SIDE = 512  # at most, in pixels
@@ -621,11 +621,6 @@ PHOTOS = (
 )  # fmt: skip
 
 
-def default_folder() -> Path:
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "neural-style-gimp" / "training-photos"
-
-
 def target(folder: Path, photo: Photo) -> Path:
     return folder / ("held-out" if photo.held_out else "train") / f"{photo.name}.jpg"
 
@@ -884,7 +879,7 @@ def fetch(folder: Path) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--to", type=Path, default=default_folder())
+    parser.add_argument("--to", type=Path, default=default_photos_folder())
     args = parser.parse_args()
     print(fetch(args.to.expanduser()))
     return 0

@@ -11,7 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from nst_engine import bench, gallery
+from nst_engine import gallery
+from nst_engine.evaluation import bench, measure, report, targets
 from nst_engine.images import fingerprint
 
 
@@ -24,12 +25,12 @@ def no_shipped_networks(tmp_path_factory, monkeypatch):
 
 
 def test_square_crops_the_centre(content):
-    out = bench.square(content, 40)
+    out = measure.square(content, 40)
     assert out.shape == (40, 40, 3) and out.dtype == np.uint8
 
 
 def test_bench_writes_consistent_outputs(tmp_path, examples):
-    pairs = bench.load_pairs([f"{examples / 'chelsea.png'}:{examples / 'starry_night.jpg'}"])
+    pairs = measure.load_pairs([f"{examples / 'chelsea.png'}:{examples / 'starry_night.jpg'}"])
     lines = []
     fast = bench.FastTraining(tmp_path / "models", steps=2, size=32, batch_size=1)
     result = bench.run_bench(
@@ -93,15 +94,16 @@ def test_bench_writes_consistent_outputs(tmp_path, examples):
 
 
 def test_bench_reuses_a_trained_fast_network(tmp_path, examples):
-    pairs = bench.load_pairs([f"{examples / 'chelsea.png'}:{examples / 'starry_night.jpg'}"])
+    pairs = measure.load_pairs([f"{examples / 'chelsea.png'}:{examples / 'starry_night.jpg'}"])
     training = bench.FastTraining(tmp_path, steps=1, size=32, batch_size=1)
-    first, report = bench.fast_models(pairs, training, bench.torch.device("cpu"), print)
-    again, report_again = bench.fast_models(pairs, training, bench.torch.device("cpu"), print)
-    assert report["starry_night"]["trained"] and not report_again["starry_night"]["trained"]
-    content = bench.square(pairs[0].content, 40)
-    runner = bench.make_fast_runner(again, "cpu")
+    first, made = bench.fast_models(pairs, training, torch.device("cpu"), print)
+    again, made_again = bench.fast_models(pairs, training, torch.device("cpu"), print)
+    assert made["starry_night"]["trained"] and not made_again["starry_night"]["trained"]
+    content = measure.square(pairs[0].content, 40)
+    runner = measure.make_fast_runner(again, "cpu")
     assert np.array_equal(
-        runner(pairs[0], content, 0.5), bench.make_fast_runner(first, "cpu")(pairs[0], content, 0.5)
+        runner(pairs[0], content, 0.5),
+        measure.make_fast_runner(first, "cpu")(pairs[0], content, 0.5),
     )
 
 
@@ -110,7 +112,7 @@ def test_bench_uses_the_shipped_network_and_says_which_photographs_it_trained_on
 ):
     from fast_models import random_style_model
 
-    pairs = bench.load_pairs([
+    pairs = measure.load_pairs([
         f"{examples / 'chelsea.png'}:{examples / 'starry_night.jpg'}",  # the gallery's file
         f"{examples / 'astronaut.jpg'}:starry-night",  # the gallery's painting by name
         f"{examples / 'coffee.jpg'}:{examples / 'shipwreck.jpg'}",  # a painting with none
@@ -121,16 +123,16 @@ def test_bench_uses_the_shipped_network_and_says_which_photographs_it_trained_on
     shipped.save(no_shipped_networks / "starry-night.nstmodel")
     coffee = (examples / "coffee.jpg",)
     training = bench.FastTraining(tmp_path, steps=1, size=32, batch_size=1, images=coffee)
-    models, report = bench.fast_models(pairs, training, torch.device("cpu"), print)
+    models, made = bench.fast_models(pairs, training, torch.device("cpu"), print)
     # two names of one painting: each uses the shipped network
     for style in ("starry_night", "starry-night"):
-        assert report[style]["shipped"] and not report[style]["trained"]
+        assert made[style]["shipped"] and not made[style]["trained"]
         assert models[style].path == no_shipped_networks / "starry-night.nstmodel"
-    assert report["starry_night"]["trained_on"] == ["chelsea.png"]
-    assert report["starry-night"]["trained_on"] == []  # the astronaut is held out
-    assert report["shipwreck"]["trained"]  # none ships for it: trained here
-    assert report["shipwreck"]["trained_on"] == ["coffee.jpg"]
-    lines = "\n".join(bench.fast_lines(report))
+    assert made["starry_night"]["trained_on"] == ["chelsea.png"]
+    assert made["starry-night"]["trained_on"] == []  # the astronaut is held out
+    assert made["shipwreck"]["trained"]  # none ships for it: trained here
+    assert made["shipwreck"]["trained_on"] == ["coffee.jpg"]
+    lines = "\n".join(report.fast_lines(made))
     assert "starry_night: shipped with the package" in lines
     assert "trained on chelsea.png: not held out there" in lines
     assert "starry-night: shipped with the package" in lines
@@ -138,7 +140,7 @@ def test_bench_uses_the_shipped_network_and_says_which_photographs_it_trained_on
 
 
 def test_full_resolution_targets_are_judged_on_the_cpu_and_on_a_gpu(monkeypatch):
-    monkeypatch.setattr(bench, "device_name", lambda device: "test device")
+    monkeypatch.setattr(report, "device_name", lambda device: "test device")
     row = dict(photo="p.jpg", size="6000x4000", quality="normal", work_size="768x512",
                full_resolution="detail", ssim=0.8, gmd=0.3, sharpness=1.2)  # fmt: skip
     rows = [
@@ -156,10 +158,10 @@ def test_full_resolution_targets_are_judged_on_the_cpu_and_on_a_gpu(monkeypatch)
 
 
 def test_the_cpu_fast_target_counts_loading_the_network():
-    fast = bench.MethodFigures(seconds={1024: [0.5, 0.6, 0.7]})
+    fast = measure.MethodFigures(seconds={1024: [0.5, 0.6, 0.7]})
     cpu = torch.device("cpu")
-    met = bench.verdicts({"fast": fast}, [1024], cpu, {}, fast_load_s=0.3)
+    met = targets.bench_verdicts({"fast": fast}, [1024], cpu, {}, fast_load_s=0.3)
     assert "- MET: fast at 1024x1024 on the cpu, loading the network included: 0.90 s" in met[0]
-    missed = bench.verdicts({"fast": fast}, [1024], cpu, {}, fast_load_s=1.5)
+    missed = targets.bench_verdicts({"fast": fast}, [1024], cpu, {}, fast_load_s=1.5)
     assert missed[0].startswith("- NOT MET: fast at 1024x1024 on the cpu") and "2.10 s" in missed[0]
     assert missed[-1].startswith("- OWED: the fast target (1024x1024 under 10 ms)")

@@ -1,22 +1,15 @@
-"""What a training call on a lent GPU machine sends back (scripts/device_train.py): the machine
-is bare after the call, so what is not in $OUT/training.tar is lost, and $OUT takes 16 MB a
-file: every style's best network, and no pile of snapshots or checkpoints."""
+"""What a training call on a lent GPU machine sends back (scripts/device_train.py, packing
+with `training_folder.pack`): the machine is bare after the call, so what is not in
+$OUT/training.tar is lost, and $OUT takes 16 MB a file: every style's best network, and no
+pile of snapshots or checkpoints."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import tarfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from nst_engine.evaluation import training_folder
 
 
 def touch(folder: Path, *names: str) -> None:
@@ -27,7 +20,6 @@ def touch(folder: Path, *names: str) -> None:
 def test_a_finished_network_wins_over_its_snapshots_and_an_unfinished_one_sends_its_latest(
     tmp_path,
 ):
-    device_train = load_script("device_train")
     touch(
         tmp_path,
         "shipwreck.nstmodel", "shipwreck.step250.nstmodel", "shipwreck.step4000.nstmodel",
@@ -37,12 +29,11 @@ def test_a_finished_network_wins_over_its_snapshots_and_an_unfinished_one_sends_
     judged = [("shipwreck", 250), ("the-kiss", 250), ("the-kiss", 750), ("the-kiss", 1000)]
     curve = [json.dumps({"style": style, "step": step}) for style, step in judged]
     (tmp_path / "curve.jsonl").write_text("\n".join(curve) + "\n")
-    chosen = [p.name for p in device_train.latest_models(tmp_path)]
+    chosen = [p.name for p in training_folder.latest_models(tmp_path)]
     assert chosen == ["shipwreck.nstmodel", "the-kiss.step1000.nstmodel"]
 
 
 def test_the_pack_holds_networks_curve_and_sheets_only(tmp_path):
-    device_train = load_script("device_train")
     work, out = tmp_path / "work", tmp_path / "out"
     work.mkdir()
     out.mkdir()
@@ -55,7 +46,7 @@ def test_the_pack_holds_networks_curve_and_sheets_only(tmp_path):
     (work / "curve.jsonl").write_text("\n".join(rows) + "\n")
     (work / "outputs").mkdir()
     touch(work / "outputs", "starry-night-photo-step500.jpg")
-    packed = device_train.pack(work, out)
+    packed = training_folder.pack(work, out)
     with tarfile.open(packed) as tar:
         assert sorted(tar.getnames()) == [
             "curve.jsonl",

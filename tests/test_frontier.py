@@ -9,8 +9,8 @@ import json
 import numpy as np
 from PIL import Image
 
-from nst_engine import bench, frontier
-from nst_engine.frontier import Point
+from nst_engine.evaluation import frontier, measure, targets
+from nst_engine.evaluation.measure import Point
 
 
 def point(ssim: float, gmd: float) -> Point:
@@ -24,7 +24,7 @@ def test_margins_at_one_strength_need_the_mean_and_all_pairs_but_one():
     good = [point(0.55, 0.20), point(0.60, 0.20), point(0.55, 0.25)]
     one_short = [point(0.55, 0.20), point(0.60, 0.20), point(0.50, 0.25)]  # SSIM +0.05 there
     two_short = [point(0.55, 0.20), point(0.55, 0.20), point(0.50, 0.25)]
-    lines = frontier.verdicts(GATYS, {0.3: good, 0.5: one_short, 0.7: two_short})
+    lines = targets.frontier_verdicts(GATYS, {0.3: good, 0.5: one_short, 0.7: two_short})
     margins = [line for line in lines if "paper's margins" in line]
     assert margins[0].startswith("- MET") and "3 of 3 pairs" in margins[0]
     assert margins[1].startswith("- MET") and "2 of 3 pairs" in margins[1]
@@ -34,14 +34,14 @@ def test_margins_at_one_strength_need_the_mean_and_all_pairs_but_one():
 def test_margins_on_the_mean_are_needed_too():
     # Two pairs with wide margins cannot carry a third far behind on the mean's GMD.
     points = [point(0.55, 0.20), point(0.60, 0.20), point(0.55, 0.60)]
-    (line, default) = frontier.verdicts(GATYS, {0.5: points})
+    (line, default) = targets.frontier_verdicts(GATYS, {0.5: points})
     assert line.startswith("- NOT MET") and "2 of 3 pairs" in line
     assert "GMD 1.00x gatys' on the mean" in line
 
 
 def test_the_default_strength_needs_style_structure_and_a_narrow_spread():
     def judged(points: list[Point]) -> str:
-        return frontier.verdicts(GATYS, {frontier.DEFAULT_STRENGTH: points})[-1]
+        return targets.frontier_verdicts(GATYS, {targets.DEFAULT_STRENGTH: points})[-1]
 
     assert judged([point(0.52, 0.25), point(0.55, 0.25), point(0.53, 0.25)]).startswith("- MET")
     assert judged([point(0.52, 0.30), point(0.55, 0.30), point(0.53, 0.30)]).startswith(
@@ -55,7 +55,7 @@ def test_the_default_strength_needs_style_structure_and_a_narrow_spread():
 
 
 def test_default_pairs_load_files_and_gallery_paintings():
-    pairs = bench.load_pairs(None, frontier.FRONTIER_PAIRS)
+    pairs = measure.load_pairs(None, frontier.FRONTIER_PAIRS)
     names = [p.name for p in pairs]
     assert len(names) == 11 and len(set(names)) == 11
     assert "rocket+composition-viii" in names and "coffee+mackerel-and-prawns" in names
@@ -65,7 +65,7 @@ def test_default_pairs_load_files_and_gallery_paintings():
 
 
 def test_a_small_run_writes_consistent_figures(tmp_path, examples):
-    pairs = bench.load_pairs([f"{examples / 'chelsea.png'}:the-kiss"])
+    pairs = measure.load_pairs([f"{examples / 'chelsea.png'}:the-kiss"])
     lines: list[str] = []
     result = frontier.run_frontier(
         pairs, "cpu", tmp_path, size=48, strengths=(0.3, 0.7), iterations=3, log=lines.append

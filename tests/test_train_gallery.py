@@ -1,6 +1,7 @@
-"""scripts/train_gallery.py's judgement and shipping: a network is judged against the
-optimisation on each held-out photograph and on their mean, and --ship copies the earliest
-network that met the bar into the package, never a later or a failing one."""
+"""The gallery's training (scripts/train_gallery.py, `nst_engine.evaluation.gallery_training`):
+a network is judged against the optimisation on each held-out photograph and on their mean,
+and --ship DIR copies the earliest network that met the bar into DIR, never a later or a
+failing one, and never into the installed package."""
 
 from __future__ import annotations
 
@@ -10,17 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fast_models import random_style_model
-from test_device_training import load_script
 
 from nst_engine import gallery
+from nst_engine.evaluation import gallery_training, training_folder
+from nst_engine.fast import TrainOptions
 from nst_engine.images import load_image, save_image
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-@pytest.fixture(scope="module")
-def train_gallery():
-    return load_script("train_gallery")
 
 
 def _photo(folder: Path, name: str, source: str) -> Path:
@@ -31,7 +28,7 @@ def _photo(folder: Path, name: str, source: str) -> Path:
     return path
 
 
-def test_a_judgement_gives_each_photographs_ratio_and_the_bar_on_the_mean(train_gallery, tmp_path):
+def test_a_judgement_gives_each_photographs_ratio_and_the_bar_on_the_mean(tmp_path):
     work = tmp_path / "training" / "recipe"
     (work.parent / "reference").mkdir(parents=True)
     photos = [_photo(tmp_path, "cat", "chelsea.png"), _photo(tmp_path, "man", "astronaut.jpg")]
@@ -44,7 +41,7 @@ def test_a_judgement_gives_each_photographs_ratio_and_the_bar_on_the_mean(train_
     }
     (work.parent / "reference" / "reference.json").write_text(json.dumps(reference))
 
-    row = train_gallery.judge(model, "starry-night", 1000, photos, work, "cpu")
+    row = gallery_training.judge(model, "starry-night", 1000, photos, work, "cpu")
 
     assert set(row["photos"]) == {"cat", "man"}
     ssims = [row["photos"][name][0] for name in ("cat", "man")]
@@ -59,10 +56,13 @@ def test_a_judgement_gives_each_photographs_ratio_and_the_bar_on_the_mean(train_
     assert (work / "outputs" / "starry-night-cat-step1000.jpg").is_file()
 
 
-def test_ship_copies_the_earliest_network_that_met_the_bar(train_gallery, tmp_path, monkeypatch):
+def test_ship_copies_the_earliest_network_that_met_the_bar_into_the_folder_given(
+    tmp_path, monkeypatch
+):
     work, package = tmp_path / "recipe", tmp_path / "networks"
     work.mkdir()
-    monkeypatch.setattr(gallery, "network_folder", lambda: package)
+    installed = tmp_path / "installed"
+    monkeypatch.setattr(gallery, "network_folder", lambda: installed)
     rows = [(1000, False), (2000, True), (3000, True)]
     for seed, (step, _) in enumerate(rows, start=1):
         random_style_model(f"step {step}", seed=seed).save(work / f"great-wave.step{step}.nstmodel")
@@ -71,33 +71,28 @@ def test_ship_copies_the_earliest_network_that_met_the_bar(train_gallery, tmp_pa
             fh.write(json.dumps({"style": "great-wave", "step": step, "meets_bar": met}) + "\n")
         fh.write(json.dumps({"style": "the-kiss", "step": 1000, "meets_bar": True}) + "\n")
 
-    assert train_gallery.first_to_meet_the_bar(work, "great-wave")["step"] == 2000
-    train_gallery.ship("great-wave", work, steps=3000)
+    assert training_folder.first_to_meet_the_bar(work, "great-wave")["step"] == 2000
+    gallery_training.ship("great-wave", work, steps=3000, to=package)
 
     shipped = package / "great-wave.nstmodel"
     assert shipped.read_bytes() == (work / "great-wave.step2000.nstmodel").read_bytes()
+    assert not installed.exists()  # the installed package is never written to
 
 
-def test_ship_copies_nothing_when_no_judgement_met_the_bar(
-    train_gallery, tmp_path, monkeypatch, capsys
-):
+def test_ship_copies_nothing_when_no_judgement_met_the_bar(tmp_path, capsys):
     work, package = tmp_path / "recipe", tmp_path / "networks"
     work.mkdir()
-    monkeypatch.setattr(gallery, "network_folder", lambda: package)
     (work / "curve.jsonl").write_text(
         json.dumps({"style": "great-wave", "step": 1000, "meets_bar": False}) + "\n"
     )
-    train_gallery.ship("great-wave", work, steps=1000)
+    gallery_training.ship("great-wave", work, steps=1000, to=package)
     assert not package.exists()
     assert "great-wave: not shipped" in capsys.readouterr().out
 
 
-def test_ctrl_c_stops_the_run_while_a_step_to_judge_only_pauses_it(
-    train_gallery, tmp_path, monkeypatch
-):
+def test_ctrl_c_stops_the_run_while_a_step_to_judge_only_pauses_it(tmp_path, monkeypatch):
     """The training loop raises TrainingInterrupted both when the script asks to judge and on
     Ctrl-C; only the first may resume training (a Ctrl-C once judged and went on)."""
-    import argparse
     from types import SimpleNamespace
 
     from nst_engine import fast
@@ -119,28 +114,26 @@ def test_ctrl_c_stops_the_run_while_a_step_to_judge_only_pauses_it(
                 raise fast.TrainingInterrupted(step, options.steps, checkpoint)
         raise AssertionError("the fake run is stopped before it ends")
 
-    monkeypatch.setattr(fast, "train_style", fake_train)
-    monkeypatch.setattr(fast, "model_from_checkpoint", lambda *a, **k: None)
+    monkeypatch.setattr(gallery_training, "train_style", fake_train)
+    monkeypatch.setattr(gallery_training, "model_from_checkpoint", lambda *a, **k: None)
     monkeypatch.setattr(
-        train_gallery,
+        gallery_training,
         "judge",
         lambda snap, style, step, *a: judged.append(step) or {"meets_bar": False},
     )
-    monkeypatch.setattr(train_gallery, "contact_sheet", lambda *a: None)
-    args = argparse.Namespace(
-        steps=4000, size=64, scale=0, batch_size=1, width=8, palette=True, strength=0.5,
-        device="cpu", judge_every=1000, photos=tmp_path / "photos", ship=False,
-    )  # fmt: skip
+    monkeypatch.setattr(gallery_training, "contact_sheet", lambda *a: None)
+    options = TrainOptions(steps=4000, size=64, batch_size=1, width=8, device="cpu",
+                           checkpoint_every=1000)  # fmt: skip
 
     with pytest.raises(SystemExit, match="stopped at step 1500; the same command resumes"):
-        train_gallery.train_one("starry-night", args, work, [])
+        gallery_training.train_one("starry-night", options, tmp_path / "photos", work, [])
 
     assert judged == [1000]  # judged at its step, then trained on; not judged at the Ctrl-C
     assert len(calls) == 2
 
 
 def test_a_network_passing_on_the_judged_photographs_must_pass_on_every_held_out_one(
-    train_gallery, tmp_path, monkeypatch
+    tmp_path, monkeypatch
 ):
     judged, everyone = [Path("a.jpg"), Path("b.jpg")], [Path(f"{n}.jpg") for n in "abcd"]
     calls = []
@@ -151,14 +144,22 @@ def test_a_network_passing_on_the_judged_photographs_must_pass_on_every_held_out
         return {"ssim": 0.5, "gmd": 0.3, "proposed_ssim": 0.6, "proposed_gmd": 0.25,
                 "gmd_ratio": 1.2, "meets_bar": passes}  # fmt: skip
 
-    monkeypatch.setattr(train_gallery, "judge", fake_judge)
-    at = {step: train_gallery.judgement(Path("m"), "s", step, judged, everyone, tmp_path, "cpu")
+    monkeypatch.setattr(gallery_training, "judge", fake_judge)
+    at = {step: gallery_training.judgement(Path("m"), "s", step, judged, everyone, tmp_path, "cpu")
           for step in (1000, 2000)}  # fmt: skip
 
     assert calls == [2, 4, 2, 4]
     assert at[1000]["meets_bar"] is False and at[1000]["all_held_out"]["meets_bar"] is False
     assert at[2000]["meets_bar"] is True
-    monkeypatch.setattr(train_gallery, "judge", lambda *a: {"meets_bar": False})
-    assert "all_held_out" not in train_gallery.judgement(
+    monkeypatch.setattr(gallery_training, "judge", lambda *a: {"meets_bar": False})
+    assert "all_held_out" not in gallery_training.judgement(
         Path("m"), "s", 3000, judged, everyone, tmp_path, "cpu"
     )
+
+
+def test_the_command_ships_only_into_a_folder_it_is_given(tmp_path):
+    parser = gallery_training.build_parser()
+    assert parser.parse_args([]).ship is None  # no --ship: nothing is copied anywhere
+    assert parser.parse_args(["--ship", str(tmp_path)]).ship == tmp_path
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--ship"])  # a folder must be named
