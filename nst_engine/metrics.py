@@ -23,6 +23,8 @@ below).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -134,3 +136,32 @@ def sharpness_ratio(output: np.ndarray, content: np.ndarray) -> float:
     if output.shape[:2] != content.shape[:2]:
         output = to_numpy(resize_tensor(to_tensor(split_channels(output)[0]), content.shape[:2]))
     return sharpness(output) / max(sharpness(content), 1e-12)
+
+
+def warping_error(outputs: Sequence[np.ndarray], frames: Sequence[np.ndarray]) -> float:
+    """Temporal consistency of `outputs` (lower is steadier), as Lai et al. (2018) define it:
+    the optical flow and its occlusions are measured on the input `frames`; for each pair of
+    consecutive outputs, the mean over the reliable pixels of the squared colour distance
+    ||O_t(x) - O_t+1(x + w(x))||^2 (RGB in [0, 1], summed over the channels); averaged over
+    the pairs. `warping_error(frames, frames)` is the input's own figure, the floor.
+
+    Needs OpenCV (the `video` extra) for the flow."""
+    from .flow import motion, warp
+
+    if len(outputs) != len(frames) or len(frames) < 2:
+        raise ValueError("the warping error needs two or more frames and one output each")
+    errors = []
+    for t in range(len(frames) - 1):
+        current, following = (_rgb_float(f) for f in (frames[t], frames[t + 1]))
+        # Motion from frame t+1 back to t: flow t -> t+1 and where it holds.
+        step = motion(current, following)
+        a = to_tensor(_rgb_float(outputs[t]))
+        b = to_tensor(_rgb_float(outputs[t + 1]))
+        squared = (a - warp(b, step.flow)).pow(2).sum(1, keepdim=True)
+        reliable = step.reliable
+        errors.append(float((squared * reliable).sum() / reliable.sum().clamp_min(1)))
+    return float(np.mean(errors))
+
+
+def _rgb_float(image: np.ndarray) -> np.ndarray:
+    return split_channels(as_array(image))[0]

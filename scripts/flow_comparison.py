@@ -1,0 +1,133 @@
+"""Which optical flow the animation work uses: accuracy and speed on a camera pan whose
+motion is known (docs/benchmarks.md, "Optical flow").
+
+The pan is a 256x192 window moving over examples/rocket.jpg by a fractional step each frame
+while zooming in slightly, so every pixel's true flow is known. For each method: the mean
+endpoint error against the true flow (pixels staying in view), the mean absolute difference
+between a frame and the next one warped back with the method's flow on those pixels (the
+unwarped difference is the floor's opposite), and the seconds per frame pair (one thread).
+
+Run: .venv/bin/python scripts/flow_comparison.py (needs opencv-python-headless and
+scikit-image, both in the `test` extra).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from skimage.registration import optical_flow_ilk, optical_flow_tvl1
+
+from nst_engine.flow import flow_tensor, warp
+from nst_engine.images import load_image, to_float
+
+ROOT = Path(__file__).resolve().parent.parent
+STEP = (3.3, 1.2)  # pixels per frame (x, y) of the window over the photograph
+ZOOM = 1.006  # the window shrinks by this factor per frame: a slow zoom in
+SIZE = (192, 256)  # h, w
+FRAMES = 8
+
+
+def pan_frames(photo: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The frames, and the true flow from each frame to the next (H x W x 2)."""
+    h, w = SIZE
+    src = torch.from_numpy(photo.transpose(2, 0, 1))[None].float()
+    ph, pw = photo.shape[:2]
+    frames, offsets = [], []
+    for t in range(FRAMES):
+        scale = ZOOM**-t  # photograph pixels per frame pixel
+        ox, oy = 40 + STEP[0] * t, 60 + STEP[1] * t
+        offsets.append((ox, oy, scale))
+        xs = ox + scale * torch.arange(w).float()
+        ys = oy + scale * torch.arange(h).float()
+        gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+        grid = torch.stack(((2 * gx + 1) / pw - 1, (2 * gy + 1) / ph - 1), -1)[None]
+        frame = torch.nn.functional.grid_sample(src, grid, mode="bicubic", align_corners=False)
+        frames.append(frame[0].clamp(0, 1).numpy().transpose(1, 2, 0))
+    truths = []
+    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
+    for (ox, oy, s), (nx, ny, ns) in zip(offsets, offsets[1:], strict=False):
+        # The photograph point p = o + s x of frame t is at x' = (p - o') / s' in frame t+1.
+        fx = (ox + s * gx - nx) / ns - gx
+        fy = (oy + s * gy - ny) / ns - gy
+        truths.append(np.stack((fx, fy), -1))
+    return frames, truths
+
+
+def grey8(rgb: np.ndarray) -> np.ndarray:
+    return (np.clip(rgb @ np.array([0.299, 0.587, 0.114]), 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def dis(preset):
+    def flow(a, b):
+        return cv2.DISOpticalFlow_create(preset).calc(grey8(a), grey8(b), None)
+
+    return flow
+
+
+def farneback(a, b):
+    return cv2.calcOpticalFlowFarneback(grey8(a), grey8(b), None, 0.5, 4, 15, 3, 5, 1.2, 0)
+
+
+def skimage_method(function):
+    def flow(a, b):
+        v, u = function(grey8(a) / 255.0, grey8(b) / 255.0)
+        return np.stack((u, v), -1)
+
+    return flow
+
+
+METHODS = {
+    "OpenCV DIS ultrafast": dis(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST),
+    "OpenCV DIS fast": dis(cv2.DISOPTICAL_FLOW_PRESET_FAST),
+    "OpenCV DIS medium": dis(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM),
+    "OpenCV Farneback": farneback,
+    "scikit-image ILK": skimage_method(optical_flow_ilk),
+    "scikit-image TV-L1": skimage_method(optical_flow_tvl1),
+}
+
+
+def warp_error(a, b, flow, valid):
+    ta = torch.from_numpy(a.transpose(2, 0, 1))[None].float()
+    tb = torch.from_numpy(b.transpose(2, 0, 1))[None].float()
+    back = warp(tb, flow_tensor(flow.astype(np.float32)))
+    return float((ta - back).abs().mean(1)[0][torch.from_numpy(valid)].mean())
+
+
+def main() -> None:
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    photo = to_float(load_image(ROOT / "examples" / "rocket.jpg"))[..., :3]
+    frames, truths = pan_frames(photo)
+    h, w = SIZE
+    gy, gx = np.mgrid[0:h, 0:w]
+    valid = [
+        (gx + t[..., 0] > 0)
+        & (gx + t[..., 0] < w - 1)
+        & (gy + t[..., 1] > 0)
+        & (gy + t[..., 1] < h - 1)
+        for t in truths
+    ]
+    still = np.mean(
+        [np.abs(a - b).mean(-1)[v].mean() for a, b, v in zip(frames, frames[1:], valid)]
+    )
+    print(f"{FRAMES} frames {w}x{h}, step {STEP} px, zoom {ZOOM}; unwarped difference {still:.4f}")
+    print("| method | endpoint error (px) | warp error | ms per pair |")
+    print("| --- | --- | --- | --- |")
+    for name, method in METHODS.items():
+        epe, err, seconds = [], [], 0.0
+        for a, b, truth, v in zip(frames, frames[1:], truths, valid, strict=False):
+            tic = time.perf_counter()
+            flow = method(a, b)
+            seconds += time.perf_counter() - tic
+            epe.append(np.linalg.norm(flow - truth, axis=-1)[v].mean())
+            err.append(warp_error(a, b, flow, v))
+        ms = 1000 * seconds / len(truths)
+        print(f"| {name} | {np.mean(epe):.3f} | {np.mean(err):.4f} | {ms:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
