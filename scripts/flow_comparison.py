@@ -111,9 +111,8 @@ def main() -> None:
         & (gy + t[..., 1] < h - 1)
         for t in truths
     ]
-    still = np.mean(
-        [np.abs(a - b).mean(-1)[v].mean() for a, b, v in zip(frames, frames[1:], valid)]
-    )
+    pairs = zip(frames, frames[1:], valid, strict=False)
+    still = np.mean([np.abs(a - b).mean(-1)[v].mean() for a, b, v in pairs])
     print(f"{FRAMES} frames {w}x{h}, step {STEP} px, zoom {ZOOM}; unwarped difference {still:.4f}")
     print("| method | endpoint error (px) | warp error | ms per pair |")
     print("| --- | --- | --- | --- |")

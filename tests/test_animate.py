@@ -6,10 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import EXAMPLES, small
 
 from nst_engine.images import load_image, to_float, to_tensor
-
-from conftest import EXAMPLES, small
 
 pytest.importorskip("cv2", reason="optical flow needs the `video` extra (opencv)")
 
