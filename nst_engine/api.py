@@ -31,6 +31,7 @@ from .images import (
 )
 from .memory import free_cached, gib, is_out_of_memory, largest_side, needed_bytes, usable_bytes
 from .options import MIN_SIDE, CancelCheck, ProgressCallback, StyleOptions, StyleResult
+from .temporal import TemporalGuide, blend_fast
 from .transfer import Plan, Reporter, Run, fixed_style_weight, planned, run_gatys, run_proposed
 from .workspace import Workspace
 
@@ -53,6 +54,7 @@ def stylize(
     cancel: CancelCheck | None = None,
     model: FastStyleModel | None = None,
     workspace: Workspace | None = None,
+    temporal: TemporalGuide | None = None,
 ) -> StyleResult:
     """Stylise `content` with one or more `styles`.
 
@@ -70,6 +72,8 @@ def stylize(
       optimising; then `styles` is None and method, strength and iterations are ignored.
     workspace: where the job runs (its device) and what it reuses from earlier jobs there
       (loaded extractors, style targets); default: a new one on options.device.
+    temporal: the previous frame of an animation (nst_engine.sequence makes it): the
+      result starts from it and stays close to it where the flow holds.
     Raises InputError for unusable input, WeightsUnavailable, Cancelled.
     """
     started = time.perf_counter()
@@ -84,6 +88,11 @@ def stylize(
         )
     if model is not None and styles is not None:
         raise InputError("give style images or a trained model, not both")
+    if temporal is not None and model is None and options.method != "proposed":
+        raise InputError(
+            f"frames are styled together by the proposed method or a trained model, not "
+            f"{options.method}; style each frame alone (--independent) to use it"
+        )
     style_list = [] if model is not None else _style_list(styles, options)
     weights = list(options.style_weights or [1.0] * len(style_list))
     soft_mask = mask_array(mask, height, width)
@@ -122,12 +131,16 @@ def stylize(
     style_ts = [(_digest(s), to_tensor(split_channels(s)[0], device)) for s in style_list]
     run = Run()
     reporter = Reporter(plan, progress, cancel)
+    prior = None if temporal is None else temporal.prior(box, work, device)
     if model is not None:
         if cancel is not None and cancel():
             raise Cancelled("the job was cancelled")
         result_t = model.render(content_t)
+        if prior is not None:
+            result_t = blend_fast(result_t, prior)
     else:
-        result_t = RUNNERS[options.method](
+        runner = RUNNERS[options.method]
+        result_t = runner(
             extractor,
             workspace.style_targets,
             content_t,
@@ -137,6 +150,7 @@ def stylize(
             options,
             reporter,
             run,
+            **({} if prior is None else {"prior": prior}),
         )
     if upscaled:
         tic = time.perf_counter()
@@ -175,7 +189,7 @@ def stylize(
     }
     stats.update({f"seconds_{k}": round(v, 3) for k, v in run.timings.items()})
     stats.update({f"loss_{k}": v for k, v in run.losses.items()})
-    return StyleResult(result, stats)
+    return StyleResult(result, stats, tuple(run.level_weights))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The `nst` command line: stylize, styles, evaluate, bench and train-style.
+"""The `nst` command line: stylize, animate, styles, evaluate, bench and train-style.
 
 `nst stylize` prepares its job once (nst_engine.prepared) and runs it here, or hands it to
 the runner that nst_server.frontend passes in for `--server`.
@@ -22,6 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import __version__, gallery
+from .animate_command import add_animate_parser
 from .errors import Cancelled, NSTError
 from .fast import TrainOptions
 from .images import (
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     parser.commands = {
         "stylize": _stylize_parser(commands),
+        "animate": add_animate_parser(commands),
         "styles": _styles_parser(commands),
         "evaluate": _evaluate_parser(commands),
         "bench": _bench_parser(commands),

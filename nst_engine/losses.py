@@ -83,6 +83,21 @@ class StructureLoss(nn.Module):
         return 1 - mean_ssim(image, self.content, self.mask)
 
 
+class TemporalLoss(nn.Module):
+    """Ruder et al.'s (2016) short-term temporal term: the mean squared difference from the
+    previous frame's result warped into this frame, counted only where the flow is reliable
+    (`reliable` 1) and nowhere else (0: occlusions, motion boundaries), so what the camera
+    newly sees is painted freely and what it saw before keeps its strokes."""
+
+    def __init__(self, warped: torch.Tensor, reliable: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("warped", warped.detach().float())
+        self.register_buffer("reliable", reliable.detach().float())
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return (self.reliable * (image.float() - self.warped).pow(2)).mean()
+
+
 class GatysStyleLoss(nn.Module):
     """The 2015 paper's per-layer term: 1/(4 N^2 M^2) sum (G(x) - G(s))^2, G unnormalised.
 

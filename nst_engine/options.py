@@ -164,6 +164,9 @@ class StyleResult:
 
     image: np.ndarray
     stats: dict[str, float | int | str] = field(default_factory=dict)
+    # The style weight each coarse-to-fine level ended with (the proposed method): what a
+    # frame sequence holds for its later frames, so the weight does not drift (flicker).
+    level_weights: tuple[float, ...] = ()
 
 
 ProgressCallback = Callable[[Progress], None]

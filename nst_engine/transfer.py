@@ -35,10 +35,12 @@ from .losses import (
     GatysStyleLoss,
     StructureLoss,
     StyleLoss,
+    TemporalLoss,
     total_variation,
 )
 from .metrics import mean_ssim
 from .options import CancelCheck, Progress, ProgressCallback, StyleOptions
+from .temporal import ITERATION_SHARE, TEMPORAL_WEIGHT, Prior
 
 # Iterations per level, coarsest first, for the "normal" preset; other presets scale them.
 LEVEL_ITERATIONS = (80, 30, 15, 8, 5)
@@ -255,6 +257,11 @@ class DynamicWeight:
         if self.rate:
             self.log_weight = max(self.bounds[0], self.log_weight - self.LEVEL_BACKOFF)
 
+    def hold(self, value: float) -> None:
+        """Fix the weight at `value` from now on: a later frame of an animation holds what
+        the first frame settled on, level by level, so the style does not drift."""
+        self.log_weight, self.rate = math.log(value), 0.0
+
     def update(self, similarity: float, authority: float = 1.0) -> None:
         """One iteration's measurement. `authority` (0..1) is how far the optimiser can act
         on the weight now: the driver passes its learning rate relative to the level's
@@ -285,6 +292,7 @@ class Run:
     losses: dict[str, float] = field(default_factory=dict)
     iterations: int = 0
     style_weight: float | None = None  # where dynamic weighting ended (for the refinement)
+    level_weights: list[float] = field(default_factory=list)  # where each level ended
 
 
 class Reporter:
@@ -362,7 +370,12 @@ def run_proposed(
     options: StyleOptions,
     reporter: Reporter,
     run: Run,
+    prior: Prior | None = None,
 ) -> torch.Tensor:
+    """`prior`: a later frame of an animation (nst_engine.temporal): every level starts from
+    the previous result warped into this frame where the flow holds, a temporal term keeps
+    it there, each level holds the style weight the first frame ended it with, and a share
+    of the iterations is run."""
     spec = extractor.spec
     levels = plan_levels(*content.shape[-2:], options)
     weight = DynamicWeight(options.strength, adaptive=options.dynamic_weighting)
@@ -370,8 +383,13 @@ def run_proposed(
     device = content.device
     image = None
     for index, level in enumerate(levels):
-        if index > 0:
+        if prior is not None and prior.level_weights:
+            weight.hold(prior.level_weights[min(index, len(prior.level_weights) - 1)])
+        elif index > 0:
             weight.new_level()
+        iterations = level.iterations
+        if prior is not None:
+            iterations = max(1, round(level.iterations * ITERATION_SHARE))
         tic = time.perf_counter()
         size = (level.height, level.width)
         base = resize_tensor(content, size)
@@ -397,8 +415,11 @@ def run_proposed(
         styled_content = ContentLoss(content_feats[spec.styled_content])
         main_content = ContentLoss(content_feats[spec.content]) if level.main_content else None
         structure = StructureLoss(base, level_mask)
+        temporal = None if prior is None else TemporalLoss(*prior.at(size))
 
-        if image is None:
+        if image is None and prior is not None:
+            image, combined = prior.at(size)[0].clone(), None
+        elif image is None:
             noise = torch.randn(base.shape, generator=generator).to(device) * INIT_NOISE
             image = (base + noise).clamp(0, 1)
             combined = None
@@ -408,6 +429,9 @@ def run_proposed(
             # as similar to the content as the last one ended and only has to texture the
             # new frequencies (without it SSIM fell by 0.15 per level).
             image = add_detail(image, base)
+            if prior is not None:
+                warped, reliable = prior.at(size)
+                image = reliable * warped + (1 - reliable) * image
             combined_layer = COMBINED_LAYER if COMBINED_LAYER in wanted else spec.styled_content
             wanted.add(combined_layer)
             with torch.no_grad(), autocast(device):
@@ -416,7 +440,7 @@ def run_proposed(
             image = image.contiguous(memory_format=torch.channels_last)
         image = image.detach().requires_grad_(True)
         base_lr = COARSE_LR if index == 0 else FINE_LR
-        warmup = min(COARSE_WARMUP if index == 0 else FINE_WARMUP, max(1, level.iterations // 4))
+        warmup = min(COARSE_WARMUP if index == 0 else FINE_WARMUP, max(1, iterations // 4))
         optimizer = torch.optim.Adam([image], lr=base_lr, betas=(0.9, 0.99))
         previous_total = math.inf
         # Dynamic weighting steers by the SSIM the result will have at the working size. A
@@ -426,10 +450,10 @@ def run_proposed(
         # photographs with fine detail less styled than others at the same strength.
         band = None if index == len(levels) - 1 else detail_band(content, size)
 
-        for it in range(level.iterations):
+        for it in range(iterations):
             # Linear warm-up, then cosine decay to a tenth over the level (base_lr halves when
             # the loss jumps, below).
-            cosine = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * it / max(1, level.iterations)))
+            cosine = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * it / max(1, iterations)))
             schedule = cosine * min(1.0, (it + 1) / warmup)
             blended = image if level_mask is None else level_mask * image + (1 - level_mask) * base
             with autocast(device):
@@ -456,6 +480,8 @@ def run_proposed(
                 terms["content"] = main_content(feats[spec.content])
             if combined is not None:
                 terms["combined"] = COMBINED_WEIGHT * combined(feats[combined_layer])
+            if temporal is not None:
+                terms["temporal"] = TEMPORAL_WEIGHT * temporal(blended)
             total = sum(terms.values())
             optimizer.zero_grad(set_to_none=True)
             total.backward()
@@ -478,7 +504,8 @@ def run_proposed(
             losses["ssim"] = similarity
             run.losses = losses
             run.iterations += 1
-            reporter(index, it, level.iterations, losses, image)
+            reporter(index, it, iterations, losses, image)
+        run.level_weights.append(weight.value)
         run.timings[f"level{index}_{level.width}x{level.height}"] = time.perf_counter() - tic
     assert image is not None
     run.style_weight = weight.value

@@ -78,3 +78,134 @@ def test_warping_error_is_low_for_a_pan_and_high_for_flicker(photo):
     steady = warping_error(frames, frames)
     assert steady < 0.005, steady
     assert warping_error(flicker, frames) > 5 * steady
+
+
+# Styling: tiny frames and a handful of iterations, so the real VGG-19 runs on a CPU.
+FAST = dict(iterations=6, size=64, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def starry() -> np.ndarray:
+    return small(load_image(EXAMPLES / "starry_night.jpg"), 64)
+
+
+@pytest.fixture(scope="module")
+def workspace():
+    from nst_engine.workspace import Workspace
+
+    return Workspace("cpu")
+
+
+def test_temporal_styling_of_a_pan_flickers_less_than_styling_each_frame_alone(
+    photo, starry, workspace
+):
+    from nst_engine.options import StyleOptions
+    from nst_engine.sequence import stylize_sequence
+
+    frames = pan(photo, 3, (2, 1), size=(48, 64))
+    options = StyleOptions(**FAST)
+    runs = {
+        temporal: [
+            r.image
+            for r in stylize_sequence(
+                frames, starry, options=options, temporal=temporal, workspace=workspace
+            )
+        ]
+        for temporal in (False, True)
+    }
+    together, alone = (warping_error(runs[t], frames) for t in (True, False))
+    assert together < 0.5 * alone, (together, alone)
+
+
+def test_pixels_outside_the_mask_are_the_source_in_every_frame(photo, starry, workspace):
+    from nst_engine.options import StyleOptions
+    from nst_engine.sequence import stylize_sequence
+
+    frames = [(f * 65535).astype(np.uint16) for f in pan(photo, 2, (2, 1), size=(48, 64))]
+    mask = np.zeros((48, 64), np.float32)
+    mask[8:40, 8:40] = 1.0
+    options = StyleOptions(iterations=2, size=64, device="cpu")
+    results = list(
+        stylize_sequence(frames, starry, mask=mask, options=options, workspace=workspace)
+    )
+    for frame, result in zip(frames, results, strict=True):
+        assert result.image.dtype == np.uint16
+        outside = mask == 0
+        assert np.array_equal(result.image[outside], frame[outside])
+        assert not np.array_equal(result.image[~outside], frame[~outside])
+
+
+def _nst(argv: list[str]) -> int:
+    from nst_engine.cli import main
+
+    return main(argv)
+
+
+ANIMATE = ["--iterations", "2", "--work-size", "48", "--device", "cpu"]
+
+
+def _frame_folder(photo, folder, count=3, size=(40, 56)):
+    from nst_engine.images import from_float, save_image
+
+    folder.mkdir()
+    for t, frame in enumerate(pan(photo, count, (2, 1), size=size)):
+        save_image(folder / f"f{t:02d}.png", from_float(frame, np.uint8))
+    return folder
+
+
+def test_a_rerun_after_an_interruption_writes_only_the_missing_frames(photo, tmp_path):
+    frames, out = _frame_folder(photo, tmp_path / "in"), tmp_path / "out"
+    style = str(EXAMPLES / "starry_night.jpg")
+    assert _nst(["animate", str(frames), style, "-o", str(out), *ANIMATE]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["f00.png", "f01.png", "f02.png"]
+    # As a run stopped while painting the last frame leaves it: two frames and no third.
+    (out / "f02.png").unlink()
+    (out / ".partial-f02.png").write_bytes(b"cut short")
+    kept = {name: (out / name).stat().st_mtime_ns for name in ("f00.png", "f01.png")}
+    assert _nst(["animate", str(frames), style, "-o", str(out), *ANIMATE]) == 0
+    assert (out / "f02.png").is_file()
+    assert {name: (out / name).stat().st_mtime_ns for name in kept} == kept
+    assert not (out / ".partial-f02.png").exists()  # the stale partial was replaced
+
+
+def test_an_animated_gif_comes_back_with_its_frames_and_durations(photo, tmp_path):
+    from PIL import Image, ImageSequence
+
+    images = [Image.fromarray((f * 255).astype(np.uint8)) for f in pan(photo, 3, (2, 1))]
+    source, out = tmp_path / "in.gif", tmp_path / "out.gif"
+    images[0].save(source, save_all=True, append_images=images[1:], duration=[40, 90, 150])
+    style = str(EXAMPLES / "starry_night.jpg")
+    assert _nst(["animate", str(source), style, "-o", str(out), *ANIMATE]) == 0
+    with Image.open(out) as result:
+        # Pillow's frames are one object moved along: read each duration in its turn.
+        assert [f.info["duration"] for f in ImageSequence.Iterator(result)] == [40, 90, 150]
+        assert result.size == images[0].size
+    assert not (tmp_path / ".out.gif.frames").exists()
+
+
+def test_bad_input_is_refused_in_one_line_before_any_work(photo, tmp_path, capsys, monkeypatch):
+    from nst_engine.images import from_float, save_image
+
+    style = str(EXAMPLES / "starry_night.jpg")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    mixed = _frame_folder(photo, tmp_path / "mixed", count=2)
+    save_image(mixed / "f09.png", from_float(pan(photo, 1, (0, 0), size=(32, 56))[0], np.uint8))
+    broken = _frame_folder(photo, tmp_path / "broken", count=2)
+    (broken / "f01.png").write_bytes(b"not a png")
+    cases = {
+        str(empty): "no frames",
+        str(mixed): "every frame needs one size",
+        str(broken): "f01.png",
+        str(tmp_path / "missing"): "no such file",
+    }
+    for source, words in cases.items():
+        out = tmp_path / "out"
+        assert _nst(["animate", source, style, "-o", str(out), *ANIMATE]) == 1
+        error = capsys.readouterr().err.strip()
+        assert len(error.splitlines()) == 1 and words in error, error
+        assert not out.exists()
+    monkeypatch.setitem(__import__("sys").modules, "cv2", None)  # OpenCV not installed
+    assert _nst(["animate", str(broken), style, "-o", str(tmp_path / "o"), *ANIMATE]) == 1
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "pip install" in error, error

@@ -1,0 +1,121 @@
+"""`nst animate INPUT STYLE [STYLE ...] -o OUTPUT`: the frames of a folder or an animated
+file styled as one moving painting (nst_engine.sequence), with stylize's options.
+
+Everything is read and checked before the first frame is painted; each finished frame is
+written at once, so running the same command again resumes after the last frame written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .errors import InputError
+from .frames import FrameFolder, is_animated_file, partial_folder, read_animation, write_animated
+from .option_arguments import add_style_options, positive, style_options
+from .options import Progress
+
+
+def add_animate_parser(commands) -> argparse.ArgumentParser:
+    a = commands.add_parser(
+        "animate",
+        help="paint the frames of a folder or an animated GIF/WebP/PNG as one moving painting",
+    )
+    a.add_argument("input", type=Path, metavar="INPUT", help="a folder of frames or an animation")
+    a.add_argument(
+        "styles",
+        type=Path,
+        nargs="*",
+        metavar="STYLE",
+        help="a style image file, or the name of a painting of the gallery (`nst styles`)",
+    )
+    a.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="a folder (each frame under its input's name) or an animated .gif/.webp/.png",
+    )
+    a.add_argument("--model", help="a style network made by `nst train-style`, instead of STYLE")
+    a.add_argument(
+        "--independent",
+        action="store_true",
+        help="style every frame alone (for unrelated images; animations flicker)",
+    )
+    a.add_argument(
+        "--size",
+        dest="output_size",
+        metavar="SIZE",
+        type=positive,
+        help="long side of the output frames in pixels (default: the input's own size)",
+    )
+    a.add_argument(
+        "--mask",
+        type=Path,
+        help="greyscale image of the frames' size: white is styled, black kept exactly",
+    )
+    add_style_options(a)
+    a.set_defaults(run=cmd_animate)
+    return a
+
+
+def cmd_animate(args: argparse.Namespace) -> int:
+    # Imported as the command runs: the painting modules are not needed to parse arguments.
+    from .cli import _resized
+    from .fast import load_model
+    from .flow import INSTALL_HINT, FlowUnavailable
+    from .images import load_image
+    from .prepared import prepare_job
+    from .sequence import stylize_sequence
+
+    if not args.independent:
+        try:
+            import cv2  # noqa: F401
+        except ImportError:
+            raise FlowUnavailable(INSTALL_HINT) from None
+    options = style_options(args)
+    if is_animated_file(args.output) and args.output.exists():
+        if not partial_folder(args.output).exists():
+            print(f"nst: {args.output} is already written; nothing to do", file=sys.stderr)
+            return 0
+    animation = read_animation(args.input, options.max_pixels)
+    if args.output_size:
+        animation.frames = [_resized(f, args.output_size) for f in animation.frames]
+    animated = is_animated_file(args.output)
+    if args.output.suffix and not animated:
+        raise InputError(
+            f"{args.output}: an animation is written to a folder or a .gif, .webp or .png file"
+        )
+    mask = None if args.mask is None else load_image(args.mask)
+    job = prepare_job(animation.frames[0], args.styles, mask, options, args.model or "")
+    folder = FrameFolder(partial_folder(args.output) if animated else args.output)
+    names = animation.names
+    start = folder.done(names)
+    previous = None
+    if start:
+        previous = (animation.frames[start - 1], folder.read(names[start - 1]))
+    bar = tqdm(total=len(names), initial=start, unit="frame", dynamic_ncols=True)
+
+    def progress(index: int, p: Progress) -> None:
+        bar.update(start + index + (p.done or 0) - bar.n)
+
+    try:
+        results = stylize_sequence(
+            animation.frames[start:], [s.image for s in job.styles] or None, mask=job.mask,
+            options=options, temporal=not args.independent, progress=progress,
+            model=load_model(Path(job.model)) if job.model else None, previous=previous,
+        )  # fmt: skip
+        for index, result in enumerate(results, start):
+            folder.write(names[index], result.image)
+            bar.update(index + 1 - bar.n)
+    finally:
+        bar.close()
+    if animated:
+        frames = [folder.read(name) for name in names]
+        write_animated(args.output, frames, animation)
+    if start == len(names):
+        print(f"nst: every frame of {args.output} was already written", file=sys.stderr)
+    return 0
