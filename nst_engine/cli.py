@@ -40,7 +40,7 @@ from .images import (
     to_tensor,
 )
 from .option_arguments import add_style_options, positive, strength, style_options
-from .options import QUALITY_PRESETS, Progress
+from .options import QUALITY_PRESETS, Progress, StyleOptions
 from .prepared import PreparedJob, prepare_job, run_here
 
 
@@ -188,7 +188,21 @@ def _bench_parser(commands) -> argparse.ArgumentParser:
 
 
 def _add_other_bench_runs(b: argparse.ArgumentParser) -> None:
-    """The runs `nst bench` makes instead of its table: the frontier, and whole photographs."""
+    """The runs `nst bench` makes instead of its table: the frontier, whole photographs, and
+    animations."""
+    b.add_argument(
+        "--frames",
+        nargs="+",
+        metavar="SEQUENCE",
+        help="instead of the table above: animations styled frame by frame and with temporal "
+        "consistency (warping error, SSIM, GMD, seconds a frame); a SEQUENCE is a folder of "
+        "frames, an animated file, or `pan` (a camera pan over a photograph); at --sizes' "
+        "first (default 160), --frame-count frames, --iterations as given",
+    )
+    b.add_argument("--frame-count", type=positive, default=8, help="frames of each sequence (8)")
+    b.add_argument(
+        "--frame-style", type=Path, help="the style for --frames (default: the Starry Night)"
+    )
     b.add_argument(
         "--frontier",
         action="store_true",
@@ -452,6 +466,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
         (args.out / "fullres.json").write_text(json.dumps(rows, indent=1))
         print(table)
         print(f"wrote {args.out}/fullres.md, fullres.json")
+        return 0
+
+    if args.frames:
+        from .evaluation.animation import run_frames
+
+        style = args.frame_style or measure.example_folder() / "starry_night.jpg"
+        size = args.sizes[0] if args.sizes else 160
+        options = StyleOptions(device=args.device, iterations=args.iterations, size=size)
+        print(run_frames(args.frames, style, size, args.frame_count, options, args.out))
+        print(f"wrote {args.out}/frames.md, frames.json and a strip per sequence")
         return 0
 
     if args.frontier:

@@ -1,8 +1,9 @@
 """Which optical flow the animation work uses: accuracy and speed on a camera pan whose
 motion is known (docs/benchmarks.md, "Optical flow").
 
-The pan is a 256x192 window moving over examples/rocket.jpg by a fractional step each frame
-while zooming in slightly, so every pixel's true flow is known. For each method: the mean
+The pan (nst_engine.evaluation.animation.camera_pan) is a 256x192 window moving over
+examples/rocket.jpg by a fractional step each frame while zooming in slightly, so every
+pixel's true flow is known. For each method: the mean
 endpoint error against the true flow (pixels staying in view), the mean absolute difference
 between a frame and the next one warped back with the method's flow on those pixels (the
 unwarped difference is the floor's opposite), and the seconds per frame pair (one thread).
@@ -21,40 +22,13 @@ import numpy as np
 import torch
 from skimage.registration import optical_flow_ilk, optical_flow_tvl1
 
+from nst_engine.evaluation.animation import camera_pan
 from nst_engine.flow import flow_tensor, warp
 from nst_engine.images import load_image, to_float
 
 ROOT = Path(__file__).resolve().parent.parent
-STEP = (3.3, 1.2)  # pixels per frame (x, y) of the window over the photograph
-ZOOM = 1.006  # the window shrinks by this factor per frame: a slow zoom in
 SIZE = (192, 256)  # h, w
 FRAMES = 8
-
-
-def pan_frames(photo: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """The frames, and the true flow from each frame to the next (H x W x 2)."""
-    h, w = SIZE
-    src = torch.from_numpy(photo.transpose(2, 0, 1))[None].float()
-    ph, pw = photo.shape[:2]
-    frames, offsets = [], []
-    for t in range(FRAMES):
-        scale = ZOOM**-t  # photograph pixels per frame pixel
-        ox, oy = 40 + STEP[0] * t, 60 + STEP[1] * t
-        offsets.append((ox, oy, scale))
-        xs = ox + scale * torch.arange(w).float()
-        ys = oy + scale * torch.arange(h).float()
-        gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-        grid = torch.stack(((2 * gx + 1) / pw - 1, (2 * gy + 1) / ph - 1), -1)[None]
-        frame = torch.nn.functional.grid_sample(src, grid, mode="bicubic", align_corners=False)
-        frames.append(frame[0].clamp(0, 1).numpy().transpose(1, 2, 0))
-    truths = []
-    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
-    for (ox, oy, s), (nx, ny, ns) in zip(offsets, offsets[1:], strict=False):
-        # The photograph point p = o + s x of frame t is at x' = (p - o') / s' in frame t+1.
-        fx = (ox + s * gx - nx) / ns - gx
-        fy = (oy + s * gy - ny) / ns - gy
-        truths.append(np.stack((fx, fy), -1))
-    return frames, truths
 
 
 def grey8(rgb: np.ndarray) -> np.ndarray:
@@ -101,7 +75,7 @@ def main() -> None:
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
     photo = to_float(load_image(ROOT / "examples" / "rocket.jpg"))[..., :3]
-    frames, truths = pan_frames(photo)
+    frames, truths = camera_pan(photo, FRAMES, SIZE)
     h, w = SIZE
     gy, gx = np.mgrid[0:h, 0:w]
     valid = [
@@ -113,7 +87,7 @@ def main() -> None:
     ]
     pairs = zip(frames, frames[1:], valid, strict=False)
     still = np.mean([np.abs(a - b).mean(-1)[v].mean() for a, b, v in pairs])
-    print(f"{FRAMES} frames {w}x{h}, step {STEP} px, zoom {ZOOM}; unwarped difference {still:.4f}")
+    print(f"{FRAMES} frames {w}x{h} (camera_pan's defaults); unwarped difference {still:.4f}")
     print("| method | endpoint error (px) | warp error | ms per pair |")
     print("| --- | --- | --- | --- |")
     for name, method in METHODS.items():
