@@ -209,3 +209,15 @@ def test_bad_input_is_refused_in_one_line_before_any_work(photo, tmp_path, capsy
     assert _nst(["animate", str(broken), style, "-o", str(tmp_path / "o"), *ANIMATE]) == 1
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and "pip install" in error, error
+
+
+def test_a_trained_network_is_drawn_toward_the_warped_previous_result_where_reliable():
+    from nst_engine.temporal import FAST_BLEND, Prior, blend_fast
+
+    output = torch.zeros(1, 3, 8, 8)
+    warped = torch.ones(1, 3, 8, 8)
+    reliable = torch.zeros(1, 1, 8, 8)
+    reliable[..., :, :4] = 1  # the right half is occluded
+    blended = blend_fast(output, Prior(warped, reliable))
+    assert torch.allclose(blended[..., :4], torch.full_like(blended[..., :4], FAST_BLEND))
+    assert torch.equal(blended[..., 4:], output[..., 4:])
