@@ -31,11 +31,12 @@ from PIL import Image, ImageDraw
 
 from . import gallery
 from .api import stylize
+from .arrays import as_array, from_float, resize_tensor, to_float, to_numpy, to_tensor
 from .devices import device_name
 from .errors import InputError
 from .fast import FastStyleModel, TrainOptions, apply_model, load_model, train_style
 from .features import load_extractor
-from .images import as_array, from_float, load_image, resize_tensor, to_float, to_numpy, to_tensor
+from .images import load_image
 from .metrics import (
     GMD_LAYERS,
     gram_difference,

@@ -19,21 +19,18 @@ import numpy as np
 from tqdm import tqdm
 
 from . import __version__, gallery
-from .errors import Cancelled, InputError, NSTError
-from .images import (
+from .arrays import (
     as_array,
     fit_long_side,
     from_float,
-    load_image,
     mask_array,
-    output_losses,
-    output_type,
     resize_tensor,
-    save_image,
     to_float,
     to_numpy,
     to_tensor,
 )
+from .errors import Cancelled, InputError, NSTError
+from .images import load_image, output_losses, output_type, save_image
 from .options import (
     DEFAULT_MAX_PIXELS,
     FULL_RESOLUTION,

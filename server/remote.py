@@ -28,8 +28,8 @@ from nst_proto.job import (
 )
 
 from nst_engine import gallery
+from nst_engine.arrays import from_float, mask_array, split_channels
 from nst_engine.errors import Cancelled, InputError, NSTError
-from nst_engine.images import from_float, mask_array, split_channels
 from nst_engine.options import Progress, StyleOptions
 
 from .daemon import client_address

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from nst_engine import bench, gallery
-from nst_engine.images import fingerprint
+from nst_engine.thumbnails import fingerprint
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from nst_engine import Cancelled, InputError, StyleOptions, stylize
-from nst_engine.transfer import DynamicWeight, fixed_style_weight, plan_levels
+from nst_engine.objective import fixed_style_weight
+from nst_engine.transfer import DynamicWeight, plan_levels
 
 
 def opts(**kw):

@@ -27,8 +27,8 @@ from PIL import Image
 from torch import nn
 
 from ..errors import InputError
-from ..images import fingerprint, same_photograph
 from ..options import CancelCheck, StyleOptions, StyleResult
+from ..thumbnails import fingerprint, same_photograph
 from .network import TransformerNet
 
 log = logging.getLogger(__name__)
