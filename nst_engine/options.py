@@ -64,8 +64,8 @@ class StyleOptions:
     device: str = "auto"
     extractor: str = "vgg19"
     # Max pooling, the network as trained and as the GMD metric measures it: optimising the
-    # statistics of the same network that judges them matched the style better (GMD 0.32
-    # against 0.36 at equal SSIM in our measurement); "avg" gives smoother gradients.
+    # statistics of the same network that judges them matched the style better at equal
+    # SSIM (docs/benchmarks.md); "avg" gives smoother gradients.
     pooling: Literal["max", "avg"] = "max"
     max_pixels: int = DEFAULT_MAX_PIXELS
 
