@@ -1,9 +1,10 @@
 """Neural style transfer engine: Gatys-style optimisation on VGG-19 features.
 
 The engine knows nothing of gRPC or GIMP. Its public API is `stylize`, the value types in
-`options`, the errors in `errors`, image I/O in `images` and the metrics in `metrics`.
-`stylize` is imported on first use, so that `nst_engine.options` and `nst_engine.errors`
-cost no torch import (the server's command line reads its defaults from them).
+`options`, the errors in `errors`, image files in `images`, the array conventions in
+`arrays` and the metrics in `metrics`. `stylize` is imported on first use, so that
+`nst_engine.options` and `nst_engine.errors` cost no torch import (the server's command
+line reads its defaults from them).
 """
 
 from .errors import Cancelled, InputError, NSTError, WeightsUnavailable
