@@ -23,16 +23,14 @@ import torch
 from .arrays import resize_tensor
 from .context import RunContext
 from .devices import autocast, low_precision
-from .losses import ContentLoss, StructureLoss, StyleLoss, total_variation
+from .losses import ContentLoss, StructureLoss, StyleLoss
 from .objective import (
     COMBINED_LAYER,
     COMBINED_WEIGHT,
     FINE_LR,
     FINE_WARMUP,
-    STRUCTURE_WEIGHT,
-    STYLED_CONTENT_WEIGHT,
-    TV_WEIGHT,
     fixed_style_weight,
+    image_terms,
     weighted_style,
 )
 from .options import PRESET_SCALE, StyleOptions
@@ -144,10 +142,8 @@ def _refine_tile(ctx: RunContext, job: _Refinement, tile: Tile, index: int) -> t
             feats = ctx.extractor(blended, wanted)
         terms = {
             "style": job.style_weight * weighted_style(spec, job.style_losses, feats, mask),
-            "styled_content": STYLED_CONTENT_WEIGHT * styled_content(feats[spec.styled_content]),
+            **image_terms(spec, feats, blended, styled_content, structure),
             "combined": COMBINED_WEIGHT * combined(feats[COMBINED_LAYER]),
-            "tv": TV_WEIGHT * total_variation(blended),
-            "structure": STRUCTURE_WEIGHT * structure(blended),
         }
         loss = sum(terms.values())
         optimizer.zero_grad(set_to_none=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 from .features import LayerSpec
-from .losses import StyleLoss
+from .losses import ContentLoss, StructureLoss, StyleLoss, total_variation
 
 # Adam moves every pixel by about the learning rate per step, whatever the loss's scale, so
 # the rate is what sets how fast texture appears. The coarse level paints the composition;
@@ -53,3 +53,20 @@ def weighted_style(
         weight / norm * losses[name](feats[name], mask)
         for name, weight in zip(spec.style, spec.style_weights, strict=True)
     )
+
+
+def image_terms(
+    spec: LayerSpec,
+    feats: dict[str, torch.Tensor],
+    image: torch.Tensor,
+    styled_content: ContentLoss,
+    structure: StructureLoss,
+) -> dict[str, torch.Tensor]:
+    """The weighted terms on the image itself that every iteration has, the levels' and the
+    refinement's alike: the styled content, total variation and the structure term. `image`
+    is what was extracted (`feats`), blended through the mask."""
+    return {
+        "styled_content": STYLED_CONTENT_WEIGHT * styled_content(feats[spec.styled_content]),
+        "tv": TV_WEIGHT * total_variation(image),
+        "structure": STRUCTURE_WEIGHT * structure(image),
+    }

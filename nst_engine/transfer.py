@@ -33,7 +33,6 @@ from .losses import (
     GatysStyleLoss,
     StructureLoss,
     StyleLoss,
-    total_variation,
 )
 from .metrics import mean_ssim
 from .objective import (
@@ -43,10 +42,8 @@ from .objective import (
     COMBINED_WEIGHT,
     FINE_LR,
     FINE_WARMUP,
-    STRUCTURE_WEIGHT,
-    STYLED_CONTENT_WEIGHT,
-    TV_WEIGHT,
     fixed_style_weight,
+    image_terms,
     weighted_style,
 )
 from .options import PRESET_SCALE, StyleOptions
@@ -367,9 +364,7 @@ def _level_terms(
         style_term = style_term + part / len(setup.style)
     terms = {
         "style": style_weight * style_term,
-        "styled_content": STYLED_CONTENT_WEIGHT * setup.styled_content(feats[spec.styled_content]),
-        "tv": TV_WEIGHT * total_variation(blended),
-        "structure": STRUCTURE_WEIGHT * setup.structure(blended),
+        **image_terms(spec, feats, blended, setup.styled_content, setup.structure),
     }
     if setup.main_content is not None:
         terms["content"] = setup.main_content(feats[spec.content])
