@@ -13,7 +13,7 @@ from PIL import Image
 
 from nst_engine import gallery
 from nst_engine.evaluation import bench, measure, report, targets
-from nst_engine.images import fingerprint
+from nst_engine.thumbnails import fingerprint
 
 
 @pytest.fixture(autouse=True)

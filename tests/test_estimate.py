@@ -20,7 +20,7 @@ import nst_engine
 from nst_engine import gallery
 from nst_engine.api import plan_job
 from nst_engine.errors import TooLarge
-from nst_engine.images import THUMBNAIL_SIDE
+from nst_engine.thumbnails import THUMBNAIL_SIDE
 
 CPU = torch.device("cpu")
 

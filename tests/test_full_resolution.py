@@ -15,9 +15,10 @@ from test_server_e2e import EXAMPLES, STYLE_BYTES, free_port
 
 from nst_engine import StyleOptions, memory, stylize
 from nst_engine import api as engine_api
+from nst_engine.arrays import luminance, split_channels
 from nst_engine.errors import InputError, NSTError
 from nst_engine.fullres import refine_plan
-from nst_engine.images import load_image, luminance, split_channels
+from nst_engine.images import load_image
 from nst_engine.metrics import gram_differences, mean_gram_difference, sharpness_ratio
 from nst_engine.tiles import blend_weights, plan_tiles
 from nst_engine.transfer import planned
@@ -90,7 +91,8 @@ def test_before_this_an_upsampled_painting_was_a_blur(starry):
     """What the sharpness figure tells apart: a painting made at a small working size and
     simply upsampled (what the engine returned before) is far below the floor; with the
     photograph's detail put back it is above it."""
-    from nst_engine.images import add_detail, from_float, resize_tensor, to_numpy, to_tensor
+    from nst_engine.arrays import from_float, resize_tensor, to_numpy, to_tensor
+    from nst_engine.fullres import add_detail
 
     photo = photo_mosaic(600, 900)
     full = to_tensor(split_channels(photo)[0])
@@ -204,11 +206,11 @@ def test_running_out_of_memory_while_refining_retries_with_smaller_tiles(monkeyp
 
     real, sides = fullres.refine_tiles, []
 
-    def tight(*args):
-        sides.append(args[9])
-        if args[9] > 300:
+    def tight(ctx, content, start, mask, tile_side):
+        sides.append(tile_side)
+        if tile_side > 300:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real(*args)
+        return real(ctx, content, start, mask, tile_side)
 
     monkeypatch.setattr(engine_api, "refine_tiles", tight)
     monkeypatch.setattr(engine_api, "MAX_TILE_SIDE", 400)

@@ -34,29 +34,17 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from ..arrays import as_array, resize_tensor, split_channels, to_tensor
 from ..devices import autocast
 from ..errors import Cancelled, InputError
 from ..features import FeatureExtractor
-from ..images import (
-    as_array,
-    fingerprint,
-    load_image,
-    resize_tensor,
-    split_channels,
-    thumbnail_png,
-    to_tensor,
-)
+from ..images import load_image
 from ..losses import ContentLoss, StructureLoss, StyleLoss, total_variation
+from ..objective import STRUCTURE_WEIGHT, STYLED_CONTENT_WEIGHT, TV_WEIGHT
 from ..options import CancelCheck, Progress, ProgressCallback, check_device, check_strength
-from ..transfer import (
-    STRUCTURE_WEIGHT,
-    STYLED_CONTENT_WEIGHT,
-    TV_WEIGHT,
-    DynamicWeight,
-    StyleTargets,
-    masked_ssim,
-    target_ssim,
-)
+from ..targets import StyleTargets
+from ..thumbnails import fingerprint, thumbnail_png
+from ..transfer import DynamicWeight, masked_ssim, target_ssim
 from ..workspace import Workspace
 from .files import ModelFileError, read_torch_file, save_torch_file
 from .model_file import FastStyleModel, plain_state
@@ -172,7 +160,7 @@ class _Batches:
     resumed run sees the same crops. With a `palette`, each crop comes with the same crop of
     the whole photograph's palette-matched copy: the network's input, matched the way a whole
     image is matched when the network is applied. `fingerprints` are those of the photographs
-    drawn so far (`images.fingerprint`): what the model file records as trained on."""
+    drawn so far (`thumbnails.fingerprint`): what the model file records as trained on."""
 
     def __init__(
         self,
