@@ -481,6 +481,7 @@ def test_network_takes_any_size_and_starts_as_identity():
     )
 
 
+@pytest.mark.slow
 def test_cli_train_style_then_stylize_with_the_model(tmp_path, photos, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()

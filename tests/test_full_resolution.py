@@ -51,6 +51,7 @@ def ellipse_mask(height: int, width: int, feather: float = 0.08) -> np.ndarray:
     return np.clip((1 - r) / feather, 0, 1).astype(np.float32)
 
 
+@pytest.mark.slow
 def test_a_3000x2000_layer_comes_back_full_size_and_sharp_through_the_server():
     from nst_server.app import StyleServer
 
@@ -87,6 +88,7 @@ def test_a_3000x2000_layer_comes_back_full_size_and_sharp_through_the_server():
     assert sharp >= SHARPNESS_FLOOR, "not an upsampled blur"
 
 
+@pytest.mark.slow
 def test_before_this_an_upsampled_painting_was_a_blur(starry):
     """What the sharpness figure tells apart: a painting made at a small working size and
     simply upsampled (what the engine returned before) is far below the floor; with the
@@ -105,6 +107,7 @@ def test_before_this_an_upsampled_painting_was_a_blur(starry):
     assert sharpness_ratio(detailed, photo) >= SHARPNESS_FLOOR
 
 
+@pytest.mark.slow
 def test_stroke_size_changes_the_strokes_not_the_resolution(content_256, starry_whole):
     """The same image at two stroke sizes: each result matches the style best at its own
     scale (GMD at the stroke scale), and both keep the image's size."""
@@ -137,6 +140,7 @@ def seam_ratio(image: np.ndarray, positions: list[int], axis: int) -> float:
     return float(max(ratios))
 
 
+@pytest.mark.slow
 def test_refined_tiles_leave_no_seam(monkeypatch, starry):
     monkeypatch.setattr(engine_api, "MAX_TILE_SIDE", 128)
     photo = photo_mosaic(300, 420)
@@ -158,6 +162,7 @@ def test_refined_tiles_leave_no_seam(monkeypatch, starry):
     assert seam_ratio(np.clip(stepped, 0, 255).astype(np.uint8), columns, 1) > 1.5
 
 
+@pytest.mark.slow
 def test_progress_counts_pixels_so_the_time_left_holds_at_full_size(monkeypatch, starry):
     """An iteration on a full-size tile costs many at the working size: the share of the work
     done (what the time left is extrapolated from) counts each iteration's pixels."""
@@ -201,6 +206,7 @@ def test_a_plan_that_does_not_fit_shrinks_or_is_refused(monkeypatch, content_256
         stylize(content_256, starry, options=StyleOptions(size=256, iterations=2, device="cpu"))
 
 
+@pytest.mark.slow
 def test_running_out_of_memory_while_refining_retries_with_smaller_tiles(monkeypatch, starry):
     from nst_engine import fullres
 
