@@ -2,9 +2,10 @@
 
 The engine knows nothing of gRPC or GIMP. Its public API is `stylize` and `apply_model` (a
 trained fast-mode network, `fast.load_model`), the value types in `options`, the errors in
-`errors`, image I/O in `images` and the metrics in `metrics`. `stylize` and `apply_model` are
-imported on first use, so that `nst_engine.options` and `nst_engine.errors` cost no torch
-import (the server's command line reads its defaults from them).
+`errors`, image files in `images`, the array conventions in `arrays` and the metrics in
+`metrics`. `stylize` and `apply_model` are imported on first use, so that
+`nst_engine.options` and `nst_engine.errors` cost no torch import (the server's command line
+reads its defaults from them).
 """
 
 from .errors import Cancelled, InputError, NSTError, WeightsUnavailable

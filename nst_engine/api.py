@@ -14,11 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .devices import peak_memory_mb
-from .errors import Cancelled, InputError, NSTError, TooLarge
-from .fullres import refine_plan, refine_steps_per_tile, refine_tiles
-from .images import (
-    add_detail,
+from .arrays import (
     as_array,
     fit_long_side,
     from_float,
@@ -29,10 +25,15 @@ from .images import (
     to_numpy,
     to_tensor,
 )
+from .context import Plan, Reporter, Run, RunContext
+from .devices import peak_memory_mb
+from .errors import Cancelled, InputError, NSTError, TooLarge
+from .features import FeatureExtractor
+from .fullres import add_detail, refine_plan, refine_steps_per_tile, refine_tiles
 from .memory import free_cached, gib, is_out_of_memory, largest_side, needed_bytes, usable_bytes
 from .options import MIN_SIDE, CancelCheck, ProgressCallback, StyleOptions, StyleResult
-from .temporal import TemporalGuide, blend_fast
-from .transfer import Plan, Reporter, Run, fixed_style_weight, planned, run_gatys, run_proposed
+from .temporal import Prior, TemporalGuide, blend_fast
+from .transfer import planned, run_gatys, run_proposed
 from .workspace import Workspace
 
 if TYPE_CHECKING:
@@ -79,24 +80,13 @@ def stylize(
     started = time.perf_counter()
     options = options or StyleOptions()
     options.validate()
-    original = as_array(content, "the content image")
+    original, style_list, soft_mask = _checked(content, styles, mask, model, options)
     height, width = original.shape[:2]
-    if height * width > options.max_pixels:
-        raise InputError(
-            f"the content image is {width}x{height} = {height * width:,} pixels, over "
-            f"the limit of {options.max_pixels:,}; scale it down or raise the limit"
-        )
-    if model is not None and styles is not None:
-        raise InputError("give style images or a trained model, not both")
     if temporal is not None and model is None and options.method != "proposed":
         raise InputError(
             f"frames are styled together by the proposed method or a trained model, not "
             f"{options.method}; style each frame alone (--independent) to use it"
         )
-    style_list = [] if model is not None else _style_list(styles, options)
-    weights = list(options.style_weights or [1.0] * len(style_list))
-    soft_mask = mask_array(mask, height, width)
-
     if soft_mask is not None and not soft_mask.any():
         return StyleResult(original.copy(), {"outcome": "empty mask: nothing to stylise"})
     box = _bounding_box(soft_mask, height, width)
@@ -104,92 +94,148 @@ def stylize(
 
     workspace = workspace or Workspace(options.device)
     device = workspace.device
-    torch.manual_seed(options.seed)
     rgb, _ = split_channels(original)
     crop = rgb[top:bottom, left:right]
     crop_mask = None if soft_mask is None else soft_mask[top:bottom, left:right]
-
-    fast = model is not None
     job = plan_job(
-        crop.shape[:2], long_side=max(height, width), options=options, device=device, fast=fast
-    )
-    work, refine, plan = job.work, job.refine, job.plan
-    upscaled = work != crop.shape[:2]
+        crop.shape[:2], long_side=max(height, width), options=options, device=device,
+        fast=model is not None,
+    )  # fmt: skip
 
     tic = time.perf_counter()
     extractor = None if model else workspace.extractor(options.extractor, options.pooling)
     load_seconds = time.perf_counter() - tic
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-
-    content_t = resize_tensor(to_tensor(crop, device), work)
-    mask_t = (
-        None
-        if crop_mask is None
-        else resize_tensor(to_tensor(crop_mask[..., None], device), work).clamp(0, 1)
-    )
-    style_ts = [(_digest(s), to_tensor(split_channels(s)[0], device)) for s in style_list]
-    run = Run()
-    reporter = Reporter(plan, progress, cancel)
-    prior = None if temporal is None else temporal.prior(box, work, device)
+    content_t = resize_tensor(to_tensor(crop, device), job.work)
+    run, reporter = Run(), Reporter(job.plan, progress, cancel)
+    prior = None if temporal is None else temporal.prior(box, job.work, device)
     if model is not None:
         if cancel is not None and cancel():
             raise Cancelled("the job was cancelled")
-        result_t = model.render(content_t)
+        ctx, result_t = None, model.render(content_t)
         if prior is not None:
             result_t = blend_fast(result_t, prior)
     else:
-        runner = RUNNERS[options.method]
-        result_t = runner(
-            extractor,
-            workspace.style_targets,
-            content_t,
-            style_ts,
-            weights,
-            mask_t,
-            options,
-            reporter,
-            run,
-            **({} if prior is None else {"prior": prior}),
+        ctx = _context(workspace, extractor, style_list, options, reporter, run, prior)
+        mask_t = (
+            None
+            if crop_mask is None
+            else resize_tensor(to_tensor(crop_mask[..., None], device), job.work).clamp(0, 1)
         )
-    if upscaled:
-        tic = time.perf_counter()
-        full = to_tensor(crop)  # full resolution stays on the CPU; tiles visit the device
-        result_t = add_detail(result_t, full)
-        run.timings["detail"] = time.perf_counter() - tic
-        if refine:
-            full_mask = None if crop_mask is None else to_tensor(crop_mask[..., None])
-            result_t = _refined(
-                extractor, workspace, full, result_t, full_mask, style_ts, weights, options,
-                run, reporter, plan.levels - 1, job.tile_side,
-            )  # fmt: skip
+        result_t = RUNNERS[options.method](ctx, content_t, mask_t)
+    if job.work != crop.shape[:2]:
+        result_t = _full_resolution(result_t, crop, crop_mask, job, run, ctx)
     styled = to_numpy(result_t.clamp(0, 1))
     if options.preserve_color:
         styled = keep_colors(crop, styled)
+    result = _like_original(_pasted(rgb, styled, box, crop_mask), original, soft_mask)
 
-    out_rgb = rgb.copy()
-    if crop_mask is None:
-        out_rgb[top:bottom, left:right] = styled
-    else:
-        m = crop_mask[..., None]
-        out_rgb[top:bottom, left:right] = m * styled + (1 - m) * crop
-    result = _like_original(out_rgb, original, soft_mask)
+    seconds = {
+        "model_load_seconds": round(load_seconds, 3),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    stats = _stats(options, model, device, job, crop.shape[:2], run, seconds)
+    return StyleResult(result, stats, tuple(run.level_weights))
 
+
+def _context(
+    workspace: Workspace,
+    extractor: FeatureExtractor,
+    style_list: list[np.ndarray],
+    options: StyleOptions,
+    reporter: Reporter,
+    run: Run,
+    prior: Prior | None = None,
+) -> RunContext:
+    """The optimisation's context: the style images on the device, and the job's own random
+    generator seeded from options.seed (the process-wide one is never touched)."""
+    device = workspace.device
+    styles = [(_digest(s), to_tensor(split_channels(s)[0], device)) for s in style_list]
+    weights = list(options.style_weights or [1.0] * len(style_list))
+    generator = torch.Generator(device="cpu").manual_seed(options.seed)
+    return RunContext(
+        extractor,
+        workspace.style_targets,
+        styles,
+        weights,
+        options,
+        device,
+        reporter,
+        run,
+        generator,
+        prior,
+    )
+
+
+def _stats(
+    options: StyleOptions,
+    model: FastStyleModel | None,
+    device: torch.device,
+    job: JobPlan,
+    crop: tuple[int, int],
+    run: Run,
+    seconds: dict[str, float],
+) -> dict[str, float | int | str]:
+    """The figures a result reports: what ran, where, at what size, and what it took."""
     stats: dict[str, float | int | str] = {
         "method": options.method if model is None else f"fast:{model.name}",
         "device": str(device),
-        "work_size": f"{work[1]}x{work[0]}",
-        "full_resolution": ("refine" if refine else "detail") if upscaled else "none",
+        "work_size": f"{job.work[1]}x{job.work[0]}",
+        "full_resolution": _finishing(job, crop),
         "iterations": run.iterations,
-        "planned_pixels": plan.pixels,
-        "model_load_seconds": round(load_seconds, 3),
-        "seconds": round(time.perf_counter() - started, 3),
+        "planned_pixels": job.plan.pixels,
+        **seconds,
         "peak_memory_mb": round(peak_memory_mb(device), 1),
         "outcome": "done",
     }
     stats.update({f"seconds_{k}": round(v, 3) for k, v in run.timings.items()})
     stats.update({f"loss_{k}": v for k, v in run.losses.items()})
-    return StyleResult(result, stats, tuple(run.level_weights))
+    return stats
+
+
+def _full_resolution(
+    painting: torch.Tensor,
+    crop: np.ndarray,
+    crop_mask: np.ndarray | None,
+    job: JobPlan,
+    run: Run,
+    ctx: RunContext | None,
+) -> torch.Tensor:
+    """The working-size painting at the crop's full resolution: with the crop's detail band
+    put back, then refined in tiles when the plan says so (`ctx` is the optimisation's)."""
+    tic = time.perf_counter()
+    full = to_tensor(crop)  # full resolution stays on the CPU; tiles visit the device
+    result = add_detail(painting, full)
+    run.timings["detail"] = time.perf_counter() - tic
+    if job.refine and ctx is not None:
+        full_mask = None if crop_mask is None else to_tensor(crop_mask[..., None])
+        result = _refined(ctx, full, result, full_mask, job.tile_side)
+    return result
+
+
+def _finishing(job: JobPlan, crop: tuple[int, int]) -> str:
+    """How the full-resolution result was made, for the stats."""
+    if job.work == tuple(crop):
+        return "none"
+    return "refine" if job.refine else "detail"
+
+
+def _pasted(
+    rgb: np.ndarray,
+    styled: np.ndarray,
+    box: tuple[int, int, int, int],
+    crop_mask: np.ndarray | None,
+) -> np.ndarray:
+    """`rgb` with `styled` in the box, blended through the mask's part in it."""
+    top, bottom, left, right = box
+    out = rgb.copy()
+    if crop_mask is None:
+        out[top:bottom, left:right] = styled
+    else:
+        m = crop_mask[..., None]
+        out[top:bottom, left:right] = m * styled + (1 - m) * rgb[top:bottom, left:right]
+    return out
 
 
 @dataclass(frozen=True)
@@ -260,30 +306,50 @@ def _memory_plan(
 
 
 def _refined(
-    extractor, workspace, full, start, full_mask, style_ts, weights, options, run, reporter,
-    level, tile_side,
-) -> torch.Tensor:  # fmt: skip
+    ctx: RunContext,
+    full: torch.Tensor,
+    start: torch.Tensor,
+    full_mask: torch.Tensor | None,
+    tile_side: int,
+) -> torch.Tensor:
     """refine_tiles, once more with tiles half as large if the device runs out of memory."""
-    style_weight = run.style_weight or fixed_style_weight(options.strength)
     for attempt in range(2):
         try:
-            return refine_tiles(
-                extractor, workspace.style_targets, full, start, full_mask, style_ts, weights,
-                options, style_weight, tile_side, reporter, level, run,
-            )  # fmt: skip
+            return refine_tiles(ctx, full, start, full_mask, tile_side)
         except Exception as exc:
             if not is_out_of_memory(exc) or attempt == 1 or tile_side // 2 < 4 * MIN_SIDE:
                 if is_out_of_memory(exc):
                     raise NSTError(
-                        f"{workspace.device} ran out of memory refining at full resolution, "
+                        f"{ctx.device} ran out of memory refining at full resolution, "
                         f"even in tiles of {tile_side} pixels; use full_resolution 'detail' "
                         "or a lower quality"
                     ) from None
                 raise
-            free_cached(workspace.device)
+            free_cached(ctx.device)
             tile_side //= 2
-            run.timings["refine_retried_with_tile"] = tile_side
+            ctx.run.timings["refine_retried_with_tile"] = tile_side
     raise AssertionError("unreachable")
+
+
+def _checked(
+    content: ImageLike,
+    styles: ImageLike | Sequence[ImageLike] | None,
+    mask: np.ndarray | Image.Image | None,
+    model: FastStyleModel | None,
+    options: StyleOptions,
+) -> tuple[np.ndarray, list[np.ndarray], np.ndarray | None]:
+    """The content, the style images and the mask as arrays, checked (InputError)."""
+    original = as_array(content, "the content image")
+    height, width = original.shape[:2]
+    if height * width > options.max_pixels:
+        raise InputError(
+            f"the content image is {width}x{height} = {height * width:,} pixels, over "
+            f"the limit of {options.max_pixels:,}; scale it down or raise the limit"
+        )
+    if model is not None and styles is not None:
+        raise InputError("give style images or a trained model, not both")
+    style_list = [] if model is not None else _style_list(styles, options)
+    return original, style_list, mask_array(mask, height, width)
 
 
 def _style_list(styles: ImageLike | Sequence[ImageLike], options: StyleOptions) -> list:

@@ -23,22 +23,19 @@ from tqdm import tqdm
 
 from . import __version__, gallery
 from .animate_command import add_animate_parser
-from .errors import Cancelled, NSTError
-from .fast import TrainOptions
-from .images import (
+from .arrays import (
     as_array,
     fit_long_side,
     from_float,
-    load_image,
     mask_array,
-    output_losses,
-    output_type,
     resize_tensor,
-    save_image,
     to_float,
     to_numpy,
     to_tensor,
 )
+from .errors import Cancelled, NSTError
+from .fast import TrainOptions
+from .images import load_image, output_losses, output_type, save_image
 from .option_arguments import add_style_options, positive, strength, style_options
 from .options import QUALITY_PRESETS, Progress, StyleOptions
 from .prepared import PreparedJob, prepare_job, run_here

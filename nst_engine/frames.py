@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
+from .arrays import from_float, to_float
 from .errors import InputError
-from .images import OUTPUT_TYPES, from_float, load_image, save_image, to_float
+from .images import OUTPUT_TYPES, load_image, save_image
 from .options import DEFAULT_MAX_PIXELS
 
 ANIMATED_TYPES = {".gif": "GIF", ".webp": "WEBP", ".png": "PNG", ".apng": "PNG"}

@@ -1,9 +1,10 @@
-"""Image input and output: files and arrays at 8-bit, 16-bit and float precision.
+"""Image files: reading and writing them at 8-bit, 16-bit and float precision.
 
-Arrays are always H x W x C (C = 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA) in their native dtype:
-uint8, uint16 or float32 (nominally [0, 1]). Pillow reads and writes 8-bit files and 16-bit
-greyscale; 16-bit colour PNGs go through pypng and 16-bit or float TIFFs through tifffile,
-because Pillow silently drops colour PNGs to 8 bits.
+A file becomes an array in the engine's convention (nst_engine.arrays: H x W x C in its
+native sample type) and an array is written back at the deepest precision its file type
+keeps (OUTPUT_TYPES). Pillow reads and writes 8-bit files and 16-bit greyscale; 16-bit
+colour PNGs go through pypng and 16-bit or float TIFFs through tifffile, because Pillow
+silently drops colour PNGs to 8 bits.
 
 Nothing is decoded before it is measured: load_image reads the file's header first
 (read_header) and refuses an image whose pixel count or decoded size is over the caller's
@@ -23,18 +24,14 @@ from pathlib import Path
 import numpy as np
 import png
 import tifffile
-import torch
-import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
+from .arrays import as_array, from_float, from_pil, to_float
 from .errors import InputError
-from .options import DEFAULT_MAX_PIXELS, MIN_SIDE
-
-THUMBNAIL_SIDE = 128  # the long side of a style's picture in lists (models, gallery)
+from .options import DEFAULT_MAX_PIXELS
 
 # The decoded size the pixel limit allows: four float32 samples a pixel (RGBA float TIFF).
 BYTES_PER_PIXEL = 16
-SUPPORTED_DTYPES = (np.uint8, np.uint16, np.float32)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*")
 
@@ -204,50 +201,10 @@ def load_image(
         else:
             with warnings.catch_warnings():  # measured against max_pixels above
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                array = _from_pil(Image.open(io.BytesIO(data)))
+                array = from_pil(Image.open(io.BytesIO(data)))
     except (UnidentifiedImageError, png.Error, tifffile.TiffFileError, ValueError, OSError) as exc:
         raise InputError(f"{name}: not an image this program can read ({_reason(exc)})") from None
     return as_array(array, name)
-
-
-def _from_pil(image: Image.Image) -> np.ndarray:
-    image.load()
-    if image.mode in ("I;16", "I;16B", "I;16L"):
-        return np.asarray(image, dtype=np.uint16)
-    if image.mode == "I":
-        return np.clip(np.asarray(image), 0, 65535).astype(np.uint16)
-    if image.mode == "F":
-        return np.asarray(image, dtype=np.float32)
-    if image.mode not in ("L", "LA", "RGB", "RGBA"):
-        has_alpha = "A" in image.getbands() or "transparency" in image.info
-        image = image.convert("RGBA" if has_alpha else "RGB")
-    return np.asarray(image)
-
-
-def as_array(image: np.ndarray | Image.Image, name: str = "the image") -> np.ndarray:
-    """Check and normalise an image to H x W x C in uint8, uint16 or float32."""
-    array = _from_pil(image) if isinstance(image, Image.Image) else np.asarray(image)
-    if array.ndim == 2:
-        array = array[:, :, None]
-    if array.ndim != 3 or not 1 <= array.shape[2] <= 4:
-        raise InputError(
-            f"{name}: expected an H x W x C image with 1 to 4 channels, got shape {array.shape}"
-        )
-    if array.dtype == np.float64 or array.dtype == np.float16:
-        array = array.astype(np.float32)
-    if array.dtype not in SUPPORTED_DTYPES:
-        raise InputError(
-            f"{name}: sample type {array.dtype} is not supported "
-            "(use 8-bit, 16-bit or 32-bit float)"
-        )
-    height, width = array.shape[:2]
-    if min(height, width) < MIN_SIDE:
-        raise InputError(
-            f"{name} is {width}x{height} pixels; both sides must be at least {MIN_SIDE} pixels"
-        )
-    if array.dtype == np.float32 and not np.isfinite(array).all():
-        raise InputError(f"{name} contains NaN or infinite values")
-    return np.ascontiguousarray(array)
 
 
 @dataclass(frozen=True)
@@ -331,149 +288,3 @@ def save_image(path: str | os.PathLike, array: np.ndarray) -> None:
         image.save(path)
     except (ValueError, KeyError) as exc:
         raise InputError(f"{path}: cannot write this file type ({exc}); use .png or .tif") from None
-
-
-def mask_array(mask: np.ndarray | Image.Image | None, height: int, width: int) -> np.ndarray | None:
-    """The mask as float32 H x W in [0, 1], or None; its size must match the content's
-    (height x width). The one check of a mask, for the engine, the command line and the
-    server's client."""
-    if mask is None:
-        return None
-    array = np.asarray(mask.convert("L") if isinstance(mask, Image.Image) else mask)
-    if array.ndim == 3 and array.shape[2] == 1:
-        array = array[:, :, 0]
-    if array.ndim != 2:
-        raise InputError(f"the mask must be a single-channel image, got shape {array.shape}")
-    if array.shape != (height, width):
-        raise InputError(
-            f"the mask is {array.shape[1]}x{array.shape[0]} but the content is "
-            f"{width}x{height}; they must be the same size"
-        )
-    if array.dtype.kind == "f":
-        if not np.isfinite(array).all():
-            raise InputError("the mask contains NaN or infinite values")
-        return np.clip(array, 0, 1).astype(np.float32)
-    if array.dtype == np.bool_:
-        return array.astype(np.float32)
-    if array.dtype not in (np.uint8, np.uint16):
-        raise InputError(f"mask sample type {array.dtype} is not supported")
-    return array.astype(np.float32) / np.float32(sample_max(array.dtype))
-
-
-def sample_max(dtype: np.dtype) -> float:
-    """The value that means "full intensity" for a dtype (1.0 for float)."""
-    return {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(np.dtype(dtype), 1.0)
-
-
-def to_float(array: np.ndarray) -> np.ndarray:
-    """Samples as float32 with full intensity at 1.0 (float input is returned as float32)."""
-    return array.astype(np.float32) / np.float32(sample_max(array.dtype))
-
-
-def from_float(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Float samples back to `dtype`, rounded and clipped for the integer types."""
-    if np.dtype(dtype) == np.float32:
-        return array.astype(np.float32)
-    top = sample_max(dtype)
-    return np.clip(np.rint(array * top), 0, top).astype(dtype)
-
-
-def split_channels(array: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """Float colour as H x W x 3 RGB in [0, 1], plus the alpha channel (float) if any."""
-    rgb = to_float(array)
-    alpha = None
-    if rgb.shape[2] in (2, 4):
-        rgb, alpha = rgb[:, :, :-1], rgb[:, :, -1]
-    if rgb.shape[2] == 1:
-        rgb = np.repeat(rgb, 3, axis=2)
-    return np.clip(rgb, 0.0, 1.0), alpha
-
-
-def luminance(rgb: np.ndarray) -> np.ndarray:
-    """ITU-R BT.601 luma of float RGB (H x W x 3) -> H x W."""
-    return rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-
-
-def to_tensor(rgb: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
-    """H x W x 3 float array -> 1 x 3 x H x W tensor."""
-    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None].to(device)
-
-
-def to_numpy(tensor: torch.Tensor) -> np.ndarray:
-    """1 x C x H x W tensor -> H x W x C float32 array."""
-    return tensor.detach()[0].float().permute(1, 2, 0).cpu().numpy()
-
-
-def resize_tensor(tensor: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Resize a B x C x H x W tensor to (H, W): antialiased when shrinking, bicubic otherwise."""
-    if tuple(tensor.shape[-2:]) == tuple(size):
-        return tensor
-    shrinking = size[0] < tensor.shape[-2] or size[1] < tensor.shape[-1]
-    mode = "bilinear" if shrinking else "bicubic"
-    out = F.interpolate(tensor, size=size, mode=mode, align_corners=False, antialias=shrinking)
-    return out.clamp(0, 1) if mode == "bicubic" else out
-
-
-def detail_band(content: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """The content's (B x 3 x H x W) detail finer than `size`: the content minus itself at
-    that size, upsampled."""
-    return content - resize_tensor(resize_tensor(content, size), content.shape[-2:])
-
-
-def add_detail(
-    painting: torch.Tensor, content: torch.Tensor, band: torch.Tensor | None = None
-) -> torch.Tensor:
-    """The painting (B x 3 x h x w) at the content's size (B x 3 x H x W), with the content's
-    detail band added back (`detail_band(content, (h, w))`, or `band` when it is at hand).
-    Upsampling alone blurs; the band puts the content's finer edges back. On the content's
-    device. Used between coarse-to-fine levels and from the working size to full resolution."""
-    size = content.shape[-2:]
-    painting = painting.to(content.device, torch.float32)
-    band = detail_band(content, painting.shape[-2:]) if band is None else band
-    return (resize_tensor(painting, size) + band).clamp(0, 1)
-
-
-def fit_long_side(height: int, width: int, long_side: int) -> tuple[int, int]:
-    """(H, W) scaled so the long side is `long_side`, keeping the aspect ratio."""
-    scale = long_side / max(height, width)
-    return max(1, round(height * scale)), max(1, round(width * scale))
-
-
-def thumbnail_png(array: np.ndarray, side: int = THUMBNAIL_SIDE) -> bytes:
-    """A small RGB PNG of an image array (any layout `as_array` takes; float in [0, 1]),
-    at most `side` pixels on the long side."""
-    rgb, _ = split_channels(as_array(array))
-    image = Image.fromarray((rgb * 255 + 0.5).astype(np.uint8))
-    image.thumbnail((side, side), Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-# A fingerprint compares neighbours on a 12 x 12 grid. Between copies of one photograph
-# (resized, recompressed, another bit depth) at most a few percent of its bits differ; between
-# different photographs, even two plain landscapes, at least a fifth and usually half.
-FINGERPRINT_GRID = 12
-SAME_PHOTOGRAPH_FRACTION = 0.1
-
-
-def fingerprint(image: np.ndarray | Image.Image) -> str:
-    """A difference hash of a picture, as hex digits: its luminance shrunk to a small grid,
-    one bit per pair of neighbours (across, then down: is the second brighter?).
-
-    A network records its training photographs this way, so whether a photograph was trained
-    on can be told later without shipping the photographs (`same_photograph`)."""
-    rgb, _ = split_channels(as_array(image))
-    grey = to_tensor(luminance(rgb)[..., None])
-    n = FINGERPRINT_GRID
-    across = resize_tensor(grey, (n, n + 1))[0, 0]
-    down = resize_tensor(grey, (n + 1, n))[0, 0]
-    bits = torch.cat([(across[:, 1:] > across[:, :-1]).flatten(), (down[1:] > down[:-1]).flatten()])
-    width = (bits.numel() + 3) // 4
-    return f"{sum(int(bit) << i for i, bit in enumerate(bits.tolist())):0{width}x}"
-
-
-def same_photograph(a: str, b: str) -> bool:
-    """Whether two fingerprints (`fingerprint`) are of the same photograph."""
-    bits = 4 * max(len(a), len(b))
-    return (int(a, 16) ^ int(b, 16)).bit_count() <= SAME_PHOTOGRAPH_FRACTION * bits

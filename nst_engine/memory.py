@@ -1,11 +1,10 @@
 """How much memory a job needs, and how much the device has: the plan is checked (and
 changed, or refused with the size that fits) before the work starts.
 
-The per-pixel figures were measured: one forward and backward pass of VGG-19 to relu5_1
-with the style and content layers kept took 2.8-3.0 KB a pixel in float32 on the CPU (790 MB
-at 512x512, 2.9 GB at 1024x1024); a level of the proposed method adds its half-size copy
-(a quarter more). bfloat16 on a GPU keeps about two thirds of that. See
-docs/full-resolution.md.
+The need grows with the working pixels: one forward and backward pass of VGG-19 to relu5_1
+keeps every layer's activations for the gradient, and a level of the proposed method adds
+its half-size copy. bfloat16 on a GPU keeps less. The per-pixel constants below were set
+from measurements, with a margin: see docs/full-resolution.md.
 """
 
 from __future__ import annotations

@@ -29,8 +29,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .arrays import as_array, fit_long_side, resize_tensor, split_channels, to_numpy, to_tensor
 from .features import VGG19_LAYERS, gram, load_extractor
-from .images import as_array, fit_long_side, resize_tensor, split_channels, to_numpy, to_tensor
 
 GMD_MAX_SIDE = 1024
 GMD_LAYERS = VGG19_LAYERS.style

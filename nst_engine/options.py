@@ -25,6 +25,8 @@ FULL_RESOLUTION: tuple[str, ...] = ("auto", "detail", "refine")
 # The long side the optimisation runs at when `size` is not given (never above the image's
 # own): the result comes back at the image's full resolution whatever it is.
 WORK_SIDES = {"draft": 512, "normal": 768, "high": 1024}
+# How many iterations a quality preset runs, as a multiple of the "normal" preset's.
+PRESET_SCALE = {"draft": 0.5, "normal": 1.0, "high": 2.0}
 STYLE_SCALES = (0.25, 4.0)
 MIN_SIDE = 32  # the smallest image side VGG-19's pooling layers leave something of
 # The largest image taken, as given (files are checked in their header, before decoding):
@@ -62,8 +64,8 @@ class StyleOptions:
     device: str = "auto"
     extractor: str = "vgg19"
     # Max pooling, the network as trained and as the GMD metric measures it: optimising the
-    # statistics of the same network that judges them matched the style better (GMD 0.32
-    # against 0.36 at equal SSIM in our measurement); "avg" gives smoother gradients.
+    # statistics of the same network that judges them matched the style better at equal
+    # SSIM (docs/benchmarks.md); "avg" gives smoother gradients.
     pooling: Literal["max", "avg"] = "max"
     max_pixels: int = DEFAULT_MAX_PIXELS
 
@@ -142,7 +144,7 @@ class Progress:
     elapsed: float
     step: int = 0
     total_steps: int = 0
-    # The share of the work done when iterations differ in cost (transfer.Plan), else None.
+    # The share of the work done when iterations differ in cost (context.Plan), else None.
     done: float | None = None
     _preview: Callable[[int], np.ndarray] | None = field(default=None, repr=False)
 

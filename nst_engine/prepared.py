@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from . import gallery
+from .arrays import as_array, mask_array
 from .errors import InputError
-from .images import as_array, load_image, mask_array, read_file
+from .images import load_image, read_file
 from .options import DEFAULT_MAX_PIXELS, CancelCheck, Progress, StyleOptions, StyleResult
 
 

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .api import ImageLike, stylize
+from .arrays import as_array, split_channels
 from .errors import InputError
 from .flow import motion
-from .images import as_array, split_channels
 from .options import CancelCheck, Progress, StyleOptions, StyleResult
 from .temporal import TemporalGuide
 from .workspace import Workspace

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .arrays import resize_tensor, to_tensor
 from .flow import Motion, warp
-from .images import resize_tensor, to_tensor
 
 # A frame after the first starts from the previous result, already styled where the flow
 # holds: it needs only a share of an independent frame's iterations (the target: at

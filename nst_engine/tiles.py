@@ -1,6 +1,6 @@
 """Overlapping tiles over a large image, and the weights that blend them without seams.
 
-The full-resolution refinement (transfer.refine_tiles) optimises one tile at a time when the
+The full-resolution refinement (fullres.refine_tiles) optimises one tile at a time when the
 whole image does not fit in memory. Tiles overlap by `overlap` pixels; in the overlap each
 tile's weight ramps linearly from its inner edge to its border, and the result is the
 weighted mean of the tiles over each pixel, so neighbouring tiles hand over smoothly. At

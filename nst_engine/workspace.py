@@ -15,7 +15,7 @@ import torch
 
 from .devices import resolve_device
 from .features import FeatureExtractor, load_extractor
-from .transfer import StyleTargets
+from .targets import StyleTargets
 
 
 class Workspace:

@@ -24,23 +24,25 @@ REPO = Path(__file__).resolve().parent.parent
 BOXES = {
     "gimp": (0.4, 8.6, 4.2, 1.0, "GIMP 3.0 / 3.2", ["its own Python 3.10-3.14"], "#eeeeee"),
     "plugin": (0.4, 6.7, 4.2, 1.5, "gimp_plugin/neural_style",
-               ["neural_style.py: procedure, dialog, layers", "neural_style_core.py: job, server",
-                "start, messages (no gi)"], "#fde9c9"),
+               ["neural_style.py: procedure, layers (gi)", "neural_style_dialog.py: its words",
+                "neural_style_core.py: job, server start"], "#fde9c9"),
     "cli": (5.4, 6.7, 4.2, 1.5, "nst command (nst_server.frontend)",
-            ["nst_engine.cli: stylize, evaluate, bench,", "train-style, run here on the engine;",
-             "--server: the job goes to a server"], "#fde9c9"),
+            ["nst_engine.cli: stylize, evaluate, bench, ...;",
+             "prepared: a job read once, run here", "or sent to a server (--server)"], "#fde9c9"),
     "proto": (0.4, 4.5, 9.2, 1.6, "nst_proto: the contract (nst/v1/style.proto)",
-              ["job.py: JobRequest, JobEvent, JobResult, errors (no transport)",
+              ["job.py: JobRequest, JobEvent, JobResult, errors; option fields from the contract",
                "pure_client.py: grpclib, pure Python (the plug-in's, from vendor.zip)",
                "client.py: grpcio (the nst command's and the server tools')"], "#dbe8fb"),
     "server": (0.4, 2.2, 9.2, 1.8, "nst_server: the daemon (nst-server)",
-               ["service.py: gRPC calls (thin)   wire.py: messages <-> jobs, chunks",
-                "jobs.py: Job, events, Scheduler (one job at a time per device)",
+               ["service.py: gRPC calls (thin)   wire.py: messages <-> typed jobs, chunks",
+                "jobs.py: Job, events, Scheduler   engine.py: the Engine over nst_engine",
                 "app.py, daemon.py, library.py, gimp_install.py, autostart.py"], "#dcf2dc"),
-    "engine": (0.4, 0.0, 9.2, 1.7, "nst_engine: the engine (no gRPC, no GIMP)",
-               ["api.stylize -> transfer (proposed, gatys) or fast (a trained network)",
-                "workspace: a device's extractors and style targets   features: VGG-19",
-                "images (header first), options (one validator), devices, metrics"], "#f3dcf0"),
+    "engine": (0.4, -0.5, 9.2, 2.0, "nst_engine: the engine (no gRPC, no GIMP)",
+               ["api.stylize -> transfer (proposed, gatys: one RunContext), fullres",
+                "instant.apply_model -> fast (trained networks in safetensors files)",
+                "workspace, features (VGG-19), images, arrays, options, devices, metrics",
+                "evaluation/: measure, targets, report, bench (never imported by the rest)"],
+               "#f3dcf0"),
 }  # fmt: skip
 # (from, to, label): requests go down, results come back up.
 ARROWS = [
@@ -48,14 +50,14 @@ ARROWS = [
     ("plugin", "proto", "JobRequest"),
     ("cli", "proto", "JobRequest"),
     ("proto", "server", "gRPC: chunks up, events down"),
-    ("server", "engine", "arrays, options"),
+    ("server", "engine", "arrays, StyleOptions"),
 ]
 
 
 def draw(output: Path) -> Path:
     figure, axes = plt.subplots(figsize=(10, 10.5), dpi=110)
     axes.set_xlim(0, 10)
-    axes.set_ylim(-0.3, 9.9)
+    axes.set_ylim(-0.7, 9.9)
     axes.axis("off")
     centres = {}
     for name, (x, y, w, h, title, lines, colour) in BOXES.items():

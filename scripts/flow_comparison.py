@@ -22,9 +22,10 @@ import numpy as np
 import torch
 from skimage.registration import optical_flow_ilk, optical_flow_tvl1
 
+from nst_engine.arrays import to_float
 from nst_engine.evaluation.animation import camera_pan
 from nst_engine.flow import flow_tensor, warp
-from nst_engine.images import load_image, to_float
+from nst_engine.images import load_image
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = (192, 256)  # h, w

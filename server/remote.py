@@ -28,8 +28,8 @@ from nst_proto.job import (
     JobRequest,
 )
 
+from nst_engine.arrays import from_float
 from nst_engine.errors import Cancelled, InputError, NSTError
-from nst_engine.images import from_float
 from nst_engine.options import Progress, StyleOptions
 from nst_engine.prepared import PreparedJob
 

@@ -8,7 +8,8 @@ import pytest
 import torch
 from conftest import EXAMPLES, small
 
-from nst_engine.images import load_image, to_float, to_tensor
+from nst_engine.arrays import to_float, to_tensor
+from nst_engine.images import load_image
 
 pytest.importorskip("cv2", reason="optical flow needs the `video` extra (opencv)")
 
@@ -145,7 +146,8 @@ ANIMATE = ["--iterations", "2", "--work-size", "48", "--device", "cpu"]
 
 
 def _frame_folder(photo, folder, count=3, size=(40, 56)):
-    from nst_engine.images import from_float, save_image
+    from nst_engine.arrays import from_float
+    from nst_engine.images import save_image
 
     folder.mkdir()
     for t, frame in enumerate(pan(photo, count, (2, 1), size=size)):
@@ -184,7 +186,8 @@ def test_an_animated_gif_comes_back_with_its_frames_and_durations(photo, tmp_pat
 
 
 def test_bad_input_is_refused_in_one_line_before_any_work(photo, tmp_path, capsys, monkeypatch):
-    from nst_engine.images import from_float, save_image
+    from nst_engine.arrays import from_float
+    from nst_engine.images import save_image
 
     style = str(EXAMPLES / "starry_night.jpg")
     empty = tmp_path / "empty"

@@ -13,7 +13,7 @@ from PIL import Image
 
 from nst_engine import gallery
 from nst_engine.evaluation import bench, measure, report, targets
-from nst_engine.images import fingerprint
+from nst_engine.thumbnails import fingerprint
 
 
 @pytest.fixture(autouse=True)
@@ -29,6 +29,7 @@ def test_square_crops_the_centre(content):
     assert out.shape == (40, 40, 3) and out.dtype == np.uint8
 
 
+@pytest.mark.slow
 def test_bench_writes_consistent_outputs(tmp_path, examples):
     pairs = measure.load_pairs([f"{examples / 'chelsea.png'}:{examples / 'starry_night.jpg'}"])
     lines = []
@@ -93,6 +94,7 @@ def test_bench_writes_consistent_outputs(tmp_path, examples):
     assert (plot < 128).mean() > 0.005  # axes, lines and labels were drawn
 
 
+@pytest.mark.slow
 def test_bench_reuses_a_trained_fast_network(tmp_path, examples):
     pairs = measure.load_pairs([f"{examples / 'chelsea.png'}:{examples / 'starry_night.jpg'}"])
     training = bench.FastTraining(tmp_path, steps=1, size=32, batch_size=1)
@@ -107,6 +109,7 @@ def test_bench_reuses_a_trained_fast_network(tmp_path, examples):
     )
 
 
+@pytest.mark.slow
 def test_bench_uses_the_shipped_network_and_says_which_photographs_it_trained_on(
     examples, no_shipped_networks, tmp_path
 ):

@@ -33,6 +33,7 @@ def files(tmp_path_factory, content, starry):
     return folder
 
 
+@pytest.mark.slow
 def test_stylize_writes_a_stylised_image_at_the_requested_size(files):
     out = files / "out.png"
     run = nst(
@@ -63,6 +64,7 @@ def test_stylize_writes_a_stylised_image_at_the_requested_size(files):
     assert 0.3 < figures["ssim"] < 1.0
 
 
+@pytest.mark.slow
 def test_stylize_with_mask_keeps_black_pixels(files, content):
     mask = np.zeros(content.shape[:2], np.uint8)
     mask[16:48, 20:70] = 255

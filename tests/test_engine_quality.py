@@ -11,6 +11,9 @@ from nst_engine import StyleOptions, stylize
 from nst_engine.devices import low_precision
 from nst_engine.metrics import gram_difference, gram_differences, ssim
 
+# Slow: every test runs the real VGG-19 optimisation for tens of iterations.
+pytestmark = pytest.mark.slow
+
 # Structure floor: an unrelated image scores about 0.0-0.1 SSIM against the cat, and the
 # content itself 1.0. A styled result that keeps the cat recognisable stays well above 0.3.
 SSIM_FLOOR = 0.3

@@ -20,7 +20,7 @@ import nst_engine
 from nst_engine import gallery
 from nst_engine.api import plan_job
 from nst_engine.errors import TooLarge
-from nst_engine.images import THUMBNAIL_SIDE
+from nst_engine.thumbnails import THUMBNAIL_SIDE
 
 CPU = torch.device("cpu")
 
@@ -85,6 +85,7 @@ def server(tmp_path_factory):
     srv.stop(grace=1)
 
 
+@pytest.mark.slow
 def test_the_estimate_comes_from_the_servers_measured_speed(server):
     content = np.random.default_rng(0).integers(0, 256, (160, 240, 3), np.uint8)
     options = {"quality": "draft", "iterations": 12}

@@ -49,12 +49,14 @@ from torch._subclasses.fake_tensor import (
 
 from nst_engine import api, devices, losses, memory
 from nst_engine.api import plan_job
+from nst_engine.context import Reporter, Run, RunContext
 from nst_engine.errors import InputError, TooLarge
 from nst_engine.fast import FastStyleModel
 from nst_engine.features import load_extractor
 from nst_engine.fullres import refine_tiles
 from nst_engine.options import StyleOptions
-from nst_engine.transfer import Reporter, Run, StyleTargets, planned, run_gatys, run_proposed
+from nst_engine.targets import StyleTargets
+from nst_engine.transfer import planned, run_gatys, run_proposed
 from nst_engine.workspace import Workspace
 
 CUDA = torch.device("cuda:0")
@@ -95,10 +97,21 @@ def fake_copy(module, mode: FakeCuda):
         return copy.deepcopy(module)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def real_vgg():
+    """The process's real extractor stays real: load_extractor caches what it builds, and
+    one built inside the fake mode would hand fake tensors to every later test."""
+    extractor = load_extractor("vgg19", "max")
+    yield
+    assert load_extractor("vgg19", "max") is extractor
+    assert not any(isinstance(t, FakeTensor) for t in tensors_of(extractor))
+
+
 @pytest.fixture
 def template(fake_cuda):
-    """The extractor as load_extractor gives it (on the CPU), made fake."""
-    return fake_copy(load_extractor("vgg19", "max"), fake_cuda)
+    """The extractor as load_extractor builds it (on the CPU), made fake; built past the
+    function's cache (see real_vgg)."""
+    return fake_copy(load_extractor.__wrapped__("vgg19", "max"), fake_cuda)
 
 
 @pytest.fixture
@@ -171,11 +184,19 @@ def test_each_loss_term_runs_on_cuda(fake_cuda):
     assert on_cuda(*terms.values(), sum(terms.values()))
 
 
+def job_context(extractor, targets, options, height, width) -> RunContext:
+    """A job's context as api.stylize builds it, on the fake GPU, with one style."""
+    return RunContext(
+        extractor, targets, [("style", image(96, 80))], [1.0], options, CUDA,
+        Reporter(planned(options.method, height, width, options), None, None), Run(),
+        torch.Generator(device="cpu").manual_seed(options.seed),
+    )  # fmt: skip
+
+
 def run_method(method, extractor, content, mask, options):
     """One of the optimisation methods, as api.stylize calls it."""
-    styles = [("style", image(96, 80))]
-    reporter = Reporter(planned(options.method, *content.shape[-2:], options), None, None)
-    return method(extractor, StyleTargets(), content, styles, [1.0], mask, options, reporter, Run())
+    ctx = job_context(extractor, StyleTargets(), options, *content.shape[-2:])
+    return method(ctx, content, mask)
 
 
 def test_both_methods_optimise_on_cuda_with_a_mask(workspace, no_backward):
@@ -193,11 +214,9 @@ def test_refine_tiles_visit_cuda_one_at_a_time_and_return_to_the_cpu(workspace, 
     full = torch.rand(1, 3, 200, 150)  # a full-resolution image stays on the CPU
     start, mask = torch.rand(1, 3, 200, 150), torch.rand(1, 1, 200, 150)
     options = StyleOptions(quality="high", iterations=2)
-    result = refine_tiles(
-        extractor, workspace.style_targets, full, start, mask, [("style", image(96, 80))],
-        [1.0], options, 30.0, 128, Reporter(planned("proposed", 64, 64, options), None, None),
-        0, Run(),
-    )  # fmt: skip
+    ctx = job_context(extractor, workspace.style_targets, options, 64, 64)
+    ctx.run.style_weight = 30.0  # where the working size's dynamic weighting ended
+    result = refine_tiles(ctx, full, start, mask, 128)
     assert result.device.type == "cpu" and result.shape == full.shape
 
 

@@ -23,6 +23,7 @@ from fast_models import random_style_model, save_version_1
 
 from nst_engine import apply_model
 from nst_engine.api import stylize
+from nst_engine.arrays import split_channels, to_tensor
 from nst_engine.cli import main
 from nst_engine.errors import InputError
 from nst_engine.fast import (
@@ -45,10 +46,10 @@ from nst_engine.fast import (
 )
 from nst_engine.fast.network import Palette, colour_statistics, match_colours
 from nst_engine.features import load_extractor
-from nst_engine.images import load_image, save_image, split_channels, to_tensor
+from nst_engine.images import load_image, save_image
 from nst_engine.metrics import mean_ssim
 from nst_engine.options import StyleOptions
-from nst_engine.transfer import StyleTargets
+from nst_engine.targets import StyleTargets
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 # A tiny network at 32 pixels: a training step costs about 0.3 s on one CPU core.
@@ -480,6 +481,7 @@ def test_network_takes_any_size_and_starts_as_identity():
     )
 
 
+@pytest.mark.slow
 def test_cli_train_style_then_stylize_with_the_model(tmp_path, photos, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from nst_engine.evaluation import frontier, measure, targets
@@ -64,6 +65,7 @@ def test_default_pairs_load_files_and_gallery_paintings():
         assert min(pair.content.shape[:2]) >= 256  # the judged size is a crop, not an enlargement
 
 
+@pytest.mark.slow
 def test_a_small_run_writes_consistent_figures(tmp_path, examples):
     pairs = measure.load_pairs([f"{examples / 'chelsea.png'}:the-kiss"])
     lines: list[str] = []

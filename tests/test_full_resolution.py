@@ -15,9 +15,10 @@ from test_server_e2e import EXAMPLES, STYLE_BYTES, free_port
 
 from nst_engine import StyleOptions, memory, stylize
 from nst_engine import api as engine_api
+from nst_engine.arrays import luminance, split_channels
 from nst_engine.errors import InputError, NSTError
 from nst_engine.fullres import refine_plan
-from nst_engine.images import load_image, luminance, split_channels
+from nst_engine.images import load_image
 from nst_engine.metrics import gram_differences, mean_gram_difference, sharpness_ratio
 from nst_engine.tiles import blend_weights, plan_tiles
 from nst_engine.transfer import planned
@@ -50,6 +51,7 @@ def ellipse_mask(height: int, width: int, feather: float = 0.08) -> np.ndarray:
     return np.clip((1 - r) / feather, 0, 1).astype(np.float32)
 
 
+@pytest.mark.slow
 def test_a_3000x2000_layer_comes_back_full_size_and_sharp_through_the_server():
     from nst_server.app import StyleServer
 
@@ -86,11 +88,13 @@ def test_a_3000x2000_layer_comes_back_full_size_and_sharp_through_the_server():
     assert sharp >= SHARPNESS_FLOOR, "not an upsampled blur"
 
 
+@pytest.mark.slow
 def test_before_this_an_upsampled_painting_was_a_blur(starry):
     """What the sharpness figure tells apart: a painting made at a small working size and
     simply upsampled (what the engine returned before) is far below the floor; with the
     photograph's detail put back it is above it."""
-    from nst_engine.images import add_detail, from_float, resize_tensor, to_numpy, to_tensor
+    from nst_engine.arrays import from_float, resize_tensor, to_numpy, to_tensor
+    from nst_engine.fullres import add_detail
 
     photo = photo_mosaic(600, 900)
     full = to_tensor(split_channels(photo)[0])
@@ -103,6 +107,7 @@ def test_before_this_an_upsampled_painting_was_a_blur(starry):
     assert sharpness_ratio(detailed, photo) >= SHARPNESS_FLOOR
 
 
+@pytest.mark.slow
 def test_stroke_size_changes_the_strokes_not_the_resolution(content_256, starry_whole):
     """The same image at two stroke sizes: each result matches the style best at its own
     scale (GMD at the stroke scale), and both keep the image's size."""
@@ -135,6 +140,7 @@ def seam_ratio(image: np.ndarray, positions: list[int], axis: int) -> float:
     return float(max(ratios))
 
 
+@pytest.mark.slow
 def test_refined_tiles_leave_no_seam(monkeypatch, starry):
     monkeypatch.setattr(engine_api, "MAX_TILE_SIDE", 128)
     photo = photo_mosaic(300, 420)
@@ -156,6 +162,7 @@ def test_refined_tiles_leave_no_seam(monkeypatch, starry):
     assert seam_ratio(np.clip(stepped, 0, 255).astype(np.uint8), columns, 1) > 1.5
 
 
+@pytest.mark.slow
 def test_progress_counts_pixels_so_the_time_left_holds_at_full_size(monkeypatch, starry):
     """An iteration on a full-size tile costs many at the working size: the share of the work
     done (what the time left is extrapolated from) counts each iteration's pixels."""
@@ -199,16 +206,17 @@ def test_a_plan_that_does_not_fit_shrinks_or_is_refused(monkeypatch, content_256
         stylize(content_256, starry, options=StyleOptions(size=256, iterations=2, device="cpu"))
 
 
+@pytest.mark.slow
 def test_running_out_of_memory_while_refining_retries_with_smaller_tiles(monkeypatch, starry):
     from nst_engine import fullres
 
     real, sides = fullres.refine_tiles, []
 
-    def tight(*args):
-        sides.append(args[9])
-        if args[9] > 300:
+    def tight(ctx, content, start, mask, tile_side):
+        sides.append(tile_side)
+        if tile_side > 300:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real(*args)
+        return real(ctx, content, start, mask, tile_side)
 
     monkeypatch.setattr(engine_api, "refine_tiles", tight)
     monkeypatch.setattr(engine_api, "MAX_TILE_SIDE", 400)

@@ -48,6 +48,7 @@ def _stylize(tmp_path, style: str, name: str) -> np.ndarray:
     return load_image(out)
 
 
+@pytest.mark.slow
 def test_nst_stylize_takes_a_painting_by_name(tmp_path, capsys):
     content = load_image(Path(__file__).resolve().parent.parent / "examples" / "chelsea.png")
     from PIL import Image

@@ -10,6 +10,7 @@ import plistlib
 import stat
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -17,7 +18,8 @@ import pytest
 from nst_server import gimp_install
 from nst_server.gimp_install import GimpInstallation, find_installations, install
 
-VENDOR = Path(__file__).resolve().parent.parent / "gimp_plugin" / "vendor"
+REPO = Path(__file__).resolve().parent.parent
+VENDOR = REPO / "gimp_plugin" / "vendor"
 
 
 def program(path: Path) -> Path:
@@ -126,6 +128,25 @@ def test_macos_plan_application_support_and_the_app_bundles_version(tmp_path):
     assert result[0].console == [str(contents / "MacOS" / "gimp")]
 
 
+def test_every_file_of_the_plugin_is_installed_and_packaged():
+    """A module added beside neural_style.py must be copied into GIMP and shipped in the
+    wheel, or the plug-in fails to import there while every test here passes."""
+    modules = sorted(p.name for p in (REPO / "gimp_plugin" / "neural_style").glob("*.py"))
+    assert sorted(gimp_install.PLUGIN_FILES) == modules
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    packaged = pyproject["tool"]["setuptools"]["package-data"]["nst_gimp_plugin"]
+    assert sorted(p.removeprefix("neural_style/") for p in packaged if p.endswith(".py")) == modules
+
+
+def test_the_installed_plugin_modules_import_without_gimp(tmp_path):
+    """Beside each other in GIMP's folder, the GIMP-free modules find each other (the
+    plug-in puts its folder on sys.path), with no site-packages."""
+    dest = install(GimpInstallation("linux", "3.2", tmp_path / "cfg"), log=lambda line: None)
+    probe = f"import sys; sys.path.insert(0, {str(dest)!r}); import neural_style_dialog"
+    run = subprocess.run([sys.executable, "-S", "-E", "-c", probe], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+
 def test_install_layout_pure_python_only_and_reinstall(tmp_path):
     lines: list[str] = []
     gimp = GimpInstallation("linux", "3.2", tmp_path / "cfg")
@@ -133,7 +154,7 @@ def test_install_layout_pure_python_only_and_reinstall(tmp_path):
     assert dest == tmp_path / "cfg" / "plug-ins" / "neural_style"
     plugin = dest / "neural_style.py"
     assert plugin.stat().st_mode & stat.S_IXUSR
-    assert (dest / "neural_style_core.py").is_file()
+    assert sorted(p.name for p in dest.glob("*.py")) == sorted(gimp_install.PLUGIN_FILES)
     assert sorted(p.name for p in (dest / "nst_proto").iterdir()) == sorted(
         gimp_install.PROTO_FILES
     )

@@ -49,7 +49,7 @@ def test_load_from_bytes_and_reject_garbage(tmp_path):
 def test_fingerprint_tells_copies_of_a_photograph_from_other_photographs(examples, tmp_path):
     from PIL import Image
 
-    from nst_engine.images import fingerprint, same_photograph
+    from nst_engine.thumbnails import fingerprint, same_photograph
 
     photos = {name: load_image(examples / name) for name in
               ("chelsea.png", "astronaut.jpg", "coffee.jpg", "rocket.jpg")}  # fmt: skip

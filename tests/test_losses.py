@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+from nst_engine.arrays import resize_tensor, to_float, to_numpy, to_tensor
 from nst_engine.features import gram, load_extractor
-from nst_engine.images import resize_tensor, to_float, to_numpy, to_tensor
 from nst_engine.losses import StructureLoss, StyleLoss
 from nst_engine.metrics import GMD_LAYERS, gram_differences, ssim
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from nst_engine.images import luminance, split_channels
+from nst_engine.arrays import luminance, split_channels
 from nst_engine.metrics import ssim
 
 

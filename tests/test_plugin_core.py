@@ -1,94 +1,102 @@
-"""The plug-in's GIMP-free half (gimp_plugin/neural_style/neural_style_core.py) with a fake
-client: options, the server start (and why it cannot start inside a Flatpak), the worker
-thread and its deadline, and the message a person reads for each failure."""
+"""The plug-in's GIMP-free half (gimp_plugin/neural_style/neural_style_core.py and
+neural_style_dialog.py) with a fake server behind the real client base: options, the server
+start (and why it cannot start inside a Flatpak), the worker thread and its deadline, the
+estimate before the job and in the dialog, and the message a person reads for each failure.
+
+The fake is nst_proto.job.ClientBase with the server's answers scripted, and the errors are
+nst_proto.job's own, so a call the plug-in makes wrongly, or an error it does not mean to
+catch, fails here as it would against a real server."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from nst_proto.job import OPTION_TYPES
+from nst_proto import job as nst_job
+from nst_proto import style_pb2 as pb
 
 PLUGIN_DIR = Path(__file__).resolve().parent.parent / "gimp_plugin" / "neural_style"
-_spec = importlib.util.spec_from_file_location(
-    "neural_style_core", PLUGIN_DIR / "neural_style_core.py"
-)
-core = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(core)
+sys.path.insert(0, str(PLUGIN_DIR))  # as the plug-in itself does inside GIMP
+import neural_style_core as core  # noqa: E402
+import neural_style_dialog as dialog  # noqa: E402
+
+# The transport's errors, as nst_proto.pure_client (the plug-in's transport) exports them.
+ClientError = nst_job.ClientError
+ServerUnavailable = nst_job.ServerUnavailable
+ServerLost = nst_job.ServerLost
+JobFailed = nst_job.JobFailed
+JobCancelled = nst_job.JobCancelled
+FITS = pb.JobEstimate()  # the server's estimate of a job it would run, nothing measured yet
 
 
-class ClientError(Exception):
-    pass
+def request(pixel_bytes: int = 24, channels: int = 3, **fields) -> nst_job.JobRequest:
+    """A real 4x2 u8 job (`pixel_bytes` other than 8 * channels: one that does not add up)."""
+    fields.setdefault("styles", [(b"style image", 1.0)])
+    return nst_job.JobRequest(bytes(pixel_bytes), 4, 2, channels, "u8", **fields)
 
 
-class ServerUnavailable(ClientError):
-    pass
-
-
-class JobFailed(ClientError):
-    pass
-
-
-class JobCancelled(ClientError):
-    pass
-
-
-@dataclass
-class Request:
-    width: int = 4
-    height: int = 2
-    channels: int = 3
-    sample_type: str = "u8"
-
-
-def fake_transport(*outcomes):
-    """A transport module whose StyleClient.stylize plays `outcomes` in turn: an exception
-    to raise, a list of events to send before returning a result, or a callable."""
+def fake_transport(*outcomes, answers=None):
+    """A transport module whose StyleClient is the real client base (nst_proto.job.ClientBase:
+    its request checks, and its estimate, info, list_models, gallery and stylize fronts) with
+    the server played by a script. `answers` maps a one-answer call (Estimate, GetInfo, ...)
+    to its replies in turn, each a reply message or an exception to raise, the last one again
+    for later calls (Estimate answers FITS unless told); each stylize plays `outcomes` in
+    turn: an exception to raise, a list of events to send before returning a result, or a
+    callable (on_event, cancel) -> result. `calls` records (method, address, message)."""
+    answers = {"Estimate": [FITS], **(answers or {})}
     calls = []
 
-    class StyleClient:
-        def __init__(self, address, timeout):
-            self.address = address
+    def count(method: str) -> int:
+        return sum(1 for name, _address, _message in calls if name == method)
 
-        def __enter__(self):
-            return self
+    class StyleClient(nst_job.ClientBase):
+        def _call(self, method, message):
+            calls.append((method, self.address, message))
+            replies = answers[method]
+            reply = replies[min(count(method), len(replies)) - 1]
+            if isinstance(reply, Exception):
+                raise reply
+            return reply
 
-        def __exit__(self, *exc):
-            return False
-
-        def stylize(self, request, on_event=None, cancel=None):
-            calls.append(self.address)
-            outcome = outcomes[len(calls) - 1]
+        def _stylize(self, messages, on_event, cancel, poll_interval):
+            messages = list(messages)
+            assert messages[0].HasField("spec") and messages[-1].HasField("submit")
+            calls.append(("Stylize", self.address, messages[0].spec))
+            outcome = outcomes[count("Stylize") - 1]
             if isinstance(outcome, Exception):
                 raise outcome
             if callable(outcome):
                 return outcome(on_event, cancel)
             for event in outcome:
                 on_event(event)
-            return SimpleNamespace(width=4, height=2, channels=3, sample_type="u8", pixels=b"")
+            return nst_job.JobResult(bytes(24), 4, 2, 3, "u8")
 
     transport = SimpleNamespace(
         StyleClient=StyleClient,
+        JobRequest=nst_job.JobRequest,
         ClientError=ClientError,
         ServerUnavailable=ServerUnavailable,
+        ServerLost=ServerLost,
         JobFailed=JobFailed,
         JobCancelled=JobCancelled,
     )
     return transport, calls
 
 
-def run(transport, *, timeout=30, settings=None, start=lambda address, settings: None):
+def methods(calls) -> list[str]:
+    return [method for method, _address, _message in calls]
+
+
+def run(transport, *, job=None, timeout=30, settings=None, start=lambda address, settings: None):
     shown, said = [], []
     result = core.run_job(
         transport,
-        Request(),
+        job or request(),
         "127.0.0.1:7000",
         timeout,
         settings or {},
@@ -105,7 +113,7 @@ def options(long_side=4000, preview=True, **arguments):
     dialog = {"method": "proposed", "strength": 0.6, "quality": "draft", "preserve-color": 1}
     dialog |= {"seed": 3, "style-scale": 1, "server": "127.0.0.1:1", "timeout": 60}
     dialog |= {name.replace("_", "-"): value for name, value in arguments.items()}
-    return core.job_options(dialog, OPTION_TYPES, long_side=long_side, preview=preview)
+    return core.job_options(dialog, nst_job.OPTION_TYPES, long_side=long_side, preview=preview)
 
 
 def test_job_options_cap_the_working_size_and_keep_the_preset_iterations():
@@ -129,7 +137,7 @@ def test_every_argument_named_for_an_option_of_the_contract_is_sent_as_its_type(
     sent = options(size=0, iterations=0, pooling="avg", strength=1, full_resolution="refine")
     assert sent["pooling"] == "avg" and sent["full_resolution"] == "refine"
     assert sent["strength"] == 1.0 and isinstance(sent["strength"], float)
-    assert set(sent) <= set(OPTION_TYPES)  # server, timeout: the plug-in's own
+    assert set(sent) <= set(nst_job.OPTION_TYPES)  # server, timeout: the plug-in's own
 
 
 def test_previews_are_asked_for_small_and_only_whole_ones_are_drawn(tmp_path, monkeypatch):
@@ -169,31 +177,32 @@ def test_a_preview_fills_the_layer_by_nearest_neighbour():
 
 def test_one_style_choice_for_paintings_your_image_and_models():
     wave = SimpleNamespace(name="great-wave", title="The Great Wave", artist="Hokusai")
-    choices = core.style_choices([wave, "the-kiss"], [("tiny", "Tiny (trained at 128 px)")])
+    choices = dialog.style_choices([wave, "the-kiss"], [("tiny", "Tiny (trained at 128 px)")])
     assert [c for c, _ in choices] == ["gallery:great-wave", "gallery:the-kiss", "", "model:tiny"]
     assert choices[0][1] == "The Great Wave, Hokusai" and choices[1][1] == "The kiss"
-    assert choices[2] == core.OWN_IMAGE and choices[3][1] == "Tiny (trained at 128 px), instant"
+    assert choices[2] == dialog.OWN_IMAGE and choices[3][1] == "Tiny (trained at 128 px), instant"
     for choice, _label in choices:
-        assert core.choice_of(*core.chosen_style(choice)) == choice
-    assert core.chosen_style("gallery:great-wave") == ("great-wave", "")
-    assert core.chosen_style("model:tiny") == ("", "tiny")
-    assert core.chosen_style("") == ("", "")
+        assert dialog.choice_of(*dialog.chosen_style(choice)) == choice
+    assert dialog.chosen_style("gallery:great-wave") == ("great-wave", "")
+    assert dialog.chosen_style("model:tiny") == ("", "tiny")
+    assert dialog.chosen_style("") == ("", "")
     # a network that ships with the gallery is labelled as its painting
-    shipped = core.style_choices([wave], [("great-wave", "great-wave (trained at 128 px)")])
+    shipped = dialog.style_choices([wave], [("great-wave", "great-wave (trained at 128 px)")])
     assert shipped[-1] == ("model:great-wave", "The Great Wave, Hokusai, instant")
     # a server without a gallery (or not answering) still offers your own image
-    assert core.style_choices([], []) == [core.OWN_IMAGE]
+    assert dialog.style_choices([], []) == [dialog.OWN_IMAGE]
 
 
 def test_the_dialog_says_where_the_server_runs_or_that_ok_starts_it():
     address = "127.0.0.1:50051"
-    assert "not running at 127.0.0.1:50051" in core.server_status(None, address)
-    assert "starts when you press OK" in core.server_status(None, address)
+    assert "not running at 127.0.0.1:50051" in dialog.server_status(None, address)
+    assert "starts when you press OK" in dialog.server_status(None, address)
     cpu = SimpleNamespace(device="cpu", gpu_name="", queued=0, busy=False)
-    assert core.server_status(cpu, address) == "Server: running on the CPU"
+    assert dialog.server_status(cpu, address) == "Server: running on the CPU"
     gpu = SimpleNamespace(device="cuda:0", gpu_name="NVIDIA H100", queued=2, busy=True)
     assert (
-        core.server_status(gpu, address) == "Server: running on NVIDIA H100, busy, 2 job(s) waiting"
+        dialog.server_status(gpu, address)
+        == "Server: running on NVIDIA H100, busy, 2 job(s) waiting"
     )
 
 
@@ -210,9 +219,28 @@ def test_names_addresses_and_the_result_check():
     assert core.server_address("  ", {"address": "127.0.0.1:6000"}) == "127.0.0.1:6000"
     assert core.server_address("", {}) == core.DEFAULT_ADDRESS
     good = SimpleNamespace(width=4, height=2, channels=3, sample_type="u8")
-    core.check_result(good, Request())
+    core.check_result(good, request())
     with pytest.raises(core.PluginError, match=r"wrong shape \(4x2x3 u8, expected 4x2x4 u8\)"):
-        core.check_result(good, Request(channels=4))
+        core.check_result(good, request(32, channels=4))
+
+
+def test_the_layer_travels_in_its_own_precision_and_encoding():
+    assert core.pixel_layout("GIMP_PRECISION_U8_NON_LINEAR", False) == ("R'G'B' u8", "u8", 3)
+    assert core.pixel_layout("GIMP_PRECISION_U16_LINEAR", True) == ("RGBA u16", "u16", 4)
+    assert core.pixel_layout("GIMP_PRECISION_HALF_PERCEPTUAL", True) == ("R~G~B~A float", "f32", 4)
+    assert core.pixel_layout("GIMP_PRECISION_U32_LINEAR", False) == ("RGB float", "f32", 3)
+
+
+def test_the_style_arguments_choose_a_model_a_painting_or_the_image_file(tmp_path):
+    style = tmp_path / "starry.jpg"
+    style.write_bytes(b"jpeg")
+    assert core.style_arguments(" tiny ", "the-kiss", str(style)) == ([], "tiny", "tiny", None)
+    assert core.style_arguments("", "the-kiss", None) == ([("the-kiss", 1.0)], "", "the-kiss", None)
+    assert core.style_arguments(None, "", str(style)) == ([(b"jpeg", 1.0)], "", "", str(style))
+    with pytest.raises(core.PluginError, match="Choose a style image"):
+        core.style_arguments("", "", None)
+    with pytest.raises(core.PluginError, match="does not exist or is not a file"):
+        core.style_arguments("", "", str(tmp_path))
 
 
 def test_progress_text_speaks_in_levels_iterations_and_time_left():
@@ -238,7 +266,8 @@ def test_a_server_that_is_not_running_is_started_once_and_the_job_retried():
     result, shown, said = run(
         transport, start=lambda address, settings: starts.append(address) or None
     )
-    assert starts == ["127.0.0.1:7000"] and len(calls) == 2
+    assert starts == ["127.0.0.1:7000"]
+    assert methods(calls) == ["Estimate", "Stylize", "Estimate", "Stylize"]
     assert shown == events and result.width == 4
     assert "starting the server" in said[0]
 
@@ -285,12 +314,17 @@ def test_failures_become_one_message_each():
     for error, words in (
         (JobFailed("style image 1: not an image"), "could not stylise the layer: style image 1"),
         (JobCancelled("cancelled"), "The Neural Style job was cancelled."),
+        (nst_job.lost("127.0.0.1:7000"), "Neural Style: the Neural Style server at 127.0.0.1"),
         (ClientError("odd"), "Neural Style: odd"),
-        (ValueError("9 pixel bytes, but 4x2x3 u8 needs 24"), "cannot send this layer: 9 pixel"),
     ):
         transport, _ = fake_transport(error)
         with pytest.raises(core.PluginError, match=words):
             run(transport)
+    # the real request's checks, before anything is sent
+    transport, calls = fake_transport()
+    with pytest.raises(core.PluginError, match="cannot send this layer: 9 pixel bytes, but 4x2x3"):
+        run(transport, job=request(9))
+    assert "Stylize" not in methods(calls)
 
 
 def test_the_deadline_cancels_the_job_and_says_so():
@@ -311,7 +345,7 @@ def test_a_stuck_connection_is_abandoned_after_the_grace_period():
     transport, _ = fake_transport(lambda on_event, cancel: stuck.wait(30))
     said = []
     deadline = core.Deadline(0.3)
-    job = lambda on_event: transport.StyleClient("x", 1).stylize(None, on_event, deadline)  # noqa: E731
+    job = lambda on_event: transport.StyleClient("x", 1).stylize(request(), on_event, deadline)  # noqa: E731
     tic = time.monotonic()
     with pytest.raises(core.PluginError, match="did not confirm the cancel within 1 s"):
         core.run_in_worker(job, lambda e: None, deadline, said.append, grace=1.0)
@@ -342,45 +376,136 @@ def test_a_transport_that_cannot_load_names_gimps_python_and_the_fix(tmp_path):
     )
 
 
-def estimate(**fields):
-    base = dict(seconds=0.0, measured_jobs=0, work_width=0, work_height=0, refused="")
-    return SimpleNamespace(**{**base, "fits_work_size": 0, **fields})
+def estimate(**fields) -> nst_job.JobEstimate:
+    return nst_job.JobEstimate(**{"seconds": 0.0, "measured_jobs": 0, "work_width": 0,
+                                  "work_height": 0, **fields})  # fmt: skip
 
 
 def test_the_dialog_says_the_expected_time_from_the_servers_measurements():
-    text = core.estimate_text(
+    text = dialog.estimate_text(
         estimate(seconds=95.4, measured_jobs=3, work_width=768, work_height=512)
     )
     assert text == (
         "Expected time: about 1 min 35 s at 768x512 (the server's speed on its last 3 jobs)"
     )
-    assert "its last job)" in core.estimate_text(estimate(seconds=4, measured_jobs=1))
-    assert "first job" in core.estimate_text(estimate())  # nothing measured: no made-up figure
-    assert "once the server runs" in core.estimate_text(None)
+    assert "its last job)" in dialog.estimate_text(estimate(seconds=4, measured_jobs=1))
+    assert "first job" in dialog.estimate_text(estimate())  # nothing measured: no made-up figure
+    assert "once the server runs" in dialog.estimate_text(None)
     too_large = estimate(refused="styling at 8000 pixels needs ...", fits_work_size=2670)
-    assert core.estimate_text(too_large) == (
+    assert dialog.estimate_text(too_large) == (
         "Too large for the server's memory at this working size: set Advanced > Working size "
         "to 2670 or less (0 lets the quality choose)."
+    )
+    other = estimate(refused="the style model tiny is not in the library")
+    assert dialog.estimate_text(other) == (
+        "The server would refuse this job: the style model tiny is not in the library"
     )
 
 
 def test_a_job_the_server_would_refuse_stops_before_any_pixel_is_sent():
-    sent = []
-    transport, _calls = fake_transport([])
-
-    class Estimating(transport.StyleClient):
-        def estimate(self, width, height, *, styles, options, model):
-            sent.append((width, height))
-            return estimate(refused="styling at 8000 pixels ...", fits_work_size=2670)
-
-        def stylize(self, request, on_event=None, cancel=None):
-            raise AssertionError("the job must not be sent")
-
-    transport.StyleClient = Estimating
-    request = SimpleNamespace(width=4, height=2, styles=[], options={}, model="tiny")
+    refusal = pb.JobEstimate(refused="styling at 8000 pixels ...", fits_work_size=2670)
+    transport, calls = fake_transport(answers={"Estimate": [refusal]})
     with pytest.raises(core.PluginError, match="Working size to 2670 or less"):
-        core.run_job(
-            transport, request, "127.0.0.1:7000", 30, {}, [].append, [].append,
-            core.Deadline(30),
-        )  # fmt: skip
-    assert sent == [(4, 2)]
+        run(transport, job=request(styles=[], model="tiny", options={"size": 8000}))
+    assert methods(calls) == ["Estimate"]
+    spec = calls[0][2]
+    assert (spec.width, spec.height, spec.model, spec.options.size) == (4, 2, "tiny", 8000)
+
+
+def test_a_server_older_than_estimate_still_runs_the_job():
+    """Such a server answers UNIMPLEMENTED; the job itself then says whatever is wrong."""
+    older = JobFailed("Method not found: nst.v1.StyleService/Estimate", "UNIMPLEMENTED")
+    transport, calls = fake_transport([], answers={"Estimate": [older]})
+    result, _shown, _said = run(transport)
+    assert methods(calls) == ["Estimate", "Stylize"] and result.width == 4
+
+
+def test_nothing_answering_the_estimate_starts_the_server_once():
+    transport, calls = fake_transport(
+        [], answers={"Estimate": [ServerUnavailable("nothing answers"), FITS]}
+    )
+    starts = []
+    run(transport, start=lambda address, settings: starts.append(address) or None)
+    assert starts == ["127.0.0.1:7000"]
+    assert methods(calls) == ["Estimate", "Estimate", "Stylize"]
+
+
+def test_a_bug_behind_the_estimate_is_not_taken_for_an_older_server():
+    transport, calls = fake_transport([], answers={"Estimate": [TypeError("a bug")]})
+    with pytest.raises(TypeError, match="a bug"):
+        run(transport)
+    assert "Stylize" not in methods(calls)
+
+
+def line(transport, job=lambda transport: ([(b"style image", 1.0)], "", {"strength": 0.5})):
+    return dialog.estimate_line("127.0.0.1:7000", (4000, 3000), job, lambda settings: transport)
+
+
+def test_the_dialog_asks_the_server_for_the_expected_time_of_the_chosen_job():
+    measured = pb.JobEstimate(seconds=95.4, measured_jobs=3, work_width=768, work_height=576)
+    transport, calls = fake_transport(answers={"Estimate": [measured]})
+    assert line(transport) == (
+        "Expected time: about 1 min 35 s at 768x576 (the server's speed on its last 3 jobs)"
+    )
+    spec = calls[0][2]
+    assert (spec.width, spec.height, spec.options.strength) == (4000, 3000, 0.5)
+    refusal = pb.JobEstimate(refused="styling at 8000 pixels ...", fits_work_size=2670)
+    transport, _calls = fake_transport(answers={"Estimate": [refusal]})
+    assert "set Advanced > Working size to 2670 or less" in line(transport)
+
+
+def test_the_dialogs_time_line_without_a_server_or_a_style_says_what_to_do():
+    transport, _calls = fake_transport(answers={"Estimate": [ServerUnavailable("no answer")]})
+    assert line(transport) == "Expected time: known once the server runs"
+    older = JobFailed("Method not found", "UNIMPLEMENTED")
+    transport, _calls = fake_transport(answers={"Estimate": [older]})
+    assert line(transport) == "Expected time: known once the server runs"
+
+    def no_style(transport):
+        return core.style_arguments("", "", None)
+
+    assert line(transport, no_style) == (
+        'Choose a style image (the "Style image" argument is empty).'
+    )
+    transport, calls = fake_transport()
+    assert "known once" not in line(
+        transport, lambda transport: ([], "tiny", {"no_such_option": 1})
+    )
+    assert line(transport, lambda transport: ([], "tiny", {"no_such_option": 1})).startswith(
+        "Expected time: cannot ask the server (unknown option(s) no_such_option"
+    )
+    assert calls == []  # refused by the client's own check, before any call
+
+
+def facts_transport(gallery_reply):
+    info = pb.ServerInfo(device="cpu", gallery=["the-kiss"])
+    models = pb.ModelList(
+        models=[pb.StyleModel(id="tiny", name="Tiny", thumbnail_png=b"png", training_size=128)]
+    )
+    answers = {"GetInfo": [info], "ListModels": [models], "ListGallery": [gallery_reply]}
+    return fake_transport(answers=answers)
+
+
+def test_the_dialog_lists_the_servers_paintings_and_models():
+    wave = pb.GalleryPainting(name="great-wave", title="The Great Wave", thumbnail_png=b"wave")
+    transport, _calls = facts_transport(pb.Gallery(paintings=[wave]))
+    facts = dialog.server_facts("127.0.0.1:7000", {}, lambda settings: transport)
+    assert facts.info.device == "cpu" and [p.name for p in facts.gallery] == ["great-wave"]
+    assert facts.models == [("tiny", "Tiny (trained at 128 px)")]
+    assert facts.thumbnails == {"model:tiny": b"png", "gallery:great-wave": b"wave"}
+    # a server from before ListGallery: the painting names of its info
+    transport, _calls = facts_transport(JobFailed("Method not found", "UNIMPLEMENTED"))
+    facts = dialog.server_facts("127.0.0.1:7000", {}, lambda settings: transport)
+    assert facts.gallery == ["the-kiss"] and facts.thumbnails == {"model:tiny": b"png"}
+
+
+def test_the_dialog_opens_without_choices_when_nothing_answers_or_the_transport_is_broken():
+    transport, _calls = fake_transport(answers={"GetInfo": [ServerUnavailable("no answer")]})
+    assert dialog.server_facts("127.0.0.1:7000", {}, lambda settings: transport) == (
+        dialog.ServerFacts()
+    )
+
+    def broken(settings):
+        raise core.PluginError("The Neural Style plug-in cannot load its connection ...")
+
+    assert dialog.server_facts("127.0.0.1:7000", {}, broken) == dialog.ServerFacts()

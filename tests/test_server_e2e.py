@@ -34,6 +34,9 @@ from nst_proto.job import JobCancelled, JobFailed, JobRequest
 import nst_engine
 from nst_engine.images import load_image
 
+# Slow: real servers with the real engine, started as a user starts them.
+pytestmark = pytest.mark.slow
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 STYLE_BYTES = (EXAMPLES / "starry_night.jpg").read_bytes()
 ITERATIONS = 3

@@ -199,14 +199,12 @@ def test_shipped_networks_are_offered_out_of_the_box_and_a_users_own_file_wins(t
 def test_a_fresh_install_offers_the_shipped_networks_as_instant_styles(tmp_path):
     """A new user's library folder does not exist yet; the dialog still lists the gallery's
     trained networks, each labelled as its painting and instant."""
-    from test_plugin_core import core
+    from test_plugin_core import dialog
 
     assert "starry-night" in SHIPPED, "no network ships for starry-night"
     with serving(tmp_path, "--models", str(tmp_path / "new"), "--no-warm-up") as served:
         with StyleClient(served["address"], 60) as client:
             models, paintings = client.list_models(), client.gallery()
     assert sorted(model.id for model in models) == SHIPPED
-    # the labels the plug-in makes of list_models (neural_style._server_facts)
-    labels = [(m.id, f"{m.name} (trained at {m.training_size} px)") for m in models]
-    choices = dict(core.style_choices(paintings, labels))
+    choices = dict(dialog.style_choices(paintings, dialog.model_labels(models)))
     assert choices["model:starry-night"] == "The Starry Night, Vincent van Gogh, instant"

@@ -6,17 +6,19 @@ own precision and the selection as a soft mask, sends them with a style image to
 Neural Style server, and writes the result as a new layer above the source, in one undo
 group. This file is the GIMP glue (procedure, dialog, pixels, layers, progress bar); the job
 itself (settings, transport, server start, worker thread, error messages) is in
-neural_style_core.py beside it, which imports no `gi`. No torch or numpy runs inside GIMP.
+neural_style_core.py beside it, and what the dialog says (its Style entries, the server's and
+the expected time's lines) in neural_style_dialog.py; neither imports `gi`. No torch or numpy
+runs inside GIMP.
 
 Instead of a style image, the user can pick a trained style network from the server's style
 library (fast mode, `style-model`): the dialog lists what the server offers; a script passes
 the model's name.
 
 Installed by `nst-server install-gimp-plugin` into <GIMP config dir>/plug-ins/neural_style/:
-this file, neural_style_core.py, the nst_proto package (the pure-Python client), vendor.zip
-(grpclib, h2, protobuf and their pure-Python needs: one copy works in every GIMP's Python)
-and neural_style.json (the server's address and the commands that start the server and
-reinstall the plug-in).
+this file, neural_style_core.py, neural_style_dialog.py, the nst_proto package (the
+pure-Python client), vendor.zip (grpclib, h2, protobuf and their pure-Python needs: one copy
+works in every GIMP's Python) and neural_style.json (the server's address and the commands
+that start the server and reinstall the plug-in).
 
 Cancelling: GIMP 3 has no way for a Python plug-in to be told that the user pressed the
 progress bar's cancel button; GIMP kills the plug-in process instead. The connection then
@@ -27,7 +29,6 @@ also turned into a cancel of the job, and a deadline (the `timeout` argument) ca
 import contextlib
 import functools
 import os
-import signal
 import sys
 
 import gi
@@ -38,6 +39,7 @@ from gi.repository import Gegl, Gimp, GLib, GObject  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 import neural_style_core as core  # noqa: E402
+import neural_style_dialog as dialog  # noqa: E402
 
 PROC_NAME = "plug-in-neural-style"
 METHODS = (
@@ -55,27 +57,8 @@ STYLE_GRID_COLUMNS = 3
 
 
 def _pixel_layout(image, drawable):
-    """(babl format, sample type, channels) matching the layer's own precision and TRC.
-
-    Reading and writing in the image's own encoding keeps pixels outside the selection
-    bit-identical: integer images travel as u8/u16, half/float/double/u32 as float32.
-    """
-    precision = image.get_precision().value_name  # e.g. GIMP_PRECISION_U16_NON_LINEAR
-    if "_U8_" in precision:
-        sample, babl_type = "u8", "u8"
-    elif "_U16_" in precision:
-        sample, babl_type = "u16", "u16"
-    else:
-        sample, babl_type = "f32", "float"
-    if precision.endswith("_NON_LINEAR"):
-        model = "R'G'B'"
-    elif precision.endswith("_PERCEPTUAL"):
-        model = "R~G~B~"
-    else:
-        model = "RGB"
-    alpha = drawable.has_alpha()
-    fmt = f"{model}{'A' if alpha else ''} {babl_type}"
-    return fmt, sample, 4 if alpha else 3
+    """(babl format, sample type, channels) matching the layer's own precision and TRC."""
+    return core.pixel_layout(image.get_precision().value_name, drawable.has_alpha())
 
 
 def _read_mask(image, layer, width, height):
@@ -92,16 +75,6 @@ def _read_mask(image, layer, width, height):
             "layer, or Select > None to stylise the whole layer."
         )
     return data
-
-
-def _style_path(config):
-    style_file = config.get_property("style-file")
-    path = style_file.get_path() if style_file is not None else None
-    if not path:
-        raise PluginError('Choose a style image (the "Style image" argument is empty).')
-    if not os.path.isfile(path):
-        raise PluginError(f"The style image {path} does not exist or is not a file.")
-    return path
 
 
 class _ProgressBar:
@@ -123,21 +96,6 @@ class _ProgressBar:
             Gimp.progress_update(fraction)
         if message is not None:
             self.say(message)
-
-
-def _deadline(seconds):
-    """The job's cancel check: the timeout, and SIGTERM or SIGINT sent to the plug-in."""
-    deadline = core.Deadline(seconds)
-
-    def on_signal(_signum, _frame):
-        deadline.signalled = True
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            signal.signal(sig, on_signal)
-        except (ValueError, OSError):
-            pass
-    return deadline
 
 
 @contextlib.contextmanager
@@ -237,16 +195,12 @@ def _address(config, settings):
 
 
 def _style_arguments(config, read=core.read_style):
-    """(styles, model, name for the new layer, style file path) the arguments choose:
-    a trained model, a gallery painting by name, or the style image file (read by `read`)."""
-    model = (config.get_property("style-model") or "").strip()
-    painting = "" if model else (config.get_property("style-name") or "").strip()
-    if model:
-        return [], model, model, None
-    if painting:
-        return [(painting, 1.0)], "", painting, None
-    path = _style_path(config)
-    return [(read(path), 1.0)], "", "", path
+    """(styles, model, name for the new layer, style file path): see core.style_arguments."""
+    style_file = config.get_property("style-file")
+    path = style_file.get_path() if style_file is not None else None
+    return core.style_arguments(
+        config.get_property("style-model"), config.get_property("style-name"), path, read
+    )
 
 
 def _job_options(config, transport, long_side, preview=True):
@@ -290,7 +244,8 @@ def stylize_layer(image, drawables, config):
         if pixels is not None:
             preview.show(*pixels)
 
-    cancel = _deadline(timeout)
+    cancel = core.Deadline(timeout)
+    cancel.cancel_on_signals()
     try:
         result = core.run_job(
             transport, request, address, timeout, settings, show, progress.say, cancel
@@ -309,28 +264,6 @@ def stylize_layer(image, drawables, config):
 # of them named for an option of the contract is sent as that option (_job_options).
 FRONT = ("style-file", "strength", "style-scale", "quality", "preserve-color", "seed")
 ADVANCED = ("method", "size", "iterations", "server", "timeout")
-
-
-def _server_facts(config):
-    """(ServerInfo or None, gallery, [(model id, label)], {choice id: thumbnail PNG}) from the
-    server, or (None, [], [], {}) when it does not answer within two seconds (the dialog
-    must open at once; OK starts the server)."""
-    settings = core.read_settings()
-    try:
-        transport = core.load_transport(settings=settings)
-        with transport.StyleClient(_address(config, settings), connect_timeout=2.0) as client:
-            info = client.info()
-            models = client.list_models()
-            try:
-                gallery = client.gallery()
-            except transport.ClientError:  # a server from before ListGallery: names only
-                gallery = list(info.gallery)
-    except Exception:  # noqa: BLE001 - no answer is no choice, never a failed dialog
-        return None, [], [], {}
-    thumbnails = {f"model:{m.id}": m.thumbnail_png for m in models}
-    thumbnails.update({f"gallery:{p.name}": p.thumbnail_png for p in gallery if hasattr(p, "name")})
-    labels = [(m.id, f"{m.name} (trained at {m.training_size} px)") for m in models]
-    return info, gallery, labels, thumbnails
 
 
 def _pixbuf(png, side=THUMBNAIL_SIDE):
@@ -371,14 +304,14 @@ def _style_combo(Gtk, config, choices, thumbnails):  # noqa: N803 - the Gtk modu
     combo.pack_start(text, True)
     combo.add_attribute(text, "text", 2)
     combo.set_wrap_width(STYLE_GRID_COLUMNS)  # the open drop-down is a contact sheet
-    current = core.choice_of(
+    current = dialog.choice_of(
         (config.get_property("style-name") or "").strip(),
         (config.get_property("style-model") or "").strip(),
     )
     combo.set_active_id(current if current in {c for c, _ in choices} else "")
 
     def chosen(widget):
-        name, model = core.chosen_style(widget.get_active_id() or "")
+        name, model = dialog.chosen_style(widget.get_active_id() or "")
         config.set_property("style-name", name)
         config.set_property("style-model", model)
 
@@ -390,25 +323,16 @@ def _style_combo(Gtk, config, choices, thumbnails):  # noqa: N803 - the Gtk modu
 def _estimate_updater(config, label, size, address):
     """Keep `label` saying what the job would take, asking the server again (at most every
     half second) whenever an argument changes."""
-    width, height = size
     pending = []
     read = functools.lru_cache(maxsize=1)(core.read_style)  # not again for every change
 
+    def job(transport):
+        styles, model, _name, _path = _style_arguments(config, read)
+        return styles, model, _job_options(config, transport, max(size), preview=False)
+
     def update():
         pending.clear()
-        try:
-            styles, model, _name, _path = _style_arguments(config, read)
-            transport = core.load_transport(settings=core.read_settings())
-            options = _job_options(config, transport, max(width, height), preview=False)
-            with transport.StyleClient(address, connect_timeout=2.0) as client:
-                estimate = client.estimate(
-                    width, height, styles=styles, options=options, model=model
-                )
-            label.set_text(core.estimate_text(estimate))
-        except PluginError as exc:
-            label.set_text(str(exc))
-        except Exception:  # noqa: BLE001 - no server: OK starts it
-            label.set_text(core.estimate_text(None))
+        label.set_text(dialog.estimate_line(address, size, job))
         return False
 
     def changed(*_args):
@@ -421,30 +345,30 @@ def _estimate_updater(config, label, size, address):
 
 def _style_box(config, facts, address, size):
     """The one "Style" drop-down (gallery paintings, your own image, trained models) and the
-    lines saying where the server runs and how long the job would take."""
+    lines saying where the server runs and how long the job would take (`facts`: the
+    server's dialog.ServerFacts)."""
     gi.require_version("Gtk", "3.0")
     from gi.repository import Gtk  # noqa: PLC0415
 
-    info, gallery, models, thumbnails = facts
-    choices = core.style_choices(gallery, models)
+    choices = dialog.style_choices(facts.gallery, facts.models)
     box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=6)
     row = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=6)
     label = Gtk.Label.new_with_mnemonic("Sty_le")
     row.pack_start(label, False, False, 0)
-    combo = _style_combo(Gtk, config, choices, thumbnails)
+    combo = _style_combo(Gtk, config, choices, facts.thumbnails)
     label.set_mnemonic_widget(combo)
     row.pack_start(combo, True, True, 0)
     box.pack_start(row, False, False, 0)
-    status = Gtk.Label(label=core.server_status(info, address), xalign=0.0)
+    status = Gtk.Label(label=dialog.server_status(facts.info, address), xalign=0.0)
     box.pack_start(status, False, False, 0)
     expected = Gtk.Label(label="", xalign=0.0)
     expected.set_line_wrap(True)
     expected.set_max_width_chars(60)
     box.pack_start(expected, False, False, 0)
-    if info is not None:
+    if facts.info is not None:
         _estimate_updater(config, expected, size, address)
     else:
-        expected.set_text(core.estimate_text(None))
+        expected.set_text(dialog.estimate_text(None))
     box.show_all()
     return box
 
@@ -460,8 +384,9 @@ def _show_dialog(procedure, config, size):
     dialog.fill_box("advanced-box", list(ADVANCED))
     dialog.fill_expander("advanced", "advanced-title", False, "advanced-box")
     dialog.fill([*FRONT, "advanced"])
-    address = _address(config, core.read_settings())
-    style_box = _style_box(config, _server_facts(config), address, size)
+    settings = core.read_settings()
+    address = _address(config, settings)
+    style_box = _style_box(config, dialog.server_facts(address, settings), address, size)
     content = dialog.get_content_area()
     content.pack_start(style_box, False, False, 6)
     content.reorder_child(style_box, 0)

@@ -1,8 +1,9 @@
 """The Neural Style plug-in without GIMP: what a job needs besides pixels and layers.
 
 neural_style.py (the GIMP glue) reads the layer and the selection, shows the dialog and the
-progress bar, and writes the new layer; everything else is here, importing no `gi`, so the
-ordinary test suite runs it with a fake client (tests/test_plugin_core.py):
+progress bar, and writes the new layer; neural_style_dialog.py says what the dialog shows;
+everything else is here, importing no `gi`, so the ordinary test suite runs it with a fake
+client (tests/test_plugin_core.py):
 
 - the installer's record beside the plug-in (neural_style.json): the server's address, the
   command that starts it and the command that reinstalls the plug-in;
@@ -23,6 +24,7 @@ import os
 import queue
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -176,66 +178,44 @@ def layer_name(model: str, style_path: str | None) -> str:
     return f"{style} (Neural Style)"
 
 
-# The dialog's one "Style" choice: an id per entry, "" for the style image file.
-OWN_IMAGE = ("", "Your own image (the Style image below)")
+def pixel_layout(precision: str, alpha: bool) -> tuple[str, str, int]:
+    """(babl format, sample type, channels) for a layer of GIMP precision `precision` (its
+    name, e.g. GIMP_PRECISION_U16_NON_LINEAR), with or without alpha.
+
+    Reading and writing in the image's own encoding keeps pixels outside the selection
+    bit-identical: integer images travel as u8/u16, half/float/double/u32 as float32."""
+    if "_U8_" in precision:
+        sample, babl_type = "u8", "u8"
+    elif "_U16_" in precision:
+        sample, babl_type = "u16", "u16"
+    else:
+        sample, babl_type = "f32", "float"
+    if precision.endswith("_NON_LINEAR"):
+        model = "R'G'B'"
+    elif precision.endswith("_PERCEPTUAL"):
+        model = "R~G~B~"
+    else:
+        model = "RGB"
+    return f"{model}{'A' if alpha else ''} {babl_type}", sample, 4 if alpha else 3
 
 
-def style_choices(gallery: list, models: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """(id, label) of the dialog's Style entries: the server's gallery paintings (its
-    GalleryPainting records, or their bare names from a server without ListGallery), the
-    style image file, then the trained style models (fast); a model named after a painting
-    (the networks that ship with the gallery) is labelled with the painting's title."""
-    paintings = []
-    for painting in gallery:
-        if isinstance(painting, str):
-            paintings.append((painting, painting.replace("-", " ").capitalize()))
-        else:
-            paintings.append((painting.name, f"{painting.title}, {painting.artist}"))
-    titles = dict(paintings)
-    return (
-        [(f"gallery:{name}", label) for name, label in paintings]
-        + [OWN_IMAGE]
-        + [(f"model:{id_}", f"{titles.get(id_, label)}, instant") for id_, label in models]
-    )
-
-
-def chosen_style(choice: str) -> tuple[str, str]:
-    """(style-name, style-model) arguments for a Style entry's id."""
-    kind, _, name = choice.partition(":")
-    return (name, "") if kind == "gallery" else ("", name) if kind == "model" else ("", "")
-
-
-def choice_of(style_name: str, style_model: str) -> str:
-    """The Style entry's id for the arguments (the inverse of chosen_style)."""
-    if style_model:
-        return f"model:{style_model}"
-    return f"gallery:{style_name}" if style_name else ""
-
-
-def server_status(info, address: str) -> str:
-    """The dialog's line about the server: where it runs, or that OK will start it."""
-    if info is None:
-        return f"Server: not running at {address}; it starts when you press OK"
-    where = info.gpu_name or ("the CPU" if info.device == "cpu" else info.device)
-    waiting = f", {info.queued} job(s) waiting" if info.queued else ""
-    busy = ", busy" if info.busy else ""
-    return f"Server: running on {where}{busy}{waiting}"
-
-
-def estimate_text(estimate) -> str:
-    """The dialog's line about the job's time (a JobEstimate), or why it would not run."""
-    if estimate is None:
-        return "Expected time: known once the server runs"
-    if estimate.refused:
-        return refusal_message(estimate)
-    if estimate.seconds <= 0:
-        return "Expected time: measured by the server's first job"
-    jobs = estimate.measured_jobs
-    basis = f"its last {jobs} jobs" if jobs > 1 else "its last job"
-    return (
-        f"Expected time: about {fmt_seconds(estimate.seconds)} at {estimate.work_width}x"
-        f"{estimate.work_height} (the server's speed on {basis})"
-    )
+def style_arguments(
+    model: str | None, painting: str | None, path: str | None, read=read_style
+) -> tuple[list, str, str, str | None]:
+    """(styles, model, name for the new layer, style file path) that the style-model,
+    style-name and style-file arguments choose, in that order: a trained model, a gallery
+    painting by name, or the style image file (read by `read`)."""
+    model = (model or "").strip()
+    painting = "" if model else (painting or "").strip()
+    if model:
+        return [], model, model, None
+    if painting:
+        return [(painting, 1.0)], "", painting, None
+    if not path:
+        raise PluginError('Choose a style image (the "Style image" argument is empty).')
+    if not os.path.isfile(path):
+        raise PluginError(f"The style image {path} does not exist or is not a file.")
+    return [(read(path), 1.0)], "", "", path
 
 
 def refusal_message(estimate) -> str:
@@ -248,8 +228,12 @@ def refusal_message(estimate) -> str:
     return f"The server would refuse this job: {estimate.refused}"
 
 
-def estimate_job(client, request):
-    """The server's JobEstimate for `request`, or None from a server without Estimate."""
+def estimate_job(transport, client, request):
+    """The server's JobEstimate for `request`, or None from a server that answers without one.
+
+    Only the server's refusal of the call itself (the transport's JobFailed: UNIMPLEMENTED
+    from a server older than Estimate) is taken as "no estimate": the job then says what is
+    wrong. Nothing answering (ServerUnavailable) goes to run_job, which starts the server."""
     try:
         return client.estimate(
             request.width,
@@ -258,7 +242,7 @@ def estimate_job(client, request):
             options=request.options,
             model=request.model,
         )
-    except Exception:  # noqa: BLE001 - an older server: the job itself still says what is wrong
+    except transport.JobFailed:
         return None
 
 
@@ -409,6 +393,18 @@ class Deadline:
             self.timed_out = True
         return self.signalled or self.timed_out
 
+    def cancel_on_signals(self) -> None:
+        """SIGTERM and SIGINT sent to the plug-in cancel the job instead of killing it."""
+
+        def on_signal(_signum, _frame) -> None:
+            self.signalled = True
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                signal.signal(sig, on_signal)
+            except (ValueError, OSError):  # not the main thread, or a platform without it
+                pass
+
 
 _DONE = object()
 
@@ -476,7 +472,7 @@ def run_job(
         # the call's own deadline is a backstop behind the plug-in's (cancel)
         client = transport.StyleClient(address=address, timeout=float(timeout) + 60.0)
         with client:
-            estimate = estimate_job(client, request)  # refused before any pixel is sent
+            estimate = estimate_job(transport, client, request)  # refused before any pixel is sent
             if estimate is not None and estimate.refused:
                 raise PluginError(refusal_message(estimate))
             return client.stylize(request, on_event=on_event, cancel=cancel)

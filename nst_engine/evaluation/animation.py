@@ -21,16 +21,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from ..arrays import fit_long_side, from_float, resize_tensor, to_float, to_numpy, to_tensor
 from ..frames import read_animation
-from ..images import (
-    fit_long_side,
-    from_float,
-    load_image,
-    resize_tensor,
-    to_float,
-    to_numpy,
-    to_tensor,
-)
+from ..images import load_image
 from ..metrics import gram_difference, ssim, warping_error
 from ..options import StyleOptions
 from ..sequence import stylize_sequence

@@ -50,7 +50,7 @@ from . import report
 from .measure import score
 from .targets import GALLERY_BAR, GALLERY_JUDGE_SIDE, meets_gallery_bar
 from .training_folder import (
-    CACHE,
+    cache_folder,
     default_photos_folder,
     first_to_meet_the_bar,
     judged_picture,
@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"not in the gallery: {', '.join(unknown)} (nst styles lists them)")
     name = recipe(args)
-    work = args.work or CACHE / "training" / name
+    work = args.work or cache_folder() / "training" / name
     work.mkdir(parents=True, exist_ok=True)
     options = TrainOptions(
         size=args.size, scale=args.scale, steps=args.steps, batch_size=args.batch_size,

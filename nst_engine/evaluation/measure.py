@@ -19,9 +19,10 @@ import torch
 
 from .. import gallery
 from ..api import stylize
+from ..arrays import as_array, from_float, resize_tensor, to_float, to_numpy, to_tensor
 from ..errors import InputError
 from ..fast import FastStyleModel
-from ..images import as_array, from_float, load_image, resize_tensor, to_float, to_numpy, to_tensor
+from ..images import load_image
 from ..instant import apply_model
 from ..metrics import gram_differences, mean_gram_difference, sharpness_ratio, ssim
 from ..options import StyleOptions

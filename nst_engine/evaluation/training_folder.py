@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import tarfile
 from pathlib import Path
 
-# Where a run works by default (out of the repository): CACHE/training/<recipe>/.
-CACHE = Path.home() / ".cache" / "neural-style-gimp"
+
+def cache_folder() -> Path:
+    """The project's cache folder, as the platform names it (platformdirs; on Linux
+    ~/.cache/neural-style-gimp): training runs work in cache_folder()/training/<recipe>/.
+    platformdirs is imported here, not above: scripts/device_train.py imports this module
+    before the engine's dependencies are installed on the device machine."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("neural-style-gimp", appauthor=False))
 
 
 def default_photos_folder() -> Path:
     """Where scripts/fetch_training_photos.py puts the training photographs by default
     (train/ and held-out/ in it)."""
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "neural-style-gimp" / "training-photos"
+    return cache_folder() / "training-photos"
 
 
 def network_path(work: Path, style: str, step: int | None = None) -> Path:

@@ -36,7 +36,7 @@ from PIL import Image
 from torch import nn
 
 from ..errors import InputError
-from ..images import fingerprint, same_photograph
+from ..thumbnails import fingerprint, same_photograph
 from .files import ModelFileError, atomic_write, checked_size, read_torch_file
 from .network import TransformerNet
 from .tensor_file import Header, read_file, read_header, tensor_file

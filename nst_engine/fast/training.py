@@ -34,29 +34,17 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from ..arrays import as_array, resize_tensor, split_channels, to_tensor
 from ..devices import autocast
 from ..errors import Cancelled, InputError
 from ..features import FeatureExtractor
-from ..images import (
-    as_array,
-    fingerprint,
-    load_image,
-    resize_tensor,
-    split_channels,
-    thumbnail_png,
-    to_tensor,
-)
+from ..images import load_image
 from ..losses import ContentLoss, StructureLoss, StyleLoss, total_variation
+from ..objective import STRUCTURE_WEIGHT, STYLED_CONTENT_WEIGHT, TV_WEIGHT
 from ..options import CancelCheck, Progress, ProgressCallback, check_device, check_strength
-from ..transfer import (
-    STRUCTURE_WEIGHT,
-    STYLED_CONTENT_WEIGHT,
-    TV_WEIGHT,
-    DynamicWeight,
-    StyleTargets,
-    masked_ssim,
-    target_ssim,
-)
+from ..targets import StyleTargets
+from ..thumbnails import fingerprint, thumbnail_png
+from ..transfer import DynamicWeight, masked_ssim, target_ssim
 from ..workspace import Workspace
 from .files import ModelFileError, read_torch_file, save_torch_file
 from .model_file import FastStyleModel, plain_state
@@ -172,7 +160,7 @@ class _Batches:
     resumed run sees the same crops. With a `palette`, each crop comes with the same crop of
     the whole photograph's palette-matched copy: the network's input, matched the way a whole
     image is matched when the network is applied. `fingerprints` are those of the photographs
-    drawn so far (`images.fingerprint`): what the model file records as trained on."""
+    drawn so far (`thumbnails.fingerprint`): what the model file records as trained on."""
 
     def __init__(
         self,
@@ -362,126 +350,192 @@ def train_style(
     style_rgb = split_channels(style_array)[0]
     files = images if isinstance(images, list) else find_images(images)
     workspace = workspace or Workspace(options.device)
-    device = workspace.device
-    style_digest = hashlib.blake2b(
-        style_array.tobytes() + str(style_array.shape).encode(), digest_size=16
-    ).hexdigest()
-    config = _config(options, style_digest)
+    trainer = _Trainer(style_array, style_rgb, files, output, options, workspace)
+    seconds = trainer.run(progress, cancel)
+    return trainer.finish(seconds)
 
-    style_t = to_tensor(style_rgb, device)
-    loss = PerceptualLoss(
-        workspace.extractor("vgg19", "avg"),
-        workspace.style_targets,
-        style_t,
-        options.scale or options.size,
-    )
 
-    with torch.random.fork_rng(devices=[]):  # seeded, without touching the caller's RNG
-        torch.manual_seed(options.seed)
-        network = TransformerNet(options.width, options.residual_blocks, options.palette)
-    network = network.to(device)
-    if network.palette is not None:
-        network.palette.set_style(style_t)
-    if device.type == "cuda":
-        network = network.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(network.parameters(), lr=options.lr)
-    generator = torch.Generator(device="cpu").manual_seed(options.seed)
-    controller = DynamicWeight(options.strength, rate=TRAINING_CONTROLLER_RATE)
-    start, elapsed_before, seen = 0, 0.0, []
+class _Trainer:
+    """One run of `train_style`: the network, its optimiser, the crops' generator and the
+    style weight's controller, which together are what a checkpoint saves and a resumed run
+    loads; a run is set up (resuming if a checkpoint exists), runs its steps, and finishes
+    by writing the model."""
 
-    ckpt = checkpoint_path(output)
-    if ckpt.exists():
-        start, elapsed_before, seen = _resume(
-            ckpt, config, network, optimizer, generator, controller
+    def __init__(
+        self,
+        style_array: np.ndarray,
+        style_rgb: np.ndarray,
+        files: list[Path],
+        output: Path,
+        options: TrainOptions,
+        workspace: Workspace,
+    ) -> None:
+        self.options, self.files, self.output, self.style_rgb = options, files, output, style_rgb
+        device = self.device = workspace.device
+        # The digest ties a checkpoint to its style: resuming with another one is refused.
+        style_digest = hashlib.blake2b(
+            style_array.tobytes() + str(style_array.shape).encode(), digest_size=16
+        ).hexdigest()
+        self.config = _config(options, style_digest)
+        style_t = to_tensor(style_rgb, device)
+        self.loss = PerceptualLoss(
+            workspace.extractor("vgg19", "avg"),
+            workspace.style_targets,
+            style_t,
+            options.scale or options.size,
         )
-        if start >= options.steps:
+        with torch.random.fork_rng(devices=[]):  # seeded, without touching the caller's RNG
+            torch.manual_seed(options.seed)
+            network = TransformerNet(options.width, options.residual_blocks, options.palette)
+        network = network.to(device)
+        if network.palette is not None:
+            network.palette.set_style(style_t)
+        if device.type == "cuda":
+            network = network.to(memory_format=torch.channels_last)
+        self.network = network
+        self.optimizer = torch.optim.Adam(network.parameters(), lr=options.lr)
+        self.generator = torch.Generator(device="cpu").manual_seed(options.seed)
+        self.controller = DynamicWeight(options.strength, rate=TRAINING_CONTROLLER_RATE)
+        self.checkpoint = checkpoint_path(output)
+        self.start, self.elapsed_before, seen = self._resume()
+        self.batches = _Batches(files, options.size, self.generator, options.scale, network.palette)
+        self.batches.fingerprints.update(seen)
+        self.losses: dict[str, float] = {}
+
+    def _resume(self) -> tuple[int, float, list[str]]:
+        """Load the checkpoint, if there is one, into the state; returns (step, seconds spent
+        before, the fingerprints of the photographs drawn before): (0, 0.0, []) without."""
+        path = self.checkpoint
+        if not path.exists():
+            return 0, 0.0, []
+        data = read_torch_file(path, "training checkpoint", CHECKPOINT_FORMAT, CHECKPOINT_VERSION)
+        config = self.config
+        if data.get("config") != config:
+            saved = data.get("config") if isinstance(data.get("config"), dict) else {}
+            differ = sorted(k for k in {*config, *saved} if saved.get(k) != config.get(k))
             raise InputError(
-                f"{ckpt} is already at step {start}; ask for more --steps than that, or delete "
+                f"{path} was made with other settings ({', '.join(differ) or 'unknown'} differ); "
+                "use the same style and settings to resume, or delete the checkpoint to start over"
+            )
+        try:
+            self.network.load_state_dict(data["weights"])
+            self.optimizer.load_state_dict(data["optimizer"])
+            self.generator.set_state(data["generator"])
+            state, controller = data["controller"], self.controller
+            controller.log_weight = float(state["log_weight"])
+            previous = float(state["previous"])
+            controller.previous = None if math.isnan(previous) else previous
+            controller.slope = float(state["slope"])
+            photos = [str(p) for p in data.get("photos", [])]  # older checkpoints have none
+            step, elapsed = int(data["step"]), float(data["elapsed"])
+        except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{path}: the checkpoint is damaged ({exc})") from None
+        if step >= self.options.steps:
+            raise InputError(
+                f"{path} is already at step {step}; ask for more --steps than that, or delete "
                 "the checkpoint to start over"
             )
+        return step, elapsed, photos
 
-    def save_checkpoint(step: int, elapsed: float) -> None:
+    def run(self, progress: ProgressCallback | None, cancel: CancelCheck | None) -> float:
+        """Train from the start step to the last, reporting every step; returns the seconds
+        this call trained. A stop saves a checkpoint and raises TrainingInterrupted."""
+        options = self.options
+        started = time.perf_counter()
+        self.network.train()
+        # A Ctrl-C only raises a flag, so that the state is whole when it is saved.
+        with _InterruptFlag() as interrupt, torch.inference_mode(False):
+            for step in range(self.start, options.steps):
+                self.losses = self._step()
+                done = step + 1
+                elapsed = time.perf_counter() - started
+                if progress is not None:
+                    progress(
+                        Progress(
+                            level=0,
+                            levels=1,
+                            iteration=step,
+                            iterations=options.steps,
+                            losses=self.losses,
+                            elapsed=elapsed,
+                            step=done - self.start,
+                            total_steps=options.steps - self.start,
+                        )
+                    )
+                stop = interrupt.raised or (cancel is not None and cancel())
+                periodic = options.checkpoint_every and done % options.checkpoint_every == 0
+                # The last step needs no checkpoint: the model written next replaces it.
+                if (stop or periodic) and done < options.steps:
+                    self._save_checkpoint(done, self.elapsed_before + elapsed)
+                if stop and done < options.steps:
+                    raise TrainingInterrupted(done, options.steps, self.checkpoint)
+        return time.perf_counter() - started
+
+    def _step(self) -> dict[str, float]:
+        """One optimiser step on a new batch; the loss terms, the style weight and the SSIM."""
+        device = self.device
+        batch, inputs = (t.to(device) for t in self.batches.next(self.options.batch_size))
+        if device.type == "cuda":
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        with autocast(device):
+            out = self.network.paint(inputs)
+        terms = self.loss(out, batch, self.controller.value)
+        total = sum(terms.values())
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+        similarity = masked_ssim(out.detach().clamp(0, 1), batch, None)
+        self.controller.update(similarity)
+        losses = {k: float(v.detach()) for k, v in terms.items()}
+        losses.update(total=float(total.detach()), style_weight=self.controller.value)
+        losses["ssim"] = similarity
+        return losses
+
+    def _save_checkpoint(self, step: int, elapsed: float) -> None:
+        controller = self.controller
         save_torch_file(
             {
                 "format": CHECKPOINT_FORMAT,
                 "version": CHECKPOINT_VERSION,
-                "config": config,
+                "config": self.config,
                 "step": step,
                 "elapsed": elapsed,
-                "photos": sorted(batches.fingerprints),
-                "weights": plain_state(network),
-                "optimizer": optimizer.state_dict(),
-                "generator": generator.get_state(),
+                "photos": sorted(self.batches.fingerprints),
+                "weights": plain_state(self.network),
+                "optimizer": self.optimizer.state_dict(),
+                "generator": self.generator.get_state(),
                 "controller": {
                     "log_weight": controller.log_weight,
                     "previous": math.nan if controller.previous is None else controller.previous,
                     "slope": controller.slope,
                 },
             },
-            ckpt,
+            self.checkpoint,
         )
 
-    batches = _Batches(files, options.size, generator, options.scale, network.palette)
-    batches.fingerprints.update(seen)
-    started = time.perf_counter()
-    losses: dict[str, float] = {}
-    network.train()
-    with _InterruptFlag() as interrupt, torch.inference_mode(False):
-        for step in range(start, options.steps):
-            batch, inputs = (t.to(device) for t in batches.next(options.batch_size))
-            if device.type == "cuda":
-                inputs = inputs.contiguous(memory_format=torch.channels_last)
-            with autocast(device):
-                out = network.paint(inputs)
-            terms = loss(out, batch, controller.value)
-            total = sum(terms.values())
-            optimizer.zero_grad(set_to_none=True)
-            total.backward()
-            optimizer.step()
-            similarity = masked_ssim(out.detach().clamp(0, 1), batch, None)
-            controller.update(similarity)
-            losses = {k: float(v.detach()) for k, v in terms.items()}
-            losses.update(total=float(total.detach()), style_weight=controller.value)
-            losses["ssim"] = similarity
-            done = step + 1
-            elapsed = time.perf_counter() - started
-            if progress is not None:
-                progress(
-                    Progress(
-                        level=0,
-                        levels=1,
-                        iteration=step,
-                        iterations=options.steps,
-                        losses=losses,
-                        elapsed=elapsed,
-                        step=done - start,
-                        total_steps=options.steps - start,
-                    )
-                )
-            stop = interrupt.raised or (cancel is not None and cancel())
-            periodic = options.checkpoint_every and done % options.checkpoint_every == 0
-            if (stop or periodic) and done < options.steps:
-                save_checkpoint(done, elapsed_before + elapsed)
-            if stop and done < options.steps:
-                raise TrainingInterrupted(done, options.steps, ckpt)
-
-    seconds = time.perf_counter() - started
-    trained = {
-        **{k: v for k, v in config.items() if k != "style_digest"},
-        "steps": options.steps,
-        "images": len(files),
-        "extractor": "vgg19",
-        "target_ssim": target_ssim(options.strength),
-        "final_ssim": float(losses.get("ssim", math.nan)),
-        "final_style_weight": float(controller.value),
-        "photos": sorted(batches.fingerprints),
-        "training_seconds": round(elapsed_before + seconds, 1),
-        "device": str(device),
-    }
-    model = _write_model(plain_state(network), trained, options.name, style_rgb, output)
-    ckpt.unlink(missing_ok=True)
-    ran = options.steps - start
-    return TrainResult(model, output, options.steps, start, seconds, seconds / max(1, ran), losses)
+    def finish(self, seconds: float) -> TrainResult:
+        """Write the model (its file records the settings and how the run ended), then drop
+        the checkpoint: only once the model is safe is the run's state no longer needed."""
+        options, losses = self.options, self.losses
+        trained = {
+            **{k: v for k, v in self.config.items() if k != "style_digest"},
+            "steps": options.steps,
+            "images": len(self.files),
+            "extractor": "vgg19",
+            "target_ssim": target_ssim(options.strength),
+            "final_ssim": float(losses.get("ssim", math.nan)),
+            "final_style_weight": float(self.controller.value),
+            "photos": sorted(self.batches.fingerprints),
+            "training_seconds": round(self.elapsed_before + seconds, 1),
+            "device": str(self.device),
+        }
+        weights = plain_state(self.network)
+        model = _write_model(weights, trained, options.name, self.style_rgb, self.output)
+        self.checkpoint.unlink(missing_ok=True)
+        ran = options.steps - self.start
+        return TrainResult(
+            model, self.output, options.steps, self.start, seconds, seconds / max(1, ran), losses
+        )
 
 
 def _write_model(
@@ -531,36 +585,3 @@ def model_from_checkpoint(
     if "photos" in data:  # older checkpoints do not record them
         trained["photos"] = list(data["photos"])
     return _write_model(weights, trained, name, style_rgb, Path(output))
-
-
-def _resume(
-    path: Path,
-    config: dict,
-    network: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    generator: torch.Generator,
-    controller: DynamicWeight,
-) -> tuple[int, float, list[str]]:
-    """Load a checkpoint into the training state; returns (step, seconds spent before, the
-    fingerprints of the photographs drawn before)."""
-    data = read_torch_file(path, "training checkpoint", CHECKPOINT_FORMAT, CHECKPOINT_VERSION)
-    if data.get("config") != config:
-        saved = data.get("config") if isinstance(data.get("config"), dict) else {}
-        differ = sorted(k for k in {*config, *saved} if saved.get(k) != config.get(k))
-        raise InputError(
-            f"{path} was made with other settings ({', '.join(differ) or 'unknown'} differ); "
-            "use the same style and settings to resume, or delete the checkpoint to start over"
-        )
-    try:
-        network.load_state_dict(data["weights"])
-        optimizer.load_state_dict(data["optimizer"])
-        generator.set_state(data["generator"])
-        state = data["controller"]
-        controller.log_weight = float(state["log_weight"])
-        previous = float(state["previous"])
-        controller.previous = None if math.isnan(previous) else previous
-        controller.slope = float(state["slope"])
-        photos = [str(p) for p in data.get("photos", [])]  # older checkpoints have none
-        return int(data["step"]), float(data["elapsed"]), photos
-    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
-        raise ModelFileError(f"{path}: the checkpoint is damaged ({exc})") from None

@@ -32,13 +32,14 @@ class Painting:
         return resources.files(self.package).joinpath(self.file).read_bytes()
 
     def thumbnail_png(self) -> bytes:
-        """The painting's picture for lists (images.THUMBNAIL_SIDE), made once."""
+        """The painting's picture for lists (thumbnails.THUMBNAIL_SIDE), made once."""
         return _thumbnail(self)
 
 
 @cache
 def _thumbnail(painting: Painting) -> bytes:
-    from ..images import load_image, thumbnail_png  # torch: only when a picture is asked for
+    from ..images import load_image  # torch: only when a picture is asked for
+    from ..thumbnails import thumbnail_png
 
     return thumbnail_png(load_image(painting.read_bytes()))
 

@@ -15,6 +15,9 @@ import pytest
 from gimp_helpers import REPO, GimpRoot, RootUnavailable, _report, load_raw
 from PIL import Image
 
+# Slow: each test runs the plug-in in a real GIMP, built into its Debian root once.
+pytestmark = [pytest.mark.gimp, pytest.mark.slow]
+
 SCRIPT = r"""
 import json, time
 P = PARAMS

@@ -18,6 +18,9 @@ from gimp_helpers import (
 )
 from PIL import Image
 
+# Slow: each test runs the plug-in in a real GIMP, built into its Debian root once.
+pytestmark = [pytest.mark.gimp, pytest.mark.slow]
+
 W, H = 64, 48
 
 QUERY = """
