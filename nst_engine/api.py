@@ -73,8 +73,7 @@ def stylize(
       optimising; then `styles` is None and method, strength and iterations are ignored.
     workspace: where the job runs (its device) and what it reuses from earlier jobs there
       (loaded extractors, style targets); default: a new one on options.device.
-    temporal: the previous frame of an animation (nst_engine.sequence makes it): the
-      result starts from it and stays close to it where the flow holds.
+    temporal: the frame before, in an animation (see nst_engine.sequence and .temporal).
     Raises InputError for unusable input, WeightsUnavailable, Cancelled.
     """
     started = time.perf_counter()
@@ -82,11 +81,6 @@ def stylize(
     options.validate()
     original, style_list, soft_mask = _checked(content, styles, mask, model, options)
     height, width = original.shape[:2]
-    if temporal is not None and model is None and options.method != "proposed":
-        raise InputError(
-            f"frames are styled together by the proposed method or a trained model, not "
-            f"{options.method}; style each frame alone (--independent) to use it"
-        )
     if soft_mask is not None and not soft_mask.any():
         return StyleResult(original.copy(), {"outcome": "empty mask: nothing to stylise"})
     box = _bounding_box(soft_mask, height, width)
@@ -113,16 +107,10 @@ def stylize(
     if model is not None:
         if cancel is not None and cancel():
             raise Cancelled("the job was cancelled")
-        ctx, result_t = None, model.render(content_t)
-        if prior is not None:
-            result_t = blend_fast(result_t, prior)
+        ctx, result_t = None, blend_fast(model.render(content_t), prior)
     else:
         ctx = _context(workspace, extractor, style_list, options, reporter, run, prior)
-        mask_t = (
-            None
-            if crop_mask is None
-            else resize_tensor(to_tensor(crop_mask[..., None], device), job.work).clamp(0, 1)
-        )
+        mask_t = None if crop_mask is None else _work_mask(crop_mask, job.work, device)
         result_t = RUNNERS[options.method](ctx, content_t, mask_t)
     if job.work != crop.shape[:2]:
         result_t = _full_resolution(result_t, crop, crop_mask, job, run, ctx)
@@ -137,6 +125,11 @@ def stylize(
     }
     stats = _stats(options, model, device, job, crop.shape[:2], run, seconds)
     return StyleResult(result, stats, tuple(run.level_weights))
+
+
+def _work_mask(mask: np.ndarray, work: tuple[int, int], device: torch.device) -> torch.Tensor:
+    """The mask of the crop at the working size, on the device."""
+    return resize_tensor(to_tensor(mask[..., None], device), work).clamp(0, 1)
 
 
 def _context(

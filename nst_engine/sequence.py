@@ -51,6 +51,11 @@ def stylize_sequence(
     Raises InputError for a frame of another size than the first, and what `stylize` raises.
     """
     options = options or StyleOptions()
+    if temporal and model is None and options.method != "proposed":
+        raise InputError(
+            f"frames are styled together by the proposed method or a trained model, not "
+            f"{options.method}; style each frame alone (--independent) to use it"
+        )
     workspace = workspace or Workspace(options.device)
     before = (
         None if previous is None else tuple(as_array(p, "the previous frame") for p in previous)

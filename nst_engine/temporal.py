@@ -74,8 +74,10 @@ class TemporalGuide:
         return Prior(*crop.at(size), self.level_weights)
 
 
-def blend_fast(output: torch.Tensor, prior: Prior) -> torch.Tensor:
+def blend_fast(output: torch.Tensor, prior: Prior | None) -> torch.Tensor:
     """A trained network's output moved FAST_BLEND of the way to the warped previous result
-    where the flow is reliable."""
+    where the flow is reliable (unchanged without a prior: a first or independent frame)."""
+    if prior is None:
+        return output
     warped, reliable = prior.at(tuple(output.shape[-2:]))
     return output + FAST_BLEND * reliable * (warped - output)
