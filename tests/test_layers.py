@@ -146,3 +146,18 @@ def test_fast_mode_does_not_import_the_api():
     assert back == []
     # the check resolves relative imports, as the one it replaces was written
     assert "nst_engine.api" in engine_imports(REPO / "nst_engine" / "instant.py")
+
+
+def test_the_painting_modules_do_not_import_the_evaluation():
+    """Measuring and judging sit above painting: nst_engine/evaluation/ imports the engine,
+    and no engine module imports it back, but the `nst` command's bench handler."""
+    engine = sorted((REPO / "nst_engine").rglob("*.py"))
+    painting = [p for p in engine if "evaluation" not in p.parts and p.name != "cli.py"]
+    back = [
+        f"{path.relative_to(REPO)} imports {module}"
+        for path in painting
+        for module in engine_imports(path)
+        if forbidden(module, ("nst_engine.evaluation",))
+    ]
+    assert back == []
+    assert "nst_engine.evaluation" in engine_imports(REPO / "nst_engine" / "cli.py")
