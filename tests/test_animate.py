@@ -224,3 +224,15 @@ def test_a_trained_network_is_drawn_toward_the_warped_previous_result_where_reli
     blended = blend_fast(output, Prior(warped, reliable))
     assert torch.allclose(blended[..., :4], torch.full_like(blended[..., :4], FAST_BLEND))
     assert torch.equal(blended[..., 4:], output[..., 4:])
+
+
+def test_bench_frames_prints_each_sequence_against_its_targets(photo, tmp_path, capsys):
+    folder = _frame_folder(photo, tmp_path / "walk", count=3, size=(48, 64))
+    out = tmp_path / "bench"
+    argv = ["bench", "--frames", str(folder), "--sizes", "64", "--iterations", "3"]
+    assert _nst([*argv, "--frame-count", "3", "--device", "cpu", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    for mode in ("input", "independent", "temporal"):
+        assert f"| walk | {mode} |" in printed
+    assert "walk: warping error <= 0.4x independent:" in printed
+    assert (out / "walk.jpg").is_file() and (out / "frames.json").is_file()
