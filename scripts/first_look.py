@@ -18,12 +18,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from local_server import local_server  # noqa: E402
 from nst_proto.job import OPTION_TYPES, JobCancelled, JobRequest
 from nst_proto.pure_client import StyleClient as PureClient
 from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from local_server import local_server  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"

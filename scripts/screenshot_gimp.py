@@ -29,7 +29,6 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gimp_root import REPO, GimpRoot  # noqa: E402
 from local_server import local_server  # noqa: E402
 

@@ -10,10 +10,15 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from repo_scripts import load_script
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "scripts"))
-from gimp_root import SUITES, GimpRoot, RootUnavailable  # noqa: E402, F401
+_gimp_root = load_script("gimp_root")  # the roots are built by the project's script
+SUITES, GimpRoot, RootUnavailable = (
+    _gimp_root.SUITES,
+    _gimp_root.GimpRoot,
+    _gimp_root.RootUnavailable,
+)
 
 HERE = Path(__file__).resolve().parent
 BATCH_STYLIZE = HERE / "batch_stylize.py"
