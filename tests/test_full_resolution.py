@@ -235,15 +235,18 @@ def test_running_out_of_memory_while_refining_retries_with_smaller_tiles(monkeyp
 
 def test_an_out_of_memory_job_leaves_the_server_serving():
     from nst_server.app import StyleServer
+    from nst_server.engine import WorkspaceEngine
 
     calls = []
 
-    def engine(content, styles, mask, options, progress, cancel):
-        calls.append(1)
-        if len(calls) == 1:
-            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
-        return content, {"device": "cpu"}
+    class OutOfMemoryOnce(WorkspaceEngine):  # the real adapter's error mapping
+        def __call__(self, work, progress, cancel):
+            calls.append(1)
+            if len(calls) == 1:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20 GiB")
+            return work.content, {"device": "cpu"}
 
+    engine = OutOfMemoryOnce("cpu")
     srv = StyleServer(f"127.0.0.1:{free_port()}", device="cpu", engine=engine, warm=False)
     srv.start()
     try:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from nst_server.app import StyleServer
+from nst_server.engine import WorkspaceEngine
 from nst_server.gimp_install import GimpInstallation, install
 
 STYLE = Path(__file__).resolve().parent.parent / "examples" / "starry_night.jpg"
@@ -111,10 +112,11 @@ def free_port() -> int:
 def echo_server():
     """The real server with an engine that returns the content (the wire is under test)."""
 
-    def echo(content, styles, mask, options, progress, cancel):
-        return content, {"device": "echo"}
+    class Echo(WorkspaceEngine):  # the real adapter's checks and errors, no painting
+        def __call__(self, work, progress, cancel):
+            return work.content, {"device": "echo"}
 
-    server = StyleServer(f"127.0.0.1:{free_port()}", device="cpu", engine=echo, warm=False)
+    server = StyleServer(f"127.0.0.1:{free_port()}", device="cpu", engine=Echo("cpu"), warm=False)
     server.start()
     yield server.address
     server.stop(grace=1)
