@@ -64,7 +64,7 @@ def add_animate_parser(commands) -> argparse.ArgumentParser:
 
 def cmd_animate(args: argparse.Namespace) -> int:
     # Imported as the command runs: the painting modules are not needed to parse arguments.
-    from .cli import _resized
+    from .arrays import resized
     from .fast import load_model
     from .flow import INSTALL_HINT, FlowUnavailable
     from .images import load_image
@@ -83,7 +83,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
             return 0
     animation = read_animation(args.input, options.max_pixels)
     if args.output_size:
-        animation.frames = [_resized(f, args.output_size) for f in animation.frames]
+        animation.frames = [resized(f, args.output_size) for f in animation.frames]
     animated = is_animated_file(args.output)
     if args.output.suffix and not animated:
         raise InputError(

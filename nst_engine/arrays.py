@@ -147,3 +147,16 @@ def fit_long_side(height: int, width: int, long_side: int) -> tuple[int, int]:
     """(H, W) scaled so the long side is `long_side`, keeping the aspect ratio."""
     scale = long_side / max(height, width)
     return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def resized(array: np.ndarray, long_side: int) -> np.ndarray:
+    """The image with its long side at `long_side`, same dtype and channels (what `nst
+    stylize --size` does to the content)."""
+    height, width = array.shape[:2]
+    if max(height, width) == long_side:
+        return array
+    t = to_tensor(to_float(array))
+    out = to_numpy(resize_tensor(t, fit_long_side(height, width, long_side)))
+    if array.dtype != np.float32:
+        out = out.clip(0, 1)
+    return from_float(out, array.dtype)

@@ -25,13 +25,8 @@ from . import __version__, gallery
 from .animate_command import add_animate_parser
 from .arrays import (
     as_array,
-    fit_long_side,
-    from_float,
     mask_array,
-    resize_tensor,
-    to_float,
-    to_numpy,
-    to_tensor,
+    resized,
 )
 from .errors import Cancelled, NSTError
 from .fast import TrainOptions
@@ -330,18 +325,6 @@ def _warn_losses(path: Path, image: np.ndarray) -> None:
               file=sys.stderr)  # fmt: skip
 
 
-def _resized(array: np.ndarray, long_side: int) -> np.ndarray:
-    """The image with its long side at `long_side`, same dtype and channels."""
-    height, width = array.shape[:2]
-    if max(height, width) == long_side:
-        return array
-    t = to_tensor(to_float(array))
-    out = to_numpy(resize_tensor(t, fit_long_side(height, width, long_side)))
-    if array.dtype != np.float32:
-        out = out.clip(0, 1)
-    return from_float(out, array.dtype)
-
-
 class ProgressBar:
     """The job's progress on the terminal (tqdm: share of the work, time left), with the
     iteration, the level and the main loss terms; silent when stderr is not a terminal.
@@ -413,9 +396,9 @@ def _prepare(args: argparse.Namespace) -> PreparedJob:
     if args.mask is not None:
         mask = mask_array(load_image(args.mask, args.max_pixels)[:, :, 0], *content.shape[:2])
     if args.output_size is not None:
-        content = _resized(content, args.output_size)
+        content = resized(content, args.output_size)
         if mask is not None:
-            mask = _resized(mask[:, :, None], args.output_size)[:, :, 0]
+            mask = resized(mask[:, :, None], args.output_size)[:, :, 0]
     return prepare_job(content, args.styles, mask, options, args.model or "")
 
 

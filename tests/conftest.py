@@ -15,9 +15,9 @@ STYLE_FILES = ("starry_night.jpg", "shipwreck.jpg", "woman-with-hat-matisse.jpg"
 
 
 def small(array: np.ndarray, long_side: int) -> np.ndarray:
-    from nst_engine.cli import _resized
+    from nst_engine.arrays import resized
 
-    return _resized(array, long_side)
+    return resized(array, long_side)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -3,12 +3,13 @@ frame sequences, and `nst animate` (frame folders, animated files, resume, bad i
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
-from conftest import EXAMPLES, small
 
-from nst_engine.arrays import to_float, to_tensor
+from nst_engine.arrays import resized, to_float, to_tensor
 from nst_engine.images import load_image
 
 pytest.importorskip("cv2", reason="optical flow needs the `video` extra (opencv)")
@@ -16,11 +17,13 @@ pytest.importorskip("cv2", reason="optical flow needs the `video` extra (opencv)
 from nst_engine.flow import motion, optical_flow, warp  # noqa: E402
 from nst_engine.metrics import warping_error  # noqa: E402
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
 
 @pytest.fixture(scope="module")
 def photo() -> np.ndarray:
     """The rocket photograph, 160 px wide, float RGB: texture for the flow to follow."""
-    return to_float(small(load_image(EXAMPLES / "rocket.jpg"), 160))[..., :3]
+    return to_float(resized(load_image(EXAMPLES / "rocket.jpg"), 160))[..., :3]
 
 
 def pan(photo: np.ndarray, frames: int, step: tuple[int, int], size=(64, 96)) -> list:
@@ -87,7 +90,7 @@ FAST = dict(iterations=6, size=64, device="cpu")
 
 @pytest.fixture(scope="module")
 def starry() -> np.ndarray:
-    return small(load_image(EXAMPLES / "starry_night.jpg"), 64)
+    return resized(load_image(EXAMPLES / "starry_night.jpg"), 64)
 
 
 @pytest.fixture(scope="module")

@@ -106,9 +106,9 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def content() -> np.ndarray:
-    from nst_engine.cli import _resized
+    from nst_engine.arrays import resized
 
-    return _resized(load_image(EXAMPLES / "chelsea.png"), 64)  # 64x43 RGB u8
+    return resized(load_image(EXAMPLES / "chelsea.png"), 64)  # 64x43 RGB u8
 
 
 def stylize(

@@ -48,9 +48,9 @@ def server(tmp_path_factory, library):
 
 @pytest.fixture(scope="module")
 def content() -> np.ndarray:
-    from nst_engine.cli import _resized
+    from nst_engine.arrays import resized
 
-    return _resized(load_image(EXAMPLES / "chelsea.png"), 64)
+    return resized(load_image(EXAMPLES / "chelsea.png"), 64)
 
 
 def _run(address: str, image: np.ndarray, model: str, mask: bytes | None = None):

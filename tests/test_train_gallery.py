@@ -21,10 +21,10 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def _photo(folder: Path, name: str, source: str) -> Path:
-    from nst_engine.cli import _resized
+    from nst_engine.arrays import resized
 
     path = folder / f"{name}.jpg"
-    save_image(path, _resized(load_image(EXAMPLES / source), 96))
+    save_image(path, resized(load_image(EXAMPLES / source), 96))
     return path
 
 

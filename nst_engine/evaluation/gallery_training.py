@@ -34,6 +34,7 @@ import numpy as np
 
 from .. import gallery
 from ..api import stylize
+from ..arrays import resized
 from ..errors import InputError
 from ..fast import (
     TrainingInterrupted,
@@ -83,9 +84,7 @@ def _save(image: np.ndarray, path: Path) -> None:
 
 
 def _at_judge_size(image: np.ndarray) -> np.ndarray:
-    from ..cli import _resized  # the `nst` command's --size, so judged as a user sizes it
-
-    return _resized(image, GALLERY_JUDGE_SIDE)
+    return resized(image, GALLERY_JUDGE_SIDE)  # as `nst stylize --size` sizes it
 
 
 def reference(work: Path, style: str, photo: Path, device: str) -> dict:
