@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from .errors import InputError
 from .frames import FrameFolder, is_animated_file, partial_folder, read_animation, write_animated
-from .option_arguments import add_style_options, positive, style_options
+from .option_arguments import add_size_and_mask, add_style_options, style_options
 from .options import Progress
 
 
@@ -45,18 +45,7 @@ def add_animate_parser(commands) -> argparse.ArgumentParser:
         action="store_true",
         help="style every frame alone (for unrelated images; animations flicker)",
     )
-    a.add_argument(
-        "--size",
-        dest="output_size",
-        metavar="SIZE",
-        type=positive,
-        help="long side of the output frames in pixels (default: the input's own size)",
-    )
-    a.add_argument(
-        "--mask",
-        type=Path,
-        help="greyscale image of the frames' size: white is styled, black kept exactly",
-    )
+    add_size_and_mask(a, output="the output frames", source="the frames")
     add_style_options(a)
     a.set_defaults(run=cmd_animate)
     return a
@@ -67,8 +56,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
     from .arrays import resized
     from .fast import load_model
     from .flow import INSTALL_HINT, FlowUnavailable
-    from .images import load_image
-    from .prepared import prepare_job
+    from .prepared import prepare_job, sized_mask
     from .sequence import stylize_sequence
 
     if not args.independent:
@@ -82,6 +70,9 @@ def cmd_animate(args: argparse.Namespace) -> int:
             print(f"nst: {args.output} is already written; nothing to do", file=sys.stderr)
             return 0
     animation = read_animation(args.input, options.max_pixels)
+    mask = sized_mask(
+        args.mask, animation.frames[0].shape[:2], args.output_size, options.max_pixels
+    )
     if args.output_size:
         animation.frames = [resized(f, args.output_size) for f in animation.frames]
     animated = is_animated_file(args.output)
@@ -89,7 +80,6 @@ def cmd_animate(args: argparse.Namespace) -> int:
         raise InputError(
             f"{args.output}: an animation is written to a folder or a .gif, .webp or .png file"
         )
-    mask = None if args.mask is None else load_image(args.mask)
     job = prepare_job(animation.frames[0], args.styles, mask, options, args.model or "")
     folder = FrameFolder(partial_folder(args.output) if animated else args.output)
     names = animation.names

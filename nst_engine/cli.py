@@ -25,15 +25,20 @@ from . import __version__, gallery
 from .animate_command import add_animate_parser
 from .arrays import (
     as_array,
-    mask_array,
     resized,
 )
 from .errors import Cancelled, NSTError
 from .fast import TrainOptions
 from .images import load_image, output_losses, output_type, save_image
-from .option_arguments import add_style_options, positive, strength, style_options
+from .option_arguments import (
+    add_size_and_mask,
+    add_style_options,
+    positive,
+    strength,
+    style_options,
+)
 from .options import QUALITY_PRESETS, Progress, StyleOptions
-from .prepared import PreparedJob, prepare_job, run_here
+from .prepared import PreparedJob, prepare_job, run_here, sized_mask
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,18 +77,7 @@ def _stylize_parser(commands) -> argparse.ArgumentParser:
         help="a style network made by `nst train-style` (fast mode), instead of STYLE: a "
         ".nstmodel file (with --server, the name of one in the server's style library)",
     )
-    p.add_argument(
-        "--size",
-        dest="output_size",
-        metavar="SIZE",
-        type=positive,
-        help="long side of the output in pixels (default: the content's own size)",
-    )
-    p.add_argument(
-        "--mask",
-        type=Path,
-        help="greyscale image, same size as CONTENT: white is styled, black is kept exactly",
-    )
+    add_size_and_mask(p, output="the output", source="CONTENT")
     add_style_options(p)
     p.set_defaults(run=cmd_stylize)
     return p
@@ -392,13 +386,9 @@ def _prepare(args: argparse.Namespace) -> PreparedJob:
     content = load_image(args.content, args.max_pixels)
     _warn_losses(args.output, content)
     content = as_array(content, str(args.content))
-    mask = None
-    if args.mask is not None:
-        mask = mask_array(load_image(args.mask, args.max_pixels)[:, :, 0], *content.shape[:2])
+    mask = sized_mask(args.mask, content.shape[:2], args.output_size, args.max_pixels)
     if args.output_size is not None:
         content = resized(content, args.output_size)
-        if mask is not None:
-            mask = resized(mask[:, :, None], args.output_size)[:, :, 0]
     return prepare_job(content, args.styles, mask, options, args.model or "")
 
 

@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import types
 import typing
+from pathlib import Path
 from typing import Any
 
 from .errors import NSTError
@@ -105,6 +106,23 @@ def _annotation_keywords(annotation: Any) -> dict[str, Any]:
     if annotation is bool:
         return {"action": argparse.BooleanOptionalAction}
     return {"type": annotation}
+
+
+def add_size_and_mask(p: argparse.ArgumentParser, output: str, source: str) -> None:
+    """--size (dest output_size: the long side of `output`, default `source`'s own) and
+    --mask (a greyscale image of `source`'s size), as stylize and animate both take them."""
+    p.add_argument(
+        "--size",
+        dest="output_size",
+        metavar="SIZE",
+        type=positive,
+        help=f"long side of {output} in pixels (default: {source}'s own size)",
+    )
+    p.add_argument(
+        "--mask",
+        type=Path,
+        help=f"greyscale image, the size of {source}: white is styled, black is kept exactly",
+    )
 
 
 def add_style_options(p: argparse.ArgumentParser) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import gallery
-from .arrays import as_array, mask_array
+from .arrays import as_array, mask_array, resized
 from .errors import InputError
 from .images import load_image, read_file
 from .options import DEFAULT_MAX_PIXELS, CancelCheck, Progress, StyleOptions, StyleResult
@@ -62,6 +62,20 @@ def read_style(style: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -
         )
     data, name = read_file(path, max_pixels)
     return Style(path.name, data, load_image(data, max_pixels, name=name))
+
+
+def sized_mask(
+    path: str | os.PathLike | None,
+    shape: tuple[int, int],
+    output_size: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> np.ndarray | None:
+    """A --mask file read and checked against the content's own (height, width), then sized
+    as --size sizes the content (None: no mask)."""
+    if path is None:
+        return None
+    mask = mask_array(load_image(path, max_pixels)[:, :, 0], *shape)
+    return mask if output_size is None else resized(mask[:, :, None], output_size)[:, :, 0]
 
 
 def prepare_job(

@@ -173,6 +173,30 @@ def test_a_rerun_after_an_interruption_writes_only_the_missing_frames(photo, tmp
     assert not (out / ".partial-f02.png").exists()  # the stale partial was replaced
 
 
+def test_size_and_mask_are_applied_to_every_frame_as_stylize_applies_them(photo, tmp_path):
+    """--mask is of the frames' own size; --size sizes the frames and the mask alike, and
+    outside the mask every written frame is the sized source frame."""
+    from nst_engine.images import save_image
+    from nst_engine.prepared import sized_mask
+
+    frames = _frame_folder(photo, tmp_path / "in", size=(72, 96))
+    out = tmp_path / "out"
+    mask = np.zeros((72, 96), np.uint8)
+    mask[18:54, 24:72] = 255
+    save_image(tmp_path / "mask.png", mask)
+    style = str(EXAMPLES / "starry_night.jpg")
+    argv = ["animate", str(frames), style, "-o", str(out), "--size", "64", "--independent"]
+    assert _nst([*argv, "--mask", str(tmp_path / "mask.png"), *ANIMATE]) == 0
+    sized = sized_mask(tmp_path / "mask.png", (72, 96), 64)
+    assert sized.shape == (48, 64)
+    for name in ("f00.png", "f01.png", "f02.png"):
+        source = resized(load_image(frames / name), 64)
+        written = load_image(out / name)
+        assert written.shape == source.shape == (48, 64, 3)
+        assert np.array_equal(written[sized == 0], source[sized == 0])
+        assert not np.array_equal(written[sized == 1], source[sized == 1])
+
+
 def test_an_animated_gif_comes_back_with_its_frames_and_durations(photo, tmp_path):
     from PIL import Image, ImageSequence
 
