@@ -55,15 +55,12 @@ def cmd_animate(args: argparse.Namespace) -> int:
     # Imported as the command runs: the painting modules are not needed to parse arguments.
     from .arrays import resized
     from .fast import load_model
-    from .flow import INSTALL_HINT, FlowUnavailable
+    from .flow import require
     from .prepared import prepare_job, sized_mask
     from .sequence import stylize_sequence
 
     if not args.independent:
-        try:
-            import cv2  # noqa: F401
-        except ImportError:
-            raise FlowUnavailable(INSTALL_HINT) from None
+        require()  # the optical flow's OpenCV
     options = style_options(args)
     if is_animated_file(args.output) and args.output.exists():
         if not partial_folder(args.output).exists():
