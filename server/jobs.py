@@ -452,26 +452,31 @@ class Scheduler:
         self, job: Job, frames: int, later_share: float
     ) -> Callable[[int, Progress], None]:
         """The sequence driver's progress callback: each frame's Progress made the whole
-        sequence's. A frame's steps count as its iterations; frames not begun yet count as
-        the frame being painted, or, while the first is, as its share (`later_share`) of it
-        (the estimate corrects itself when the second frame begins)."""
+        sequence's, counted in steps (iterations). The first frame runs the steps it plans;
+        a later frame's are foretold as `later_share` of those until the second frame has
+        run, then as many as it ran (a later frame's own total_steps is the whole plan's,
+        though it runs a share of it), and a frame done counts the steps it ran."""
         report = self._reporter(job)
         started = time.perf_counter()
-        totals: list[int] = []  # steps of each frame begun
+        ran: list[int] = []  # the steps each frame begun has run so far
+        first = [1]  # the first frame's planned steps
 
         def frame_progress(index: int, p: Progress) -> None:
-            steps = max(p.total_steps, 1)
-            del totals[index:]
-            totals.extend([totals[-1] if totals else steps] * (index - len(totals)))
-            done = sum(totals)
-            totals.append(steps)
-            later = steps if index else max(1, round(steps * later_share))
-            total = done + steps + (frames - index - 1) * later
+            del ran[index:]
+            ran.extend([ran[-1] if ran else 1] * (index - len(ran)))  # frames that said nothing
+            done = sum(ran)
+            ran.append(max(p.step, 1))
+            if index == 0:
+                first[0] = current = max(p.total_steps, p.step, 1)
+            later = ran[1] if index >= 2 else max(1, round(first[0] * later_share))
+            if index:
+                current = max(later, p.step)
+            total = done + current + (frames - index - 1) * later
             overall = dataclasses.replace(
                 p,
-                step=done + min(p.step, steps),
+                step=done + p.step,
                 total_steps=total,
-                done=(done + p.fraction * steps) / total,
+                done=(done + p.step) / total,
                 elapsed=time.perf_counter() - started,
             )
             report(overall, index, frames)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+from pathlib import Path
 
 import grpc
 import numpy as np
@@ -27,6 +28,7 @@ from nst_engine.options import StyleOptions
 TRANSPORTS = {"grpcio": "nst_proto.client", "grpclib": "nst_proto.pure_client"}
 WIDTH, HEIGHT, FRAMES = 48, 40, 3
 LIMIT = 10 * WIDTH * HEIGHT  # the test server's max_sequence_pixels: ten frames
+STYLE_PATH = Path(__file__).resolve().parent.parent / "examples" / "starry_night.jpg"
 
 
 @pytest.fixture(params=sorted(TRANSPORTS))
@@ -262,3 +264,42 @@ def test_a_job_of_frames_in_the_servers_log_line(fake):
     """describe() names the frames, so the log says what ran."""
     job = Job(frames(1)[0], None, [STYLE], StyleOptions(), frames=frames(), independent=True)
     assert job.describe().startswith("frames=3 independent 48x40x3")
+
+
+@pytest.mark.slow
+def test_the_real_engine_paints_three_masked_frames_and_keeps_the_rest_bit_for_bit():
+    """Three 64-pixel frames of a camera pan through the real WorkspaceEngine (temporal,
+    a few iterations): each comes back painted inside the mask and, outside it, exactly
+    the source's pixels; progress ends at the last step of the whole sequence."""
+    from nst_server.engine import WorkspaceEngine
+
+    from nst_engine.arrays import resized
+    from nst_engine.images import load_image
+
+    photo = resized(load_image(STYLE_PATH.parent / "chelsea.png"), 72)  # 72 x 48
+    pan = np.stack([photo[:, 2 * i : 2 * i + 64] for i in range(FRAMES)])  # 3 x 48 x 64 x 3
+    mask = np.zeros(pan.shape[1:3], np.uint8)
+    mask[:, 32:] = 255
+    srv = StyleServer("127.0.0.1:0", device="cpu", engine=WorkspaceEngine("cpu"), warm=False)
+    srv.start()
+    results, events = {}, []
+    try:
+        job = JobRequest(
+            pan.tobytes(), 64, 48, 3, "u8", [(STYLE_PATH.read_bytes(), 1.0)], mask=mask.tobytes(),
+            options={"iterations": 4, "seed": 3}, frames=FRAMES,
+        )  # fmt: skip
+        with importlib.import_module("nst_proto.client").StyleClient(srv.address) as client:
+            client.stylize_frames(
+                job, lambda i, r: results.setdefault(i, r.pixels), on_event=events.append
+            )
+    finally:
+        srv.stop(grace=1)
+    assert sorted(results) == [0, 1, 2]
+    for index, pixels in results.items():
+        image = np.frombuffer(pixels, np.uint8).reshape(pan[index].shape)
+        assert np.array_equal(image[mask == 0], pan[index][mask == 0]), f"frame {index}"
+        painted = np.abs(image[mask == 255].astype(int) - pan[index][mask == 255]).mean()
+        assert painted > 5, f"frame {index} is hardly painted ({painted:.1f})"
+    progress = [e for e in events if e.kind == "progress"]
+    assert {e.frame for e in progress} == {0, 1, 2}
+    assert progress[-1].step == progress[-1].total_steps and progress[-1].fraction > 0.99
