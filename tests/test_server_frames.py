@@ -303,3 +303,25 @@ def test_the_real_engine_paints_three_masked_frames_and_keeps_the_rest_bit_for_b
     progress = [e for e in events if e.kind == "progress"]
     assert {e.frame for e in progress} == {0, 1, 2}
     assert progress[-1].step == progress[-1].total_steps and progress[-1].fraction > 0.99
+
+
+def test_nst_animate_server_writes_each_frame_as_the_local_path_names_them(server, fake, tmp_path):
+    """`nst animate FOLDER STYLE -o OUT --server ADDRESS`: one job, every frame written
+    under its input's name (the fake engine's 255 - x), and a run again has nothing to do."""
+    from nst_server import frontend
+    from PIL import Image
+
+    fake.hold = False
+    source = tmp_path / "frames"
+    source.mkdir()
+    for index, frame in enumerate(frames()):
+        Image.fromarray(frame).save(source / f"shot-{index:02d}.png")
+    out = tmp_path / "out"
+    argv = ["animate", str(source), str(STYLE_PATH), "-o", str(out), "--server", server.address]
+    assert frontend.main([*argv, "--iterations", "2"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["shot-00.png", "shot-01.png", "shot-02.png"]
+    for index, frame in enumerate(frames()):
+        written = np.asarray(Image.open(out / f"shot-{index:02d}.png"))
+        assert np.array_equal(written, 255 - frame)
+    assert len(fake.sequences) == 1 and len(fake.sequences[0].frames) == FRAMES
+    assert frontend.main(argv) == 0 and len(fake.sequences) == 1
