@@ -407,10 +407,15 @@ class ClientBase:
         the caller's thread; when cancel() returns True the job is cancelled on the server
         and JobCancelled is raised. Raises ServerUnavailable (nothing answers), ServerLost
         (it answered, then went away), JobFailed (with .code), JobCancelled, or ValueError
-        for a request that does not add up (checked before anything is sent).
+        for a request that does not add up (checked before anything is sent). A job whose
+        server was lost is sent once more (retried_once_if_lost).
         """
-        messages = request.checked_messages(self.chunk_bytes, cancel)
-        return self._stylize(messages, on_event, cancel, poll_interval)
+
+        def attempt() -> JobResult:
+            messages = request.checked_messages(self.chunk_bytes, cancel)
+            return self._stylize(messages, on_event, cancel, poll_interval)
+
+        return retried_once_if_lost(attempt)
 
     def _stylize(self, messages, on_event, cancel, poll_interval) -> JobResult:
         raise NotImplementedError
@@ -479,6 +484,23 @@ class ResultReader:
         )
 
 
+def retried_once_if_lost(attempt: Callable[[], JobResult]) -> JobResult:
+    """attempt(), and once more if the server was lost during it (ServerLost): on a cluster
+    another replica, or the one Ray brought back, runs the job. Nothing else is retried. If
+    the second try finds no server at all, the first loss is what the caller hears."""
+    try:
+        return attempt()
+    except ServerLost as first:
+        try:
+            return attempt()
+        except ServerUnavailable:
+            raise first from None
+
+
+# What Ray Serve's proxy says (status INTERNAL) when the replica running a call died.
+RAY_REPLICA_DIED = "The actor died unexpectedly"
+
+
 def unavailable(address: str, detail: str = "") -> ServerUnavailable:
     """ "Nothing answers at `address`", with the command that starts a server there."""
     start = START_COMMAND if address == DEFAULT_ADDRESS else f"{START_COMMAND} --address {address}"
@@ -510,6 +532,8 @@ def error_for_status(
     `answered`: the server had sent something on this call before."""
     if code == "UNAVAILABLE":
         return lost(address, details) if answered else unavailable(address, details)
+    if code == "INTERNAL" and RAY_REPLICA_DIED in details:
+        return lost(address, "the cluster's replica running it died")
     if code == "CANCELLED":
         return JobCancelled(f"the job was cancelled ({details})")
     if code == "DEADLINE_EXCEEDED":
