@@ -534,6 +534,8 @@ def error_for_status(
         return lost(address, details) if answered else unavailable(address, details)
     if code == "INTERNAL" and RAY_REPLICA_DIED in details:
         return lost(address, "the cluster's replica running it died")
+    if code == "CANCELLED" and "RST_STREAM" in details:  # a proxy whose server went away
+        return lost(address, details)
     if code == "CANCELLED":
         return JobCancelled(f"the job was cancelled ({details})")
     if code == "DEADLINE_EXCEEDED":

@@ -31,3 +31,20 @@ class TimedEngine(FakeEngine):
                 raise Cancelled("the job was cancelled")
             time.sleep(0.02)
         return super().__call__(work, progress, cancel)
+
+
+def serve(address: str) -> None:
+    """`python tests/cluster_engine.py ADDRESS`: an nst-server with this engine, in a process
+    of its own (that a test may kill), until SIGTERM."""
+    from nst_server.app import StyleServer, serve_forever
+    from nst_server.jobs import Limits
+
+    server = StyleServer(address, device="cpu", limits=Limits(max_queue=2), engine=TimedEngine(),
+                         warm=False)  # fmt: skip
+    serve_forever(server)
+
+
+if __name__ == "__main__":
+    import sys
+
+    serve(sys.argv[1])
