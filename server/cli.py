@@ -329,7 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "replicas", None) is not None and not args.cluster:
+        parser.error("--replicas needs --cluster (the replicas are a Ray cluster's)")
     try:
         return args.run(args)
     except KeyboardInterrupt:

@@ -100,6 +100,7 @@ def deploy(
         max_ongoing_requests=limits.max_queue + 1 + UNARY_SLACK,
         max_queued_requests=limits.max_queue,
         health_check_period_s=2,
+        graceful_shutdown_timeout_s=5,  # `nst-server stop`: running jobs get 5 s, as alone
     )
     serve.run(deployment.bind(settings), name=APP_NAME, blocking=False)
 

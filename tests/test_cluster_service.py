@@ -164,6 +164,27 @@ def test_the_proxys_word_for_a_dead_replica_is_server_lost_and_retried_once():
     assert len(tries) == 2, "retried once, not more"
 
 
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        (["--cluster", "auto", "--tls-cert", "c.pem", "--tls-key", "k.pem"], "has no TLS"),
+        (["--cluster", "auto", "--address", "unix:/tmp/nst.sock"], "needs --address HOST:PORT"),
+        (["--replicas", "2"], "--replicas needs --cluster"),
+    ],
+)
+def test_what_a_cluster_cannot_do_is_refused_in_one_line_before_ray_starts(
+    arguments, words, capsys
+):
+    from nst_server import cli
+
+    try:
+        code = cli.main(["start", *arguments])
+    except SystemExit as exc:  # argparse's refusal
+        code = exc.code
+    assert code == 2 and words in capsys.readouterr().err
+    assert "ray" not in sys.modules or not sys.modules["ray"].is_initialized()
+
+
 # ---- a real local Ray ---------------------------------------------------------------------
 def ray_env(pid_dir: Path) -> dict:
     path = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
