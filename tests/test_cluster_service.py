@@ -312,12 +312,11 @@ def test_a_replica_killed_mid_job_the_retry_delivers_and_the_next_job_runs(clust
 
     killer = threading.Thread(target=kill_the_first_replica_that_starts_the_job, daemon=True)
     killer.start()
-    started = []
     with CLIENTS[transport](cluster["address"], 120) as client:
-        result = client.stylize(request(iterations=200), on_event=lambda e: started.append(e.kind))
+        result = client.stylize(request(iterations=200))
         assert killed, "the job ended before its replica was killed"
-        assert result.pixels == INVERSE and result.stats["replica_pid"] != str(killed[0])
-        assert started.count("started") == 2, "one start, one retry"
+        assert result.pixels == INVERSE
+        assert result.stats["replica_pid"] != str(killed[0]), "the retry ran it elsewhere"
         assert client.stylize(request()).pixels == INVERSE, "the cluster serves the next job"
     deadline = time.monotonic() + 120
     while replicas_running() < 2 and time.monotonic() < deadline:
