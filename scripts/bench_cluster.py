@@ -102,7 +102,10 @@ def ray_memory() -> dict[str, float]:
         if "nst_server" in command and "serve" in command:
             continue  # the direct server
         role = next((r for r in ROLES if r in command), None)
-        by_role[role or child.name()] += rss
+        if role is None:  # Ray's Python helpers by their script, the rest by their name
+            scripts = [Path(a).name for a in child.cmdline()[1:3] if a.endswith(".py")]
+            role = scripts[0] if scripts else child.name()
+        by_role[role] += rss
     return dict(by_role)
 
 
