@@ -20,7 +20,7 @@ library (ListModels); then of the options only size and preserve_color apply.
 
 Both transports (nst_proto.client on grpcio, nst_proto.pure_client on grpclib) build their
 messages with JobRequest.messages, read the server's stream with ResultReader and turn a
-call's status into the errors below with error_for_status, so they behave alike. Only the
+call's status into nst_proto.errors' errors with error_for_status, so they behave alike. Only the
 standard library, protobuf and the generated messages are imported here; what the server says
 about itself (ServerInfo, StyleModel, GalleryPainting, JobEstimate) is nst_proto.info's.
 """
@@ -34,8 +34,15 @@ from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
 
-from . import CHUNK_BYTES, DEFAULT_ADDRESS, START_COMMAND
+from . import CHUNK_BYTES, DEFAULT_ADDRESS
 from . import style_pb2 as pb
+from .errors import ClientError as ClientError
+from .errors import JobCancelled, JobFailed, retried_once_if_lost
+from .errors import ServerLost as ServerLost
+from .errors import ServerUnavailable as ServerUnavailable
+from .errors import error_for_status as error_for_status
+from .errors import lost as lost
+from .errors import unavailable as unavailable
 from .info import (
     GalleryPainting,
     JobEstimate,
@@ -70,33 +77,6 @@ OPTION_TYPES: dict[str, type] = {
 OPTION_FIELDS = tuple(OPTION_TYPES)
 COUNT_OPTIONS = tuple(f.name for f in pb.Options.DESCRIPTOR.fields if f.cpp_type in _UNSIGNED)
 PROGRESS_FIELDS = tuple(f.name for f in pb.ProgressEvent.DESCRIPTOR.fields)
-
-
-class ClientError(Exception):
-    """Base of every error a client raises; str() is a message a person can act on."""
-
-
-class ServerUnavailable(ClientError):
-    """No server answers at the address."""
-
-
-class ServerLost(ClientError):
-    """The server answered, then the connection ended before the job did (it crashed or was
-    stopped): unlike ServerUnavailable, starting it and sending the job again is a new job."""
-
-
-class JobFailed(ClientError):
-    """The server refused or failed the job. `code` is the gRPC status name
-    ("INVALID_ARGUMENT", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", ...)."""
-
-    def __init__(self, message: str, code: str = "UNKNOWN") -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
-
-class JobCancelled(ClientError):
-    """The job was cancelled (by the cancel callback, or on the server)."""
 
 
 @dataclass
@@ -382,17 +362,22 @@ class ClientBase:
         the caller's thread; when cancel() returns True the job is cancelled on the server
         and JobCancelled is raised. Raises ServerUnavailable (nothing answers), ServerLost
         (it answered, then went away), JobFailed (with .code), JobCancelled, or ValueError
-        for a request that does not add up (checked before anything is sent).
+        for a request that does not add up (checked before anything is sent). A job whose
+        server was lost is sent once more (retried_once_if_lost).
         """
         if request.frames > 1:
             raise ValueError(
                 f"a job of {request.frames} frames returns one result per frame: run it with "
                 "stylize_frames"
             )
-        reader = ResultReader(on_event)
-        messages = request.checked_messages(self.chunk_bytes, cancel)
-        self._stylize(messages, reader, cancel, poll_interval)
-        return reader.result()
+
+        def attempt() -> JobResult:
+            reader = ResultReader(on_event)
+            messages = request.checked_messages(self.chunk_bytes, cancel)
+            self._stylize(messages, reader, cancel, poll_interval)
+            return reader.result()
+
+        return retried_once_if_lost(attempt)
 
     def stylize_frames(
         self,
@@ -536,47 +521,3 @@ class ResultReader:
                 f"the server ended the job after {self.complete} of {self.frames} frames",
                 "INTERNAL",
             )
-
-
-def unavailable(address: str, detail: str = "") -> ServerUnavailable:
-    """ "Nothing answers at `address`", with the command that starts a server there."""
-    start = START_COMMAND if address == DEFAULT_ADDRESS else f"{START_COMMAND} --address {address}"
-    detail = f" ({detail})" if detail else ""
-    return ServerUnavailable(
-        f"no Neural Style server answers at {address}{detail}; start it with: {start}"
-    )
-
-
-def lost(address: str, detail: str = "") -> ServerLost:
-    """ "It answered, then went away", with where to look."""
-    detail = f" ({detail})" if detail else ""
-    return ServerLost(
-        f"the Neural Style server at {address} stopped answering during the job{detail}: it "
-        "crashed or was stopped; see `nst-server status` and the server's log, then send the "
-        "job again"
-    )
-
-
-def error_for_status(
-    code: str,
-    details: str,
-    address: str,
-    timeout: float | None = None,
-    *,
-    answered: bool = False,
-) -> ClientError:
-    """The error for a call that ended with gRPC status `code` (its name) and `details`;
-    `answered`: the server had sent something on this call before."""
-    if code == "UNAVAILABLE":
-        return lost(address, details) if answered else unavailable(address, details)
-    if code == "CANCELLED":
-        return JobCancelled(f"the job was cancelled ({details})")
-    if code == "DEADLINE_EXCEEDED":
-        return JobFailed(
-            f"the job did not finish within the {timeout} s deadline; it was cancelled on the "
-            "server (try a smaller size or the draft quality)",
-            code,
-        )
-    if code == "UNAUTHENTICATED":
-        return JobFailed(f"the server refused the access token: {details}", code)
-    return JobFailed(details, code)

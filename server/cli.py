@@ -76,6 +76,19 @@ def _server_arguments(p: argparse.ArgumentParser) -> None:
         "(default $NST_MODELS or %(default)s; created if missing)",
     )
     p.add_argument("--no-warm-up", action="store_true", help="do not load the model at start")
+    p.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="serve on a Ray cluster through Ray Serve's gRPC proxy on --address's port: the "
+        "cluster's address (ray://HOST:10001 or HOST:6379), or auto for a new local Ray "
+        "instance (docs/cluster.md; needs the cluster extra)",
+    )
+    p.add_argument(
+        "--replicas",
+        type=int,
+        help="with --cluster: how many replicas (default: one per GPU of the cluster, else 1 "
+        "on CPUs)",
+    )
     p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
 
@@ -97,6 +110,9 @@ def _forwarded(args: argparse.Namespace) -> list[str]:
             out += [flag, str(Path(value).resolve())]
     if args.no_warm_up:
         out.append("--no-warm-up")
+    if args.cluster:
+        out += ["--cluster", args.cluster]
+        out += ["--replicas", str(args.replicas)] if args.replicas else []
     return out
 
 
@@ -139,6 +155,8 @@ def run_serve(args: argparse.Namespace) -> int:
     from .jobs import Limits
 
     setup_logging(args.log_level, args.log_file)
+    if args.cluster:
+        return run_cluster(args)
     try:
         server = StyleServer(
             args.address,
@@ -167,6 +185,29 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_cluster(args: argparse.Namespace) -> int:
+    """`serve --cluster`: the service on a Ray cluster (nst_server.cluster), with the same
+    pid file, which also records the cluster."""
+    from .app import ConfigError
+    from .cluster import serve_cluster
+    from .daemon import remove_pid_file, write_pid_file
+
+    def ready(record: dict) -> None:
+        print(f"nst-server: serving on {args.address} (Ray cluster)", file=sys.stderr, flush=True)
+        if args.pid_file is not None:
+            note = args.log_file_note or (str(args.log_file) if args.log_file else None)
+            write_pid_file(args.pid_file, args.address, note, **record)
+
+    try:
+        return serve_cluster(args, _security(args), ready)
+    except ConfigError as exc:
+        print(f"nst-server: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if args.pid_file is not None:
+            remove_pid_file(args.pid_file)
+
+
 def _serve_arguments(p: argparse.ArgumentParser) -> None:
     _server_arguments(p)
     p.add_argument("--pid-file", type=Path, help="write pid and address here once ready")
@@ -191,7 +232,12 @@ def run_start(args: argparse.Namespace) -> int:
 
     try:
         security = _security(args)
-        check_bind(args.address, security)  # refuse here too, before anything is spawned
+        if args.cluster:
+            from .cluster import check_security
+
+            check_security(args.address, security)
+        else:
+            check_bind(args.address, security)  # refuse here too, before anything is spawned
     except ConfigError as exc:
         print(f"nst-server: error: {exc}", file=sys.stderr)
         return 2
@@ -283,7 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "replicas", None) is not None and not args.cluster:
+        parser.error("--replicas needs --cluster (the replicas are a Ray cluster's)")
     try:
         return args.run(args)
     except KeyboardInterrupt:

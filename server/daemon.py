@@ -93,9 +93,11 @@ def lock_path() -> Path:
     return state_dir() / LOCK_FILE
 
 
-def write_pid_file(path: Path, address: str, log: str | None) -> None:
+def write_pid_file(path: Path, address: str, log: str | None, **extra) -> None:
+    """`extra`: what else `status` shows (a cluster server's cluster and replicas)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {"pid": os.getpid(), "address": address, "log": log, "started": time.time()}
+    record.update(extra)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(record) + "\n")
     tmp.replace(path)
@@ -274,6 +276,8 @@ def status() -> int:
         print(f"nst-server (pid {pid}) is running but does not answer on {address} ({health})")
         return 1
     line = f"nst-server is running (pid {pid}) on {address}"
+    if record.get("cluster"):
+        line += f" (Ray cluster {record['cluster']}, {record.get('replicas')} replica(s))"
     try:
         from nst_proto.client import StyleClient
 

@@ -63,6 +63,7 @@ PLUGIN_FILES = (f"{PLUGIN_NAME}.py", f"{PLUGIN_NAME}_core.py", f"{PLUGIN_NAME}_d
 # The pure-Python part of nst_proto (the grpcio client and its stubs stay behind).
 PROTO_FILES = (
     "__init__.py",
+    "errors.py",
     "info.py",
     "job.py",
     "pure_client.py",

@@ -320,7 +320,7 @@ def test_failures_become_one_message_each():
         (nst_job.lost("127.0.0.1:7000"), "Neural Style: the Neural Style server at 127.0.0.1"),
         (ClientError("odd"), "Neural Style: odd"),
     ):
-        transport, _ = fake_transport(error)
+        transport, _ = fake_transport(error, error)  # a lost server is tried twice
         with pytest.raises(core.PluginError, match=words):
             run(transport)
     # the real request's checks, before anything is sent
@@ -328,6 +328,12 @@ def test_failures_become_one_message_each():
     with pytest.raises(core.PluginError, match="cannot send this layer: 9 pixel bytes, but 4x2x3"):
         run(transport, job=request(9))
     assert "Stylize" not in methods(calls)
+
+
+def test_a_job_whose_server_was_lost_is_sent_once_more_and_delivered():
+    transport, calls = fake_transport(nst_job.lost("127.0.0.1:7000"), [])
+    result, _, _ = run(transport)
+    assert result.pixels == bytes(24) and methods(calls).count("Stylize") == 2
 
 
 def test_the_deadline_cancels_the_job_and_says_so():
