@@ -20,11 +20,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from nst_server.gimp_install import PROTO_FILES
 
 REPO = Path(__file__).resolve().parent.parent
 GRPC = ("grpc", "grpc_health", "grpc_reflection", "grpc_tools", "grpclib")
 HEAVY = ("torch", "torchvision", "numpy", "PIL", "tifffile", "png")
-PURE_PROTO = ("__init__.py", "errors.py", "info.py", "job.py", "pure_client.py", "style_pb2.py", "style_grpc.py")
 
 RULES = [
     ("the engine", sorted((REPO / "nst_engine").rglob("*.py")),
@@ -33,7 +33,7 @@ RULES = [
      (*HEAVY, "nst_engine", "nst_server", "grpc")),
     ("the contract", sorted((REPO / "proto").glob("*.py")),
      (*HEAVY, "nst_engine", "nst_server")),
-    ("the contract's GIMP copy", [REPO / "proto" / name for name in PURE_PROTO],
+    ("the contract's GIMP copy", [REPO / "proto" / name for name in PROTO_FILES],
      ("grpc", "grpc_health", "grpc_reflection")),
     ("the scheduler", [REPO / "server" / "jobs.py"],
      (*GRPC, "nst_proto.style_pb2", "nst_proto.job", "nst_proto.client", "torch", "PIL")),
