@@ -49,6 +49,9 @@ class BatchItem:
     source: Path
     name: str
 
+    def __str__(self) -> str:
+        return str(self.source)
+
 
 @dataclass
 class BatchPlan:

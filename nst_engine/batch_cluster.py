@@ -13,23 +13,30 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
+import numpy as np
 import ray
 from ray.exceptions import RayActorError
 
 from .batch import BatchItem, BatchPlan, BatchSpec, Outcome, Painter, write_outcomes
 from .errors import NSTError
 from .images import read_file
+from .shots import Shot, ShotJoiner
 
 IN_FLIGHT = 2  # images queued on each worker
 MAX_TRIES = 3  # an image whose worker died this often is reported, not given out again
 # Logical CPUs a CPU worker reserves, at most: less than a whole one, so that the workers
 # leave room to Ray's own tasks (on a 2-CPU cluster, actors of one CPU each starved a task
-# that read inputs: ../docs/cluster.md), and never more than lets all of them fit.
+# that read inputs: docs/cluster.md), and never more than lets all of them fit.
 WORKER_CPUS = 0.5
+
+Job = TypeVar("Job")
+Send = Callable[[Any, Any], Any]  # (worker, job) -> the ref of its result
 
 
 class BatchWorker:
@@ -41,16 +48,41 @@ class BatchWorker:
 
             torch.set_num_threads(threads)
         self.painter = Painter(spec)
+        self.busy = 0.0  # seconds spent styling, for the bench
 
     def pid(self) -> int:
         return os.getpid()
 
+    def busy_seconds(self) -> float:
+        return self.busy
+
     def paint(self, data: bytes, name: str) -> Outcome:
         """The styled image, or the one-line reason it cannot be styled."""
+        tic = time.perf_counter()
         try:
             return self.painter.paint(data, name)
         except NSTError as exc:
             return str(exc)
+        finally:
+            self.busy += time.perf_counter() - tic
+
+    def paint_shot(
+        self, frames: list[np.ndarray], mask: np.ndarray | None, temporal: bool
+    ) -> list[np.ndarray] | str:
+        """A shot's frames styled as one moving painting, or why they cannot be."""
+        from .sequence import stylize_sequence
+
+        spec, tic = self.painter.spec, time.perf_counter()
+        try:
+            results = stylize_sequence(
+                frames, list(spec.styles) or None, mask=mask, options=spec.options,
+                temporal=temporal, model=spec.model, workspace=self.painter.workspace,
+            )  # fmt: skip
+            return [result.image for result in results]
+        except NSTError as exc:
+            return str(exc)
+        finally:
+            self.busy += time.perf_counter() - tic
 
 
 def connect(address: str) -> bool:
@@ -103,43 +135,71 @@ class WorkerPool:
             self.actors[self.actors.index(actor)] = self._make(self._spec, self._threads)
             self.restarts += 1
 
-    def outcomes(
-        self, items: Iterable[BatchItem], max_pixels: int
-    ) -> Iterator[tuple[BatchItem, Outcome]]:
-        """Each item's outcome as it arrives, every item exactly once."""
-        queue, tries = deque(items), Counter()
-        running: dict[Any, tuple[BatchItem, Any]] = {}  # result ref -> (item, its worker)
+    def outcomes(self, jobs: Iterable[Job], send: Send) -> Iterator[tuple[Job, Any]]:
+        """Each job's outcome as it arrives, every job exactly once: `send(worker, job)`
+        starts it on a worker (an NSTError it raises is the job's outcome, as its text)."""
+        queue, tries = deque(jobs), Counter()
+        running: dict[Any, tuple[Job, Any]] = {}  # result ref -> (job, its worker)
         while queue or running:
-            yield from self._submit(queue, running, max_pixels)
+            yield from self._fill(queue, running, send)
             if not running:
                 continue
             ready, _ = ray.wait(list(running), num_returns=1)
-            item, actor = running.pop(ready[0])
+            job, actor = running.pop(ready[0])
             try:
                 outcome = ray.get(ready[0])
             except RayActorError:
                 self._replace(actor)
-                tries[item] += 1
-                if tries[item] < MAX_TRIES:
-                    queue.appendleft(item)
+                tries[job] += 1
+                if tries[job] < MAX_TRIES:
+                    queue.appendleft(job)
                 else:
-                    yield item, f"{item.source}: its worker died {MAX_TRIES} times on it"
+                    yield job, f"{job}: its worker died {MAX_TRIES} times on it"
                 continue
-            yield item, outcome
+            yield job, outcome
 
-    def _submit(self, queue: deque, running: dict, max_pixels: int) -> Iterator:
-        """Fill every worker up to IN_FLIGHT images; inputs that cannot be read fail here."""
+    def _fill(self, queue: deque, running: dict, send: Send) -> Iterator[tuple[Job, str]]:
+        """Give every worker jobs up to IN_FLIGHT; a job that cannot be sent fails here."""
         load = Counter(actor for _, actor in running.values())
         for actor in self.actors:
             while queue and load[actor] < IN_FLIGHT:
-                item = queue.popleft()
+                job = queue.popleft()
                 try:
-                    data, name = read_file(item.source, max_pixels)
+                    running[send(actor, job)] = (job, actor)
                 except NSTError as exc:
-                    yield item, str(exc)
+                    yield job, str(exc)
                     continue
-                running[actor.paint.remote(data, name)] = (item, actor)
                 load[actor] += 1
+
+
+def send_image(max_pixels: int) -> Send:
+    """How a batch's image goes to a worker: the driver reads the file, the worker gets its
+    bytes (the nodes need not share a file system)."""
+
+    def send(actor, item: BatchItem):
+        data, name = read_file(item.source, max_pixels)
+        return actor.paint.remote(data, name)
+
+    return send
+
+
+@contextmanager
+def cluster_pool(
+    spec: BatchSpec, address: str, workers: int | None, jobs: int
+) -> Iterator[WorkerPool]:
+    """Workers for `jobs` jobs on the cluster at `address` (joined, and left after, when
+    this process had not joined it), stopped when done."""
+    started = connect(address)
+    try:
+        count, resources, threads = worker_layout(spec.options.device, workers)
+        pool = WorkerPool(spec, min(count, max(1, jobs)), resources, threads)
+        try:
+            yield pool
+        finally:
+            pool.close()
+    finally:
+        if started:
+            ray.shutdown()
 
 
 def run_on_cluster(
@@ -151,15 +211,35 @@ def run_on_cluster(
 ) -> list[tuple[str, str]]:
     """The plan's images styled on the cluster at `address` and written here as they
     arrive; returns the failures (input, reason)."""
-    started = connect(address)
-    try:
-        count, resources, threads = worker_layout(spec.options.device, workers)
-        pool = WorkerPool(spec, min(count, max(1, len(plan.todo))), resources, threads)
-        try:
-            outcomes = pool.outcomes(plan.todo, spec.options.max_pixels)
-            return write_outcomes(plan, outcomes, report)
-        finally:
-            pool.close()
-    finally:
-        if started:
-            ray.shutdown()
+    with cluster_pool(spec, address, workers, len(plan.todo)) as pool:
+        outcomes = pool.outcomes(plan.todo, send_image(spec.options.max_pixels))
+        return write_outcomes(plan, outcomes, report)
+
+
+def animate_on_cluster(
+    frames: list[np.ndarray],
+    shots: list[Shot],
+    spec: BatchSpec,
+    mask: np.ndarray | None,
+    temporal: bool,
+    cluster: tuple[str, int | None],
+    write: Callable[[int, np.ndarray], None],
+    written: Callable[[int], bool],
+) -> None:
+    """The shots of a frame sequence styled at once on the cluster (ADDRESS, workers) and
+    joined (nst_engine.shots); `write(index, image)` gets each frame not `written` yet as
+    soon as it is final. A shot that fails ends the animation (NSTError)."""
+    todo = [s for s in shots if not all(written(i) for i in range(s.start, s.stop))]
+    joiner = ShotJoiner(shots)
+    with cluster_pool(spec, *cluster, len(todo)) as pool:
+        mask_ref = ray.put(mask)
+
+        def send(actor, shot: Shot):
+            return actor.paint_shot.remote(frames[shot.start : shot.stop], mask_ref, temporal)
+
+        for shot, outcome in pool.outcomes(todo, send):
+            if isinstance(outcome, str):
+                raise NSTError(f"{shot}: {outcome}")
+            for index, image in joiner.add(shot, outcome):
+                if not written(index):
+                    write(index, image)

@@ -169,7 +169,9 @@ def test_a_worker_killed_mid_batch_has_its_images_redone_and_each_written_once(
             yield outcome
 
     try:
-        outcomes = kill_after_the_first(pool.outcomes(plan.todo, options.max_pixels))
+        outcomes = kill_after_the_first(
+            pool.outcomes(plan.todo, batch_cluster.send_image(options.max_pixels))
+        )
         failed = batch.write_outcomes(plan, outcomes, lambda item, reason: None)
     finally:
         pool.close()
