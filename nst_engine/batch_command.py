@@ -93,6 +93,17 @@ class BatchBar:
         self.bar.close()
 
 
+def import_cluster():
+    """nst_engine.batch_cluster, or InputError saying how to install Ray."""
+    try:
+        from . import batch_cluster
+    except ModuleNotFoundError as exc:
+        if exc.name != "ray":
+            raise
+        raise InputError(CLUSTER_HINT) from None
+    return batch_cluster
+
+
 def cmd_batch(args: argparse.Namespace) -> int:
     # Imported as the command runs: the painting modules are not needed to parse arguments.
     from .batch import BatchSpec, check_out_dir, paint_here, plan_batch, write_outcomes
@@ -100,13 +111,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from .images import read_file, read_header
     from .prepared import read_styles
 
-    if args.cluster is not None:
-        try:
-            from . import batch_cluster
-        except ModuleNotFoundError as exc:
-            if exc.name != "ray":
-                raise
-            raise InputError(CLUSTER_HINT) from None
+    batch_cluster = None if args.cluster is None else import_cluster()
     options = style_options(args)
     options.validate()
     if not args.styles and not args.model:

@@ -37,11 +37,7 @@ class Shot:
 def plan_shots(count: int, length: int = SHOT_LENGTH, overlap: int = OVERLAP) -> list[Shot]:
     """Shots of `length` frames covering `count` frames, each sharing `overlap` frames with
     the next; the last one is stretched rather than left shorter than the overlap."""
-    if overlap < 1 or length <= 2 * overlap:
-        raise InputError(
-            f"a shot of {length} frames cannot share {overlap} with the next: give shots "
-            "more than twice as long as the overlap, and an overlap of at least 1"
-        )
+    check_shots(length, overlap)
     shots, start = [], 0
     while True:
         stop = min(count, start + length)
@@ -51,6 +47,16 @@ def plan_shots(count: int, length: int = SHOT_LENGTH, overlap: int = OVERLAP) ->
         if stop == count:
             return shots
         start = stop - overlap
+
+
+def check_shots(length: int, overlap: int) -> None:
+    """InputError unless shots of `length` frames can share `overlap` with each neighbour
+    and no frame is in three shots."""
+    if overlap < 1 or length <= 2 * overlap:
+        raise InputError(
+            f"a shot of {length} frames cannot share {overlap} with the next: give shots "
+            "more than twice as long as the overlap, and an overlap of at least 1"
+        )
 
 
 def blend_weight(frame: int, later: Shot, earlier: Shot) -> float:

@@ -46,10 +46,11 @@ def photo_names(folder: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def local_run(photos, tmp_path_factory) -> Path:
     """The folder styled by `nst batch` in a process of its own, which then says whether
-    it ever imported Ray."""
+    it ever imported Ray. Single-threaded, as the cluster's CPU workers are: torch adds its
+    sums in another order on other thread counts (docs/cluster.md gives the difference)."""
     out = tmp_path_factory.mktemp("local")
     code = (
-        "import sys\nfrom nst_server.frontend import main\n"
+        "import sys, torch\ntorch.set_num_threads(1)\nfrom nst_server.frontend import main\n"
         f"status = main({['batch', str(photos), '-o', str(out), *PAINT]!r})\n"
         "print('ray imported:', 'ray' in sys.modules)\nsys.exit(status)"
     )
@@ -180,3 +181,66 @@ def test_a_worker_killed_mid_batch_has_its_images_redone_and_each_written_once(
     assert sorted(writes) == photo_names(photos) and set(writes.values()) == {1}
     for name in photo_names(photos):
         assert (tmp_path / name).read_bytes() == (local_run / name).read_bytes(), name
+
+
+def test_shots_cover_every_frame_once_and_cross_fade_where_they_share():
+    from nst_engine.shots import ShotJoiner, plan_shots
+
+    shots = plan_shots(12, 7, 3)
+    assert [(s.start, s.stop) for s in shots] == [(0, 7), (4, 12)]
+    assert [(s.start, s.stop) for s in plan_shots(28, 10, 2)] == [(0, 10), (8, 18), (16, 28)]
+    joiner = ShotJoiner(shots)
+    dark = [np.zeros((2, 2, 3), np.uint8)] * 7
+    light = [np.full((2, 2, 3), 200, np.uint8)] * 8
+    first = joiner.add(shots[1], light)  # the later shot first: its shared frames wait
+    assert [index for index, _ in first] == [7, 8, 9, 10, 11]
+    second = dict(joiner.add(shots[0], dark))
+    assert sorted(second) == [0, 1, 2, 3, 4, 5, 6]
+    assert [int(second[i][0, 0, 0]) for i in (3, 4, 5, 6)] == [0, 50, 100, 150]
+
+
+@pytest.mark.slow
+def test_a_sequence_styled_as_shots_on_the_cluster_is_steady_across_the_cut(ray_cluster, tmp_path):
+    """12 frames of a pan, two shots of 7 and 8 sharing 3 frames, on two workers at once:
+    every frame written, and the warping error of the frame pairs around the shared frames
+    under half a hard cut's, and within a few times the pairs' inside a shot."""
+    pytest.importorskip("cv2", reason="optical flow needs the `video` extra (opencv)")
+    from nst_engine.metrics import warping_error
+    from nst_engine.options import StyleOptions
+    from nst_engine.prepared import read_style
+    from nst_engine.sequence import stylize_sequence
+
+    photo = resized(load_image(EXAMPLES / "rocket.jpg"), 160)
+    frames = [
+        np.ascontiguousarray(photo[8 + t : 56 + t, 8 + 2 * t : 72 + 2 * t]) for t in range(12)
+    ]
+    (tmp_path / "in").mkdir()
+    for index, frame in enumerate(frames):
+        save_image(tmp_path / "in" / f"f{index:02d}.png", frame)
+    out = tmp_path / "out"
+    args = ["animate", str(tmp_path / "in"), "starry-night", "-o", str(out), "--iterations", "6",
+            "--work-size", "64", "--device", "cpu", "--cluster", "auto", "--workers", "2",
+            "--shot-length", "7", "--overlap", "3"]  # fmt: skip
+    assert main(args) == 0
+    styled = [load_image(out / f"f{index:02d}.png") for index in range(12)]
+    pairs = [warping_error(styled[t : t + 2], frames[t : t + 2]) for t in range(11)]
+    across = pairs[3:7]  # (3, 4) ... (6, 7): into, through and out of the shared frames 4-6
+    inside = pairs[:3] + pairs[7:]
+    # A hard cut at frame 4: the first shot's frame 3, then the second shot's own frame 4
+    # (styled here as its worker did: single-threaded, same seed).
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        second = next(
+            stylize_sequence(
+                frames[4:],
+                read_style("starry-night").image,
+                options=StyleOptions(iterations=6, size=64, device="cpu"),
+            )
+        )
+    finally:
+        torch.set_num_threads(threads)
+    cut = warping_error([styled[3], second.image], frames[3:5])
+    assert max(across) < 0.5 * cut, (across, cut)
+    assert max(across) < 5 * np.mean(inside), (across, inside)
