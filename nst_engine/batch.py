@@ -6,13 +6,14 @@ are refused, and outputs already written are skipped, so bad inputs are reported
 and running the same command again resumes. A `Painter` holds one workspace (the feature
 extractor loaded once, the style targets computed once) and styles one image after another:
 here (`paint_here`) or in each worker of a Ray cluster (nst_engine.batch_cluster, imported
-only for `--cluster`). Whoever paints, the driver writes each result as it arrives, under the
-input's file name, atomically (`write_outcomes`).
+only for `--cluster`), and encodes the output file there. Whoever paints, the driver writes
+each result as it arrives, under the input's file name, atomically (`write_outcomes`).
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +23,7 @@ import numpy as np
 
 from .arrays import resized
 from .errors import InputError, NSTError
-from .frames import FrameFolder
-from .images import OUTPUT_TYPES, read_file, read_header
+from .images import OUTPUT_TYPES, read_file, read_header, save_image
 from .options import Progress, StyleOptions
 from .prepared import sized_mask
 
@@ -38,8 +38,8 @@ HEADER_BYTES = 256 * 1024
 # Where an input of a type this program cannot write goes: a PNG of the same stem.
 FALLBACK_SUFFIX = ".png"
 
-# What styling one image gave: the image, or the one-line reason it failed.
-Outcome = np.ndarray | str
+# What styling one image gave: its output file's bytes, or the one-line reason it failed.
+Outcome = bytes | str
 
 
 @dataclass(frozen=True)
@@ -201,6 +201,16 @@ class Painter:
         return result.image
 
 
+def encoded(image: np.ndarray, name: str) -> bytes:
+    """The image as the file `name` holds it (its type by the suffix, as save_image writes
+    it): encoded where it is painted, so that a cluster's driver only writes bytes (encoding
+    a photograph takes a good part of a second; the driver serves every worker)."""
+    with tempfile.TemporaryDirectory(prefix="nst-batch-") as folder:
+        path = Path(folder) / name
+        save_image(path, image)
+        return path.read_bytes()
+
+
 def paint_here(
     items: Iterable[BatchItem],
     spec: BatchSpec,
@@ -211,9 +221,17 @@ def paint_here(
     for item in items:
         try:
             data, name = read_file(item.source, spec.options.max_pixels)
-            yield item, painter.paint(data, name, progress)
+            yield item, encoded(painter.paint(data, name, progress), item.name)
         except NSTError as exc:
             yield item, str(exc)
+
+
+def save_output(path: Path, data: bytes) -> None:
+    """The file written beside `path` and renamed onto it once whole: an interrupted batch
+    leaves only complete outputs, which the next run skips."""
+    partial = path.with_name(f".partial-{path.name}")
+    partial.write_bytes(data)
+    os.replace(partial, path)
 
 
 def write_outcomes(
@@ -221,15 +239,14 @@ def write_outcomes(
     outcomes: Iterable[tuple[BatchItem, Outcome]],
     report: Callable[[BatchItem, str | None], None],
 ) -> list[tuple[str, str]]:
-    """Each result written as it arrives, atomically (an interrupted batch leaves only
-    whole outputs, which the next run skips); `report(item, reason)` after each (reason None
-    for a written one). Returns the failures (input, reason)."""
-    folder, failed = FrameFolder(plan.out_dir), []
+    """Each result written as it arrives (save_output); `report(item, reason)` after each
+    (reason None for a written one). Returns the failures (input, reason)."""
+    failed = []
     for item, outcome in outcomes:
         if isinstance(outcome, str):
             failed.append((str(item.source), outcome))
             report(item, outcome)
             continue
-        folder.write(item.name, outcome)
+        save_output(plan.out_dir / item.name, outcome)
         report(item, None)
     return failed

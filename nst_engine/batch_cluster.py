@@ -5,7 +5,8 @@ Each worker is a Ray actor holding one Painter (nst_engine.batch), so the model 
 once per worker and the style targets computed once; GPU workers take a GPU each, CPU
 workers are single-threaded, one per core. The driver reads each input, keeps IN_FLIGHT
 images queued on every worker (the next is there when one finishes), and writes each result
-itself, as it arrives: writes stay atomic and happen once. A worker that dies (its process
+itself, as it arrives (the workers encode the files: the driver only writes bytes): writes
+stay atomic and happen once. A worker that dies (its process
 killed, its node lost) is replaced, and the images it held are given to the workers again.
 """
 
@@ -23,7 +24,15 @@ import numpy as np
 import ray
 from ray.exceptions import RayActorError
 
-from .batch import BatchItem, BatchPlan, BatchSpec, Outcome, Painter, write_outcomes
+from .batch import (
+    BatchItem,
+    BatchPlan,
+    BatchSpec,
+    Outcome,
+    Painter,
+    encoded,
+    write_outcomes,
+)
 from .errors import NSTError
 from .images import read_file
 from .shots import Shot, ShotJoiner
@@ -56,11 +65,11 @@ class BatchWorker:
     def busy_seconds(self) -> float:
         return self.busy
 
-    def paint(self, data: bytes, name: str) -> Outcome:
-        """The styled image, or the one-line reason it cannot be styled."""
+    def paint(self, data: bytes, name: str, output: str) -> Outcome:
+        """The output file's bytes (named `output`), or why it cannot be styled."""
         tic = time.perf_counter()
         try:
-            return self.painter.paint(data, name)
+            return encoded(self.painter.paint(data, name), output)
         except NSTError as exc:
             return str(exc)
         finally:
@@ -178,7 +187,7 @@ def send_image(max_pixels: int) -> Send:
 
     def send(actor, item: BatchItem):
         data, name = read_file(item.source, max_pixels)
-        return actor.paint.remote(data, name)
+        return actor.paint.remote(data, name, item.name)
 
     return send
 

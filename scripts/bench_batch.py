@@ -22,7 +22,6 @@ import numpy as np
 
 from nst_engine import batch, batch_cluster
 from nst_engine.arrays import resized
-from nst_engine.frames import FrameFolder
 from nst_engine.images import load_image, read_file, save_image
 from nst_engine.options import StyleOptions
 from nst_engine.prepared import read_style
@@ -52,7 +51,8 @@ def timed_batch(spec: batch.BatchSpec, folder: Path, workers: int) -> dict[str, 
         # One image per worker first, so that the workers' first-call costs are not counted
         # as the batch's throughput (they are the start, reported apart).
         warm = [
-            actor.paint.remote(read_file(plan.todo[0].source)[0], "warm") for actor in pool.actors
+            actor.paint.remote(read_file(plan.todo[0].source)[0], "warm", "warm.png")
+            for actor in pool.actors
         ]
         batch_cluster.ray.get(warm)
         warmed = time.perf_counter() - tic - started
@@ -75,13 +75,14 @@ def timed_batch(spec: batch.BatchSpec, folder: Path, workers: int) -> dict[str, 
 
 
 def driver_seconds(folder: Path) -> float:
-    """What the driver spends on one image: reading the input and writing the output."""
+    """What the driver spends on one image: reading the input and writing the output file
+    the worker encoded (the input's bytes stand in for it: the same size)."""
     files = sorted(folder.iterdir())
-    out = FrameFolder(Path(tempfile.mkdtemp(prefix="bench-driver-")))
+    out = Path(tempfile.mkdtemp(prefix="bench-driver-"))
     tic = time.perf_counter()
     for path in files:
         data, _ = read_file(path)
-        out.write(path.name, load_image(data))
+        batch.save_output(out / path.name, data)
     return (time.perf_counter() - tic) / len(files)
 
 
@@ -158,7 +159,7 @@ def report(runs: dict[int, dict], ray_start: float, here: float, driver: float, 
         f"an image styled in this process, single-threaded, no Ray: {here:.3f} s; "
         f"what the cluster path adds to each (1 worker: batch less styling): "
         f"{overhead * 1000:.0f} ms",
-        f"the driver's own work per image (read + atomic write): {driver * 1000:.1f} ms",
+        f"the driver's own work per image (read, write, rename): {driver * 1000:.1f} ms",
         "",
         "Projection, N workers (one per GPU) on a batch of B images: t = seconds an image",
         "takes on one device, o = what the cluster path adds to each, d = the driver's",

@@ -145,18 +145,17 @@ def test_a_worker_killed_mid_batch_has_its_images_redone_and_each_written_once(
     ray_cluster, photos, local_run, tmp_path, monkeypatch
 ):
     from nst_engine import batch, batch_cluster
-    from nst_engine.frames import FrameFolder
     from nst_engine.options import StyleOptions
     from nst_engine.prepared import read_style
 
     writes = Counter()
-    write = FrameFolder.write
+    write = batch.save_output
 
-    def counted(self, name, image):
-        writes[name] += 1
-        write(self, name, image)
+    def counted(path, data):
+        writes[path.name] += 1
+        write(path, data)
 
-    monkeypatch.setattr(FrameFolder, "write", counted)
+    monkeypatch.setattr(batch, "save_output", counted)
     options = StyleOptions(iterations=2, device="cpu")
     spec = batch.BatchSpec((read_style("starry-night").image,), options)
     plan = batch.plan_batch([photos], tmp_path, options.max_pixels)
