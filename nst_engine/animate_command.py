@@ -92,6 +92,8 @@ def cmd_animate(args: argparse.Namespace) -> int:
             import cv2  # noqa: F401
         except ImportError:
             raise FlowUnavailable(INSTALL_HINT) from None
+    if args.workers is not None and args.cluster is None:
+        raise InputError("--workers N goes with --cluster ADDRESS")
     if args.cluster is not None:  # before any work: Ray is there, the shots make sense
         from .batch_command import import_cluster
         from .shots import check_shots

@@ -111,6 +111,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from .images import read_file, read_header
     from .prepared import read_styles
 
+    if args.workers is not None and args.cluster is None:
+        raise InputError("--workers N goes with --cluster ADDRESS; here the batch runs alone")
     batch_cluster = None if args.cluster is None else import_cluster()
     options = style_options(args)
     options.validate()

@@ -109,6 +109,12 @@ def test_inputs_that_would_collide_or_be_overwritten_are_refused(photos, tmp_pat
     assert "which its output would replace" in capsys.readouterr().err
 
 
+def test_workers_without_a_cluster_are_refused_before_any_work(photos, tmp_path, capsys):
+    assert main(["batch", str(photos), "-o", str(tmp_path / "o"), *PAINT, "--workers", "2"]) == 1
+    assert "--workers N goes with --cluster ADDRESS" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
 def test_without_ray_the_cluster_option_says_what_to_install(photos, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as if not installed
     monkeypatch.delitem(sys.modules, "nst_engine.batch_cluster", raising=False)
