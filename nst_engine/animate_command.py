@@ -6,6 +6,8 @@ written at once, so running the same command again resumes after the last frame 
 With `--server` (nst_server.frontend) the frames are painted by a server in one job and
 written here the same way; a resumed run sends the frames left, the first of them painted
 afresh (the server is not sent the frame before it).
+With `--cluster ADDRESS` the sequence is styled as shots on a Ray cluster's workers at once
+(nst_engine.shots, nst_engine.batch_cluster); a rerun does the shots not fully written.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from tqdm import tqdm
 
 from .errors import InputError
 from .frames import FrameFolder, is_animated_file, partial_folder, read_animation, write_animated
-from .option_arguments import add_size_and_mask, add_style_options, style_options
+from .option_arguments import add_size_and_mask, add_style_options, positive, style_options
 from .options import Progress
+from .shots import OVERLAP, SHOT_LENGTH
 
 if TYPE_CHECKING:
     import numpy as np
@@ -70,21 +73,56 @@ def add_animate_parser(commands) -> argparse.ArgumentParser:
         help="style every frame alone (for unrelated images; animations flicker)",
     )
     add_size_and_mask(a, output="the output frames", source="the frames")
+    _add_cluster_options(a)
     add_style_options(a)
     a.set_defaults(run=cmd_animate)
     return a
 
 
+def _add_cluster_options(a: argparse.ArgumentParser) -> None:
+    a.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="style the sequence as shots (runs of frames, cross-faded where they overlap) on "
+        "a Ray cluster's workers at once: a head's address, or `auto` (as for `nst batch`)",
+    )
+    a.add_argument(
+        "--workers", type=positive, metavar="N", help="with --cluster: as for `nst batch`"
+    )
+    a.add_argument(
+        "--shot-length",
+        type=positive,
+        default=SHOT_LENGTH,
+        metavar="FRAMES",
+        help="with --cluster: frames a shot (%(default)s)",
+    )
+    a.add_argument(
+        "--overlap",
+        type=positive,
+        default=OVERLAP,
+        metavar="FRAMES",
+        help="with --cluster: frames two shots share and cross-fade (%(default)s)",
+    )
+
+
 def cmd_animate(args: argparse.Namespace, remote: RemoteFrames | None = None) -> int:
     # Imported as the command runs: the painting modules are not needed to parse arguments.
     from .arrays import resized
-    from .fast import load_model
     from .flow import require
     from .prepared import prepare_job, sized_mask
-    from .sequence import stylize_sequence
 
+    if args.cluster is not None and remote is not None:
+        raise InputError("--cluster and --server are two ways to paint elsewhere: give one")
     if not args.independent and remote is None:
         require()  # the optical flow's OpenCV
+    if args.workers is not None and args.cluster is None:
+        raise InputError("--workers N goes with --cluster ADDRESS")
+    if args.cluster is not None:  # before any work: Ray is there, the shots make sense
+        from .batch_command import import_cluster
+        from .shots import check_shots
+
+        import_cluster()
+        check_shots(args.shot_length, args.overlap)
     options = style_options(args)
     if is_animated_file(args.output) and args.output.exists():
         if not partial_folder(args.output).exists():
@@ -104,6 +142,24 @@ def cmd_animate(args: argparse.Namespace, remote: RemoteFrames | None = None) ->
     job = prepare_job(animation.frames[0], args.styles, mask, options, args.model or "")
     folder = FrameFolder(partial_folder(args.output) if animated else args.output)
     names = animation.names
+    if args.cluster is not None:
+        _animate_on_cluster(args, animation, job, folder)
+    else:
+        _animate_here(args, animation, job, folder, remote)
+    if animated:
+        frames = [folder.read(name) for name in names]
+        write_animated(args.output, frames, animation)
+    return 0
+
+
+def _animate_here(
+    args: argparse.Namespace, animation, job, folder: FrameFolder, remote: RemoteFrames | None
+) -> None:
+    """The frames styled in order here (or by `remote`, a server), resuming after the last
+    one written."""
+    from .sequence import stylize_sequence
+
+    names, options = animation.names, job.options
     start = folder.done(names)
     previous = None
     if start:
@@ -124,15 +180,43 @@ def cmd_animate(args: argparse.Namespace, remote: RemoteFrames | None = None) ->
             results = stylize_sequence(
                 animation.frames[start:], [s.image for s in job.styles] or None, mask=job.mask,
                 options=options, temporal=not args.independent, progress=progress,
-                model=load_model(Path(job.model)) if job.model else None, previous=previous,
+                model=_model(job), previous=previous,
             )  # fmt: skip
             for index, result in enumerate(results):
                 write(index, result.image)
     finally:
         bar.close()
-    if animated:
-        frames = [folder.read(name) for name in names]
-        write_animated(args.output, frames, animation)
     if start == len(names):
         print(f"nst: every frame of {args.output} was already written", file=sys.stderr)
-    return 0
+
+
+def _animate_on_cluster(args: argparse.Namespace, animation, job, folder: FrameFolder) -> None:
+    """The shots styled at once on the cluster; each frame written once it is final."""
+    from .batch import BatchSpec
+    from .batch_command import import_cluster
+    from .shots import plan_shots
+
+    batch_cluster = import_cluster()
+    names, frames = animation.names, animation.frames
+    shots = plan_shots(len(frames), args.shot_length, args.overlap)
+    spec = BatchSpec(tuple(s.image for s in job.styles), job.options, model=_model(job))
+    written = [(folder.folder / name).is_file() for name in names]
+    bar = tqdm(total=len(names), initial=sum(written), unit="frame", dynamic_ncols=True)
+
+    def write(index: int, image) -> None:
+        folder.write(names[index], image)
+        bar.update(1)
+
+    try:
+        batch_cluster.animate_on_cluster(
+            frames, shots, spec, job.mask, not args.independent,
+            (args.cluster, args.workers), write, lambda index: written[index],
+        )  # fmt: skip
+    finally:
+        bar.close()
+
+
+def _model(job):
+    from .fast import load_model
+
+    return load_model(Path(job.model)) if job.model else None

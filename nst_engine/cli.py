@@ -1,4 +1,4 @@
-"""The `nst` command line: stylize, animate, styles, evaluate, bench and train-style.
+"""The `nst` command line: stylize, animate, batch, styles, evaluate, bench and train-style.
 
 `nst stylize` prepares its job once (nst_engine.prepared) and runs it here, or hands it to
 the runner that nst_server.frontend passes in for `--server`.
@@ -27,6 +27,7 @@ from .arrays import (
     as_array,
     resized,
 )
+from .batch_command import add_batch_parser
 from .errors import Cancelled, NSTError
 from .fast import TrainOptions
 from .images import load_image, output_losses, output_type, save_image
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.commands = {
         "stylize": _stylize_parser(commands),
         "animate": add_animate_parser(commands),
+        "batch": add_batch_parser(commands),
         "styles": _styles_parser(commands),
         "evaluate": _evaluate_parser(commands),
         "bench": _bench_parser(commands),

@@ -46,9 +46,12 @@ def byte_size(count: int) -> str:
     return f"{count:,} bytes"
 
 
-def read_file(source: Source, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[bytes, str]:
+def read_file(
+    source: Source, max_pixels: int = DEFAULT_MAX_PIXELS, head: int | None = None
+) -> tuple[bytes, str]:
     """The file's bytes, unless the file alone is larger than an image within the limit
-    takes decoded (no image format makes a file larger than its pixels)."""
+    takes decoded (no image format makes a file larger than its pixels); with `head`, only
+    its first `head` bytes (enough for read_header in most files)."""
     if isinstance(source, bytes | bytearray):
         return bytes(source), "the image data"
     path = Path(source)
@@ -59,6 +62,9 @@ def read_file(source: Source, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[byt
                 f"{path}: a file of {byte_size(size)}, over the limit of {byte_size(limit)} "
                 f"(what {max_pixels:,} pixels take decoded); not read"
             )
+        if head is not None:
+            with path.open("rb") as fh:
+                return fh.read(head), str(path)
         return path.read_bytes(), str(path)
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None

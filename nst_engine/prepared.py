@@ -65,13 +65,13 @@ def read_style(style: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -
 
 
 def sized_mask(
-    path: str | os.PathLike | None,
+    path: str | os.PathLike | bytes | None,
     shape: tuple[int, int],
     output_size: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> np.ndarray | None:
-    """A --mask file read and checked against the content's own (height, width), then sized
-    as --size sizes the content (None: no mask)."""
+    """A --mask file (or its bytes) read and checked against the content's own (height,
+    width), then sized as --size sizes the content (None: no mask)."""
     if path is None:
         return None
     mask = mask_array(load_image(path, max_pixels)[:, :, 0], *shape)
@@ -90,17 +90,26 @@ def prepare_job(
     wrong."""
     options = options or StyleOptions()
     options.validate()
+    read = read_styles(styles, options, model)
+    content = as_array(content, "the content image")
+    mask = mask_array(mask, *content.shape[:2])
+    return PreparedJob(content, read, mask, options, model)
+
+
+def read_styles(
+    styles: Sequence[str | os.PathLike], options: StyleOptions, model: str = ""
+) -> tuple[Style, ...]:
+    """The STYLE arguments read once and checked against the model and the style weights
+    (InputError): what every job of a command paints with."""
     if styles and model:
         raise InputError("give one or more STYLE images or --model MODEL, not both")
     if not styles and not model:
         raise InputError("give a STYLE image after the content (or a trained --model MODEL)")
-    content = as_array(content, "the content image")
-    mask = mask_array(mask, *content.shape[:2])
     read = tuple(read_style(style, options.max_pixels) for style in styles)
     weights = options.style_weights
     if not model and weights is not None and len(weights) != len(read):
         raise InputError(f"{len(read)} style images but {len(weights)} weights")
-    return PreparedJob(content, read, mask, options, model)
+    return read
 
 
 def run_here(
