@@ -51,7 +51,12 @@ def add_animate_parser(commands) -> argparse.ArgumentParser:
         "animate",
         help="paint the frames of a folder or an animated GIF/WebP/PNG as one moving painting",
     )
-    a.add_argument("input", type=Path, metavar="INPUT", help="a folder of frames or an animation")
+    a.add_argument(
+        "input",
+        type=Path,
+        metavar="INPUT",
+        help="a folder of frames, an animated file or a video (.mp4, .mov, .avi, .mkv, .webm)",
+    )
     a.add_argument(
         "styles",
         type=Path,
@@ -64,7 +69,8 @@ def add_animate_parser(commands) -> argparse.ArgumentParser:
         "--output",
         type=Path,
         required=True,
-        help="a folder (each frame under its input's name) or an animated .gif/.webp/.png",
+        help="a folder (each frame under its input's name), an animated .gif/.webp/.png, or a "
+        "video (.mp4, .avi, .mkv)",
     )
     a.add_argument("--model", help="a style network made by `nst train-style`, instead of STYLE")
     a.add_argument(
@@ -137,7 +143,8 @@ def cmd_animate(args: argparse.Namespace, remote: RemoteFrames | None = None) ->
     animated = is_animated_file(args.output)
     if args.output.suffix and not animated:
         raise InputError(
-            f"{args.output}: an animation is written to a folder or a .gif, .webp or .png file"
+            f"{args.output}: an animation is written to a folder, a .gif, .webp or .png "
+            "file, or a video (.mp4, .avi, .mkv)"
         )
     job = prepare_job(animation.frames[0], args.styles, mask, options, args.model or "")
     folder = FrameFolder(partial_folder(args.output) if animated else args.output)

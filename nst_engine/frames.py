@@ -1,5 +1,6 @@
-"""Animations as files: a folder of frames (taken in name order) or an animated GIF, WebP or
-PNG (Pillow reads and writes them, frame durations and looping kept).
+"""Animations as files: a folder of frames (taken in name order), an animated GIF, WebP or
+PNG (Pillow reads and writes them, frame durations and looping kept), or a video file
+(nst_engine.video, through OpenCV: the `video` extra).
 
 Every frame is read and checked before any work (`read_animation`): none at all, an
 unreadable one and one of another size are each refused in one line. Results are written
@@ -23,8 +24,10 @@ from .arrays import from_float, to_float
 from .errors import InputError
 from .images import OUTPUT_TYPES, load_image, save_image
 from .options import DEFAULT_MAX_PIXELS
+from .video import WRITE_CODECS, is_video, read_video, write_video
 
 ANIMATED_TYPES = {".gif": "GIF", ".webp": "WEBP", ".png": "PNG", ".apng": "PNG"}
+VIDEO_OUTPUTS = tuple(WRITE_CODECS)
 DEFAULT_DURATION_MS = 100  # a frame folder says nothing of timing: 10 frames a second
 
 
@@ -37,10 +40,13 @@ class Animation:
     names: list[str]
     durations: list[int]
     loop: int = 0
+    fps: float | None = None  # a video's own rate (durations are whole milliseconds)
 
 
 def is_animated_file(path: Path) -> bool:
-    return path.suffix.lower() in ANIMATED_TYPES and not path.is_dir()
+    """An output written as one file (an animation or a video), not a folder of frames."""
+    suffix = path.suffix.lower()
+    return (suffix in ANIMATED_TYPES or suffix in VIDEO_OUTPUTS) and not path.is_dir()
 
 
 def read_animation(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Animation:
@@ -50,6 +56,10 @@ def read_animation(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Animatio
         animation = _read_folder(path, max_pixels)
     elif not path.exists():
         raise InputError(f"{path}: no such file or folder")
+    elif is_video(path):
+        frames, fps = read_video(path, max_pixels)
+        names = [f"{path.stem}-{i + 1:04d}.png" for i in range(len(frames))]
+        animation = Animation(frames, names, [round(1000 / fps)] * len(frames), fps=fps)
     else:
         animation = _read_animated(path, max_pixels)
     first = animation.frames[0].shape[:2]
@@ -129,8 +139,12 @@ def partial_folder(output: Path) -> Path:
 
 
 def write_animated(output: Path, frames: list[np.ndarray], animation: Animation) -> None:
-    """The frames as one animated file of the output's type, with the input's timing; the
-    partial folder is removed once it is written."""
+    """The frames as one animated file (or video) of the output's type, with the input's
+    timing; the partial folder is removed once it is written."""
+    if output.suffix.lower() in VIDEO_OUTPUTS:
+        write_video(output, frames, animation.fps or 1000 * len(frames) / sum(animation.durations))
+        shutil.rmtree(partial_folder(output), ignore_errors=True)
+        return
     images = [Image.fromarray(_eight_bit(frame)) for frame in frames]
     partial = output.parent / f".partial-{output.name}"
     extra = {"lossless": True} if output.suffix.lower() == ".webp" else {}
