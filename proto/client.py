@@ -132,7 +132,7 @@ class StyleClient(ClientBase):
         except grpc.RpcError as exc:
             raise self._error(exc) from None
 
-    def _stylize(self, messages, on_event, cancel, poll_interval) -> JobResult:
+    def _stylize(self, messages, reader: ResultReader, cancel, poll_interval) -> None:
         requests = _Requests(messages)
         call = self.stub.Stylize(iter(requests), timeout=self.timeout)
         inbox: queue.Queue = queue.Queue()
@@ -145,9 +145,8 @@ class StyleClient(ClientBase):
             except Exception as exc:  # noqa: BLE001 - handed to the caller's thread
                 inbox.put(("error", exc))
 
-        reader = threading.Thread(target=read, name="nst-client-reader", daemon=True)
-        reader.start()
-        result = ResultReader()
+        thread = threading.Thread(target=read, name="nst-client-reader", daemon=True)
+        thread.start()
         cancelled_at: float | None = None
         try:
             while True:
@@ -156,6 +155,7 @@ class StyleClient(ClientBase):
                 except queue.Empty:
                     if cancelled_at is None and cancel is not None and cancel():
                         cancelled_at = time.monotonic()
+                        reader.stopped = True
                         requests.cancel()
                     elif cancelled_at is not None and time.monotonic() - cancelled_at > 2.0:
                         call.cancel()  # the server did not confirm in time: drop the call
@@ -166,13 +166,12 @@ class StyleClient(ClientBase):
                     if cancelled_at is not None:
                         raise JobCancelled("the job was cancelled") from None
                     if isinstance(item, grpc.RpcError):
-                        raise self._error(item, result.answered) from None
+                        raise self._error(item, reader.answered) from None
                     raise JobFailed(f"the connection failed: {item}", "UNKNOWN") from item
-                event = result.take(item)
-                if on_event is not None and cancelled_at is None and event is not None:
-                    on_event(event)
+                reader.take(item)
                 if cancelled_at is None and cancel is not None and cancel():
                     cancelled_at = time.monotonic()
+                    reader.stopped = True
                     requests.cancel()
         except BaseException:
             call.cancel()
@@ -181,7 +180,6 @@ class StyleClient(ClientBase):
             requests.close()
         if cancelled_at is not None:
             raise JobCancelled("the job was cancelled")
-        return result.result()
 
 
 __all__ = [

@@ -6,6 +6,10 @@
     result = client.stylize(request, on_event=print, cancel=lambda: False)
     result.pixels  # bytes in the request's layout
 
+    # an animation: `frames` frames back to back in pixels, each result as soon as it is done
+    client.stylize_frames(JobRequest(pixels, width, height, 4, "u16", styles=..., frames=8),
+                          on_frame=lambda index, result: ..., on_event=print)
+
 Pixels: width*height*channels samples of sample_type "u8", "u16" or "f32" (little-endian),
 rows top to bottom, channels interleaved. Mask: None, or width*height bytes, one u8 per
 pixel: 0 keeps the pixel exactly, 255 styles it fully, values between blend (a feathered
@@ -92,7 +96,9 @@ class JobEvent:
     "progress" (level, levels, iteration, iterations, step, total_steps, fraction, losses,
     elapsed, eta), "preview" (preview: RGB u8 bytes, preview_width, preview_height) and
     "finished". level and iteration are 0-based, as in the engine; step counts the
-    iterations done over the whole job."""
+    iterations done over the whole job. In a job of several frames, frame (0-based) of
+    frames says which frame a progress, preview or finished event is about; step,
+    total_steps, fraction, elapsed and eta then cover the whole sequence."""
 
     kind: str
     position: int = 0
@@ -111,6 +117,8 @@ class JobEvent:
     preview: bytes | None = None
     preview_width: int = 0
     preview_height: int = 0
+    frame: int = 0
+    frames: int = 1
 
 
 @dataclass
@@ -219,20 +227,27 @@ class JobRequest:
     options: Mapping[str, Any] = field(default_factory=dict)
     style_names: Sequence[str] = ()
     model: str = ""
+    # An animation: `pixels` holds this many frames back to back (frame 0 first), styled in
+    # order as one moving painting (stylize_frames), or each alone with `independent`.
+    frames: int = 1
+    independent: bool = False
 
     def spec(self) -> pb.JobSpec:
         """The JobSpec message, after checking that the sizes add up (ValueError if not)."""
+        if not isinstance(self.frames, int) or self.frames < 1:
+            raise ValueError(f"frames must be a whole number of at least 1, got {self.frames!r}")
         if self.sample_type not in SAMPLE_TYPES:
             raise ValueError(f"sample_type must be one of u8, u16, f32; got {self.sample_type!r}")
         if self.model and self.styles:
             raise ValueError("give style images or a style model, not both")
         if not self.model and not self.styles:
             raise ValueError("give at least one style image, or a style model")
-        expected = self.width * self.height * self.channels * SAMPLE_BYTES[self.sample_type]
-        if _size(self.pixels) != expected:
+        frame = self.width * self.height * self.channels * SAMPLE_BYTES[self.sample_type]
+        if _size(self.pixels) != frame * self.frames:
+            frames = f"{self.frames} frames of " if self.frames > 1 else ""
             raise ValueError(
-                f"{_size(self.pixels)} pixel bytes, but {self.width}x{self.height}x"
-                f"{self.channels} {self.sample_type} needs {expected}"
+                f"{_size(self.pixels)} pixel bytes, but {frames}{self.width}x{self.height}x"
+                f"{self.channels} {self.sample_type} needs {frame * self.frames}"
             )
         if self.mask is not None and _size(self.mask) != self.width * self.height:
             raise ValueError(
@@ -242,6 +257,7 @@ class JobRequest:
         return job_spec(
             self.width, self.height, self.channels, self.sample_type, self.styles,
             self.mask is not None, self.options, self.style_names, self.model,
+            self.frames, self.independent,
         )  # fmt: skip
 
     def messages(self, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pb.StylizeRequest]:
@@ -279,8 +295,11 @@ def job_spec(
     options: Mapping[str, Any] | None,
     style_names: Sequence[str] = (),
     model: str = "",
+    frames: int = 1,
+    independent: bool = False,
 ) -> pb.JobSpec:
-    """The JobSpec message of a job (a style given as a str names a gallery painting)."""
+    """The JobSpec message of a job (a style given as a str names a gallery painting); a job
+    of one frame is exactly the message of a server that knows no frames."""
     names = list(style_names)
     return pb.JobSpec(
         width=width,
@@ -300,6 +319,8 @@ def job_spec(
         ],
         options=option_message(options),
         model=model,
+        frames=frames if frames > 1 else 0,
+        independent=independent and frames > 1,
     )
 
 
@@ -375,11 +396,16 @@ class ClientBase:
         styles: Sequence[tuple[bytes | str, float]] = (),
         options: Mapping[str, Any] | None = None,
         model: str = "",
+        frames: int = 1,
+        independent: bool = False,
     ) -> JobEstimate:
         """What a job on a width x height layer would take on this server, before any
-        pixel is sent (styles and options as JobRequest takes them). A job the server would
-        refuse comes back with the reason in `refused`; ValueError for unknown options."""
-        spec = job_spec(width, height, 3, "u8", styles, False, options, (), model)
+        pixel is sent (styles and options as JobRequest takes them; frames of an animation,
+        all of them). A job the server would refuse comes back with the reason in
+        `refused`; ValueError for unknown options."""
+        spec = job_spec(
+            width, height, 3, "u8", styles, False, options, (), model, frames, independent
+        )
         reply = self._call("Estimate", spec)
         return JobEstimate(
             reply.seconds,
@@ -409,10 +435,39 @@ class ClientBase:
         (it answered, then went away), JobFailed (with .code), JobCancelled, or ValueError
         for a request that does not add up (checked before anything is sent).
         """
+        if request.frames > 1:
+            raise ValueError(
+                f"a job of {request.frames} frames returns one result per frame: run it with "
+                "stylize_frames"
+            )
+        reader = ResultReader(on_event)
         messages = request.checked_messages(self.chunk_bytes, cancel)
-        return self._stylize(messages, on_event, cancel, poll_interval)
+        self._stylize(messages, reader, cancel, poll_interval)
+        return reader.result()
 
-    def _stylize(self, messages, on_event, cancel, poll_interval) -> JobResult:
+    def stylize_frames(
+        self,
+        request: JobRequest,
+        on_frame: Callable[[int, JobResult], None],
+        on_event: Callable[[JobEvent], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+        *,
+        poll_interval: float = 0.1,
+    ) -> None:
+        """Run a job of `request.frames` frames (an animation) on the server.
+
+        on_frame(index, result) is called in the caller's thread as soon as each frame's
+        result has arrived, in order, while the server paints the next ones; on_event and
+        cancel as in stylize, which raises the same errors. Returns once every frame was
+        handed to on_frame (JobFailed if the server ended the job short of one)."""
+        reader = ResultReader(on_event, on_frame, request.frames)
+        messages = request.checked_messages(self.chunk_bytes, cancel)
+        self._stylize(messages, reader, cancel, poll_interval)
+        reader.check_all_frames()
+
+    def _stylize(self, messages, reader: ResultReader, cancel, poll_interval) -> None:
+        """Send the messages and hand every message of the reply to `reader`, until the
+        call ends well (else raise the ClientError of its end)."""
         raise NotImplementedError
 
 
@@ -428,55 +483,110 @@ def event_from_message(message: pb.StylizeEvent) -> JobEvent | None:
         p = message.progress
         fields = {name: getattr(p, name) for name in PROGRESS_FIELDS}
         fields.update(losses=dict(p.losses), eta=p.eta if p.eta > 0 else None)
+        fields.update(frames=max(1, p.frames))
         return JobEvent("progress", **fields)
     if kind == "preview":
         v = message.preview
-        return JobEvent("preview", preview=v.rgb, preview_width=v.width, preview_height=v.height)
+        return JobEvent(
+            "preview", preview=v.rgb, preview_width=v.width, preview_height=v.height,
+            frame=v.frame, frames=max(1, v.frames),
+        )  # fmt: skip
     if kind == "finished":
-        return JobEvent("finished")
+        f = message.finished
+        return JobEvent("finished", frame=f.frame, frames=max(1, f.frames))
     return None
 
 
 class ResultReader:
-    """Reads a job's event stream: hands out the caller's events and gathers the result."""
+    """Reads a job's event stream: hands the caller its events (on_event) and, as each
+    frame's result is complete, that result (on_frame(index, result); without on_frame the
+    last one is kept for result()). Both are called in the thread that calls take; none
+    once `stopped` (the caller cancelled)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        on_event: Callable[[JobEvent], None] | None = None,
+        on_frame: Callable[[int, JobResult], None] | None = None,
+        frames: int = 1,
+    ) -> None:
+        self.on_event = on_event
+        self.on_frame = on_frame
+        self.frames = frames
         self.header: pb.Finished | None = None
         self.parts: list[bytes] = []
         self.received = 0
+        self.complete = 0  # frames whose result arrived whole
+        self.last: JobResult | None = None
         self.answered = False  # the server sent something: a later disconnect is a loss
+        self.stopped = False
 
-    def take(self, message: pb.StylizeEvent) -> JobEvent | None:
-        """Take one message; return the event the caller sees, if any."""
+    def take(self, message: pb.StylizeEvent) -> None:
+        """Take one message of the server's stream."""
         self.answered = True
         which = message.WhichOneof("event")
         if which == "finished":
-            self.header = message.finished
+            if message.finished.frame != self.complete or self._partial():
+                raise JobFailed(
+                    f"the server sent frame {message.finished.frame}'s result while frame "
+                    f"{self.complete}'s was due",
+                    "INTERNAL",
+                )
+            self.header, self.parts, self.received = message.finished, [], 0
         elif which == "result_chunk":
             chunk = message.result_chunk
-            if self.header is None or chunk.offset != self.received:
+            if not self._partial() or chunk.offset != self.received:
                 raise JobFailed("the server sent result bytes out of order", "INTERNAL")
             self.parts.append(chunk.data)
             self.received += len(chunk.data)
-        return event_from_message(message)
+        event = event_from_message(message)
+        if self.on_event is not None and event is not None and not self.stopped:
+            self.on_event(event)
+        if self.header is not None and self.received >= self.header.byte_size:
+            self._frame_done()
+
+    def _partial(self) -> bool:
+        """A frame's header came and its bytes are still arriving."""
+        return self.header is not None and self.received < self.header.byte_size
+
+    def _frame_done(self) -> None:
+        header = self.header
+        if self.received != header.byte_size:
+            raise JobFailed(
+                f"the server sent {self.received} of {header.byte_size} result bytes", "INTERNAL"
+            )
+        result = JobResult(
+            pixels=b"".join(self.parts),
+            width=header.width,
+            height=header.height,
+            channels=header.channels,
+            sample_type=SAMPLE_NAMES.get(header.sample_type, "u8"),
+            stats=dict(header.stats),
+        )
+        self.header, self.parts, self.received = None, [], 0
+        self.complete += 1
+        if self.on_frame is None:
+            self.last = result
+        elif not self.stopped:
+            self.on_frame(self.complete - 1, result)
 
     def result(self) -> JobResult:
         """The finished job, once the stream ended well (JobFailed if it is incomplete)."""
-        if self.header is None:
-            raise JobFailed("the server ended the job without a result", "INTERNAL")
-        if self.received != self.header.byte_size:
+        if self._partial():
             raise JobFailed(
                 f"the server sent {self.received} of {self.header.byte_size} result bytes",
                 "INTERNAL",
             )
-        return JobResult(
-            pixels=b"".join(self.parts),
-            width=self.header.width,
-            height=self.header.height,
-            channels=self.header.channels,
-            sample_type=SAMPLE_NAMES.get(self.header.sample_type, "u8"),
-            stats=dict(self.header.stats),
-        )
+        if self.last is None:
+            raise JobFailed("the server ended the job without a result", "INTERNAL")
+        return self.last
+
+    def check_all_frames(self) -> None:
+        """JobFailed unless every frame's result arrived whole (once the stream ended well)."""
+        if self.complete != self.frames or self._partial():
+            raise JobFailed(
+                f"the server ended the job after {self.complete} of {self.frames} frames",
+                "INTERNAL",
+            )
 
 
 def unavailable(address: str, detail: str = "") -> ServerUnavailable:

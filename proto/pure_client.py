@@ -121,12 +121,11 @@ class StyleClient(ClientBase):
         finally:
             channel.close()
 
-    def _stylize(self, messages, on_event, cancel, poll_interval) -> JobResult:
-        return self._run(self._stylize_async, messages, on_event, cancel, poll_interval)
+    def _stylize(self, messages, reader: ResultReader, cancel, poll_interval) -> None:
+        self._run(self._stylize_async, messages, reader, cancel, poll_interval)
 
-    async def _stylize_async(self, messages, on_event, cancel, poll_interval) -> JobResult:
+    async def _stylize_async(self, messages, reader: ResultReader, cancel, poll_interval) -> None:
         cancelled = cancel or (lambda: False)
-        reader = ResultReader()
         channel = self._channel()
         try:
             async with StyleServiceStub(channel).Stylize.open(timeout=self.timeout) as stream:
@@ -151,9 +150,7 @@ class StyleClient(ClientBase):
                     message = receive.result()
                     if message is None:
                         break
-                    event = reader.take(message)
-                    if on_event is not None and event is not None:
-                        on_event(event)
+                    reader.take(message)
                     receive = asyncio.ensure_future(stream.recv_message())
                 await stream.recv_trailing_metadata()
         except GRPCError as exc:
@@ -170,7 +167,6 @@ class StyleClient(ClientBase):
             raise
         finally:
             channel.close()
-        return reader.result()
 
 
 def _run_in_new_loop(coroutine):

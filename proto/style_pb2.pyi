@@ -70,7 +70,7 @@ class StyleSpec(_message.Message):
     def __init__(self, weight: _Optional[float] = ..., byte_size: _Optional[int] = ..., name: _Optional[str] = ..., gallery: _Optional[str] = ...) -> None: ...
 
 class JobSpec(_message.Message):
-    __slots__ = ("width", "height", "channels", "sample_type", "has_mask", "styles", "options", "model")
+    __slots__ = ("width", "height", "channels", "sample_type", "has_mask", "styles", "options", "model", "frames", "independent")
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     CHANNELS_FIELD_NUMBER: _ClassVar[int]
@@ -79,6 +79,8 @@ class JobSpec(_message.Message):
     STYLES_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_FIELD_NUMBER: _ClassVar[int]
+    INDEPENDENT_FIELD_NUMBER: _ClassVar[int]
     width: int
     height: int
     channels: int
@@ -87,7 +89,9 @@ class JobSpec(_message.Message):
     styles: _containers.RepeatedCompositeFieldContainer[StyleSpec]
     options: Options
     model: str
-    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., channels: _Optional[int] = ..., sample_type: _Optional[_Union[SampleType, str]] = ..., has_mask: _Optional[bool] = ..., styles: _Optional[_Iterable[_Union[StyleSpec, _Mapping]]] = ..., options: _Optional[_Union[Options, _Mapping]] = ..., model: _Optional[str] = ...) -> None: ...
+    frames: int
+    independent: bool
+    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., channels: _Optional[int] = ..., sample_type: _Optional[_Union[SampleType, str]] = ..., has_mask: _Optional[bool] = ..., styles: _Optional[_Iterable[_Union[StyleSpec, _Mapping]]] = ..., options: _Optional[_Union[Options, _Mapping]] = ..., model: _Optional[str] = ..., frames: _Optional[int] = ..., independent: _Optional[bool] = ...) -> None: ...
 
 class Chunk(_message.Message):
     __slots__ = ("stream", "style_index", "offset", "data")
@@ -140,7 +144,7 @@ class Started(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., device: _Optional[str] = ..., queued_seconds: _Optional[float] = ...) -> None: ...
 
 class ProgressEvent(_message.Message):
-    __slots__ = ("level", "levels", "iteration", "iterations", "step", "total_steps", "fraction", "losses", "elapsed", "eta")
+    __slots__ = ("level", "levels", "iteration", "iterations", "step", "total_steps", "fraction", "losses", "elapsed", "eta", "frame", "frames")
     class LossesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -158,6 +162,8 @@ class ProgressEvent(_message.Message):
     LOSSES_FIELD_NUMBER: _ClassVar[int]
     ELAPSED_FIELD_NUMBER: _ClassVar[int]
     ETA_FIELD_NUMBER: _ClassVar[int]
+    FRAME_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_FIELD_NUMBER: _ClassVar[int]
     level: int
     levels: int
     iteration: int
@@ -168,20 +174,26 @@ class ProgressEvent(_message.Message):
     losses: _containers.ScalarMap[str, float]
     elapsed: float
     eta: float
-    def __init__(self, level: _Optional[int] = ..., levels: _Optional[int] = ..., iteration: _Optional[int] = ..., iterations: _Optional[int] = ..., step: _Optional[int] = ..., total_steps: _Optional[int] = ..., fraction: _Optional[float] = ..., losses: _Optional[_Mapping[str, float]] = ..., elapsed: _Optional[float] = ..., eta: _Optional[float] = ...) -> None: ...
+    frame: int
+    frames: int
+    def __init__(self, level: _Optional[int] = ..., levels: _Optional[int] = ..., iteration: _Optional[int] = ..., iterations: _Optional[int] = ..., step: _Optional[int] = ..., total_steps: _Optional[int] = ..., fraction: _Optional[float] = ..., losses: _Optional[_Mapping[str, float]] = ..., elapsed: _Optional[float] = ..., eta: _Optional[float] = ..., frame: _Optional[int] = ..., frames: _Optional[int] = ...) -> None: ...
 
 class Preview(_message.Message):
-    __slots__ = ("width", "height", "rgb")
+    __slots__ = ("width", "height", "rgb", "frame", "frames")
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     RGB_FIELD_NUMBER: _ClassVar[int]
+    FRAME_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_FIELD_NUMBER: _ClassVar[int]
     width: int
     height: int
     rgb: bytes
-    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., rgb: _Optional[bytes] = ...) -> None: ...
+    frame: int
+    frames: int
+    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., rgb: _Optional[bytes] = ..., frame: _Optional[int] = ..., frames: _Optional[int] = ...) -> None: ...
 
 class Finished(_message.Message):
-    __slots__ = ("width", "height", "channels", "sample_type", "byte_size", "stats")
+    __slots__ = ("width", "height", "channels", "sample_type", "byte_size", "stats", "frame", "frames")
     class StatsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -195,13 +207,17 @@ class Finished(_message.Message):
     SAMPLE_TYPE_FIELD_NUMBER: _ClassVar[int]
     BYTE_SIZE_FIELD_NUMBER: _ClassVar[int]
     STATS_FIELD_NUMBER: _ClassVar[int]
+    FRAME_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_FIELD_NUMBER: _ClassVar[int]
     width: int
     height: int
     channels: int
     sample_type: SampleType
     byte_size: int
     stats: _containers.ScalarMap[str, str]
-    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., channels: _Optional[int] = ..., sample_type: _Optional[_Union[SampleType, str]] = ..., byte_size: _Optional[int] = ..., stats: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    frame: int
+    frames: int
+    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., channels: _Optional[int] = ..., sample_type: _Optional[_Union[SampleType, str]] = ..., byte_size: _Optional[int] = ..., stats: _Optional[_Mapping[str, str]] = ..., frame: _Optional[int] = ..., frames: _Optional[int] = ...) -> None: ...
 
 class ResultChunk(_message.Message):
     __slots__ = ("offset", "data")
@@ -242,7 +258,7 @@ class GetInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_pixels", "max_styles", "max_style_bytes", "max_iterations", "max_queue", "chunk_bytes", "max_message_bytes")
+    __slots__ = ("max_pixels", "max_styles", "max_style_bytes", "max_iterations", "max_queue", "chunk_bytes", "max_message_bytes", "max_sequence_pixels")
     MAX_PIXELS_FIELD_NUMBER: _ClassVar[int]
     MAX_STYLES_FIELD_NUMBER: _ClassVar[int]
     MAX_STYLE_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -250,6 +266,7 @@ class Limits(_message.Message):
     MAX_QUEUE_FIELD_NUMBER: _ClassVar[int]
     CHUNK_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_SEQUENCE_PIXELS_FIELD_NUMBER: _ClassVar[int]
     max_pixels: int
     max_styles: int
     max_style_bytes: int
@@ -257,7 +274,8 @@ class Limits(_message.Message):
     max_queue: int
     chunk_bytes: int
     max_message_bytes: int
-    def __init__(self, max_pixels: _Optional[int] = ..., max_styles: _Optional[int] = ..., max_style_bytes: _Optional[int] = ..., max_iterations: _Optional[int] = ..., max_queue: _Optional[int] = ..., chunk_bytes: _Optional[int] = ..., max_message_bytes: _Optional[int] = ...) -> None: ...
+    max_sequence_pixels: int
+    def __init__(self, max_pixels: _Optional[int] = ..., max_styles: _Optional[int] = ..., max_style_bytes: _Optional[int] = ..., max_iterations: _Optional[int] = ..., max_queue: _Optional[int] = ..., chunk_bytes: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_sequence_pixels: _Optional[int] = ...) -> None: ...
 
 class ServerInfo(_message.Message):
     __slots__ = ("protocol", "server_version", "engine_version", "torch_version", "grpc_version", "protobuf_version", "python_version", "device", "gpu_name", "gpu_memory_bytes", "weights", "limits", "methods", "qualities", "queued", "busy", "uptime_seconds", "pid", "model_folder", "gallery")

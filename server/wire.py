@@ -46,8 +46,11 @@ STREAM_NAMES = {pb.STREAM_CONTENT: "content", pb.STREAM_MASK: "mask", pb.STREAM_
 MAX_PREVIEW_SIDE = 4096
 MAX_PREVIEW_INTERVAL = 3600.0
 # The ProgressEvent fields an engine Progress has under the same name (fraction is its
-# property); the losses are filtered to numbers and the time left is the scheduler's.
-_PROGRESS_COPIED = tuple(name for name in PROGRESS_FIELDS if name not in ("losses", "eta"))
+# property); the losses are filtered to numbers, the time left and the frame are the
+# scheduler's.
+_PROGRESS_COPIED = tuple(
+    name for name in PROGRESS_FIELDS if name not in ("losses", "eta", "frame", "frames")
+)
 
 
 def check_spec(spec: pb.JobSpec, limits: Limits) -> StyleOptions:
