@@ -19,6 +19,7 @@ from types import SimpleNamespace
 import pytest
 from nst_proto import job as nst_job
 from nst_proto import style_pb2 as pb
+from plugin_fakes import send_result
 
 PLUGIN_DIR = Path(__file__).resolve().parent.parent / "gimp_plugin" / "neural_style"
 sys.path.insert(0, str(PLUGIN_DIR))  # as the plug-in itself does inside GIMP
@@ -63,18 +64,20 @@ def fake_transport(*outcomes, answers=None):
                 raise reply
             return reply
 
-        def _stylize(self, messages, on_event, cancel, poll_interval):
+        def _stylize(self, messages, reader, cancel, poll_interval):
             messages = list(messages)
             assert messages[0].HasField("spec") and messages[-1].HasField("submit")
             calls.append(("Stylize", self.address, messages[0].spec))
             outcome = outcomes[count("Stylize") - 1]
             if isinstance(outcome, Exception):
                 raise outcome
+            on_event = reader.on_event or (lambda event: None)
             if callable(outcome):
-                return outcome(on_event, cancel)
-            for event in outcome:
-                on_event(event)
-            return nst_job.JobResult(bytes(24), 4, 2, 3, "u8")
+                outcome(on_event, cancel)
+            else:
+                for event in outcome:
+                    on_event(event)
+            send_result(reader, bytes(24), 4, 2)
 
     transport = SimpleNamespace(
         StyleClient=StyleClient,
@@ -268,7 +271,7 @@ def test_a_server_that_is_not_running_is_started_once_and_the_job_retried():
     )
     assert starts == ["127.0.0.1:7000"]
     assert methods(calls) == ["Estimate", "Stylize", "Estimate", "Stylize"]
-    assert shown == events and result.width == 4
+    assert shown[:-1] == events and shown[-1].kind == "finished" and result.width == 4
     assert "starting the server" in said[0]
 
 
