@@ -130,12 +130,13 @@ class Server:
     def __init__(self, *, fail_at=None, fail=None, stop=False, bad_at=None, wait_at=None):
         self.fail_at, self.fail, self.stop = fail_at, fail, stop
         self.bad_at, self.wait_at = bad_at, wait_at
-        self.specs, self.cancelled, self.sent = [], False, 0
+        self.specs, self.estimated, self.cancelled, self.sent = [], [], False, 0
         server = self
 
         class StyleClient(nst_job.ClientBase):
             def _call(self, method, message):
                 assert method == "Estimate"
+                server.estimated.append(message)
                 return pb.JobEstimate()
 
             def _stylize(self, messages, reader, cancel, poll_interval):
@@ -240,6 +241,7 @@ def test_frames_are_one_job_each_written_as_it_arrives_and_kept_in_order_as_one_
     kept, said = run_frames(server, canvas, log)
 
     assert len(server.specs) == 1 and server.specs[0].frames == N and server.specs[0].has_mask
+    assert [spec.frames for spec in server.estimated] == [N]  # asked before: all the frames
     names = [f"Frame {i + 1} (Neural Style) (100ms)" for i in range(N)]
     assert [layer.name for layer in kept] == names
     assert [layer.pixels for layer in kept] == [styled(p) for p in sources()]

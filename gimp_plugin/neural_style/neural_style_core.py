@@ -234,6 +234,7 @@ def estimate_job(transport, client, request):
     Only the server's refusal of the call itself (the transport's JobFailed: UNIMPLEMENTED
     from a server older than Estimate) is taken as "no estimate": the job then says what is
     wrong. Nothing answering (ServerUnavailable) goes to run_job, which starts the server."""
+    frames = getattr(request, "frames", 1)  # an animation's estimate covers all its frames
     try:
         return client.estimate(
             request.width,
@@ -241,6 +242,7 @@ def estimate_job(transport, client, request):
             styles=request.styles,
             options=request.options,
             model=request.model,
+            **({"frames": frames} if frames > 1 else {}),
         )
     except transport.JobFailed:
         return None
