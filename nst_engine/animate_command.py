@@ -3,13 +3,18 @@ file styled as one moving painting (nst_engine.sequence), with stylize's options
 
 Everything is read and checked before the first frame is painted; each finished frame is
 written at once, so running the same command again resumes after the last frame written.
+With `--server` (nst_server.frontend) the frames are painted by a server in one job and
+written here the same way; a resumed run sends the frames left, the first of them painted
+afresh (the server is not sent the frame before it).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
@@ -17,6 +22,25 @@ from .errors import InputError
 from .frames import FrameFolder, is_animated_file, partial_folder, read_animation, write_animated
 from .option_arguments import add_size_and_mask, add_style_options, style_options
 from .options import Progress
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .prepared import PreparedJob
+
+    # How `nst animate --server` paints: (args, job, the frames left, temporal,
+    # on_frame(index, image), progress(index, Progress)); index counts from the first sent.
+    RemoteFrames = Callable[
+        [
+            argparse.Namespace,
+            PreparedJob,
+            list[np.ndarray],
+            bool,
+            Callable[[int, np.ndarray], None],
+            Callable[[int, Progress], None],
+        ],
+        None,
+    ]
 
 
 def add_animate_parser(commands) -> argparse.ArgumentParser:
@@ -51,19 +75,16 @@ def add_animate_parser(commands) -> argparse.ArgumentParser:
     return a
 
 
-def cmd_animate(args: argparse.Namespace) -> int:
+def cmd_animate(args: argparse.Namespace, remote: RemoteFrames | None = None) -> int:
     # Imported as the command runs: the painting modules are not needed to parse arguments.
     from .arrays import resized
     from .fast import load_model
-    from .flow import INSTALL_HINT, FlowUnavailable
+    from .flow import require
     from .prepared import prepare_job, sized_mask
     from .sequence import stylize_sequence
 
-    if not args.independent:
-        try:
-            import cv2  # noqa: F401
-        except ImportError:
-            raise FlowUnavailable(INSTALL_HINT) from None
+    if not args.independent and remote is None:
+        require()  # the optical flow's OpenCV
     options = style_options(args)
     if is_animated_file(args.output) and args.output.exists():
         if not partial_folder(args.output).exists():
@@ -92,15 +113,21 @@ def cmd_animate(args: argparse.Namespace) -> int:
     def progress(index: int, p: Progress) -> None:
         bar.update(start + index + (p.done or 0) - bar.n)
 
+    def write(index: int, image: np.ndarray) -> None:
+        folder.write(names[start + index], image)
+        bar.update(start + index + 1 - bar.n)
+
     try:
-        results = stylize_sequence(
-            animation.frames[start:], [s.image for s in job.styles] or None, mask=job.mask,
-            options=options, temporal=not args.independent, progress=progress,
-            model=load_model(Path(job.model)) if job.model else None, previous=previous,
-        )  # fmt: skip
-        for index, result in enumerate(results, start):
-            folder.write(names[index], result.image)
-            bar.update(index + 1 - bar.n)
+        if remote is not None and start < len(names):
+            remote(args, job, animation.frames[start:], not args.independent, write, progress)
+        elif remote is None:
+            results = stylize_sequence(
+                animation.frames[start:], [s.image for s in job.styles] or None, mask=job.mask,
+                options=options, temporal=not args.independent, progress=progress,
+                model=load_model(Path(job.model)) if job.model else None, previous=previous,
+            )  # fmt: skip
+            for index, result in enumerate(results):
+                write(index, result.image)
     finally:
         bar.close()
     if animated:

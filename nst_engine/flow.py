@@ -41,6 +41,11 @@ def _cv2():
     return cv2
 
 
+def require() -> None:
+    """FlowUnavailable now, before any frame is painted, unless OpenCV is installed."""
+    _cv2()
+
+
 def _grey8(rgb: np.ndarray) -> np.ndarray:
     """Float RGB in [0, 1] (H x W x 3) as the 8-bit luminance DIS works on."""
     y = rgb[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)

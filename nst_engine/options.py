@@ -121,6 +121,16 @@ def check_strength(value: float) -> None:
         raise InputError(f"strength must be between 0 and 1, got {value}")
 
 
+def check_sequence(method: str, temporal: bool, fast: bool) -> None:
+    """InputError for frames that cannot be styled together (nst_engine.sequence): that is
+    the proposed method's or a trained network's; any method styles frames one by one."""
+    if temporal and not fast and method != "proposed":
+        raise InputError(
+            f"frames are styled together by the proposed method or a trained model, not "
+            f"{method}; style each frame alone (independent) to use it"
+        )
+
+
 def check_device(name: str) -> None:
     """InputError unless `name` is a device choice this program knows (see devices.py)."""
     if name not in DEVICE_CHOICES and not name.startswith("cuda:"):

@@ -19,7 +19,7 @@ from .api import ImageLike, stylize
 from .arrays import as_array, split_channels
 from .errors import InputError
 from .flow import motion
-from .options import CancelCheck, Progress, StyleOptions, StyleResult
+from .options import CancelCheck, Progress, StyleOptions, StyleResult, check_sequence
 from .temporal import TemporalGuide
 from .workspace import Workspace
 
@@ -51,11 +51,7 @@ def stylize_sequence(
     Raises InputError for a frame of another size than the first, and what `stylize` raises.
     """
     options = options or StyleOptions()
-    if temporal and model is None and options.method != "proposed":
-        raise InputError(
-            f"frames are styled together by the proposed method or a trained model, not "
-            f"{options.method}; style each frame alone (--independent) to use it"
-        )
+    check_sequence(options.method, temporal, model is not None)
     workspace = workspace or Workspace(options.device)
     before = (
         None if previous is None else tuple(as_array(p, "the previous frame") for p in previous)

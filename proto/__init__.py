@@ -2,7 +2,9 @@
 the clients.
 
     nst_proto.job           what a job is on the wire, with no transport: JobRequest, JobEvent,
-                            JobResult, ServerInfo, StyleModel and the errors a client raises
+                            JobResult and the errors a client raises
+    nst_proto.info          what the server says of itself: ServerInfo, StyleModel,
+                            GalleryPainting, JobEstimate
     nst_proto.client        StyleClient on grpcio (the `nst` command and the server's tools)
     nst_proto.pure_client   the same StyleClient on grpclib, pure Python (the GIMP plug-in)
 

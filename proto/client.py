@@ -15,7 +15,8 @@ nst_proto.job, so they behave alike (the tests run the same scenarios on both).
 
 on_event and cancel are called in the caller's thread: on_event for every JobEvent, cancel
 about ten times a second; when cancel() returns True the job is cancelled on the server and
-JobCancelled is raised.
+JobCancelled is raised. An animation is one job: stylize_frames(request with frames=N,
+on_frame) hands each frame's result to on_frame(index, result) as soon as it arrives.
 """
 
 from __future__ import annotations

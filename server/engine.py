@@ -1,6 +1,7 @@
 """The server's door to the engine: nst_engine behind the scheduler's Engine protocol.
 
-WorkspaceEngine runs jobs with nst_engine.stylize in one Workspace for the server's life (its
+WorkspaceEngine runs jobs with nst_engine.stylize (an animation's frames with
+nst_engine.sequence.stylize_sequence) in one Workspace for the server's life (its
 device's extractors and style targets are reused from job to job), plans them for the time
 estimate, and maps what the engine raises to a job's status in one place (job_error). The
 style files' checks (check_style, decode_style) are here too: the wire layer refuses a bomb
@@ -9,7 +10,7 @@ by its header before the job is queued, the worker decodes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -18,9 +19,12 @@ import nst_engine
 from nst_engine import gallery
 from nst_engine.api import plan_job
 from nst_engine.errors import Cancelled, InputError, NSTError, TooLarge
+from nst_engine.flow import require as require_flow
 from nst_engine.images import load_image, read_header
 from nst_engine.memory import free_cached, is_out_of_memory
 from nst_engine.options import MIN_SIDE, Progress, StyleOptions
+from nst_engine.sequence import stylize_sequence
+from nst_engine.temporal import ITERATION_SHARE
 from nst_engine.workspace import Workspace
 
 from .jobs import Job, JobError, Plan, Work, invalid
@@ -47,6 +51,27 @@ class WorkspaceEngine:
         )
         return result.image, result.stats
 
+    def sequence(
+        self,
+        work: Work,
+        progress: Callable[[int, Progress], None],
+        cancel: Callable[[], bool],
+    ) -> Iterator[tuple[np.ndarray, dict[str, Any]]]:
+        if work.temporal:
+            require_flow()  # before any frame is painted
+        results = stylize_sequence(
+            work.frames,
+            work.styles if work.model is None else None,
+            mask=work.mask,
+            options=work.options,
+            temporal=work.temporal,
+            progress=progress,
+            cancel=cancel,
+            model=work.model,
+            workspace=self.workspace,
+        )
+        return ((result.image, result.stats) for result in results)
+
     def check_style(self, data: bytes, index: int, max_pixels: int) -> None:
         check_style(data, index, max_pixels)
 
@@ -64,7 +89,8 @@ class WorkspaceEngine:
         except InputError as exc:
             return Plan(refused=str(exc))
         work_height, work_width = job.work
-        return Plan(job.plan.pixels, work_width, work_height)
+        later = 1.0 if fast else ITERATION_SHARE  # a trained network's frame costs one pass
+        return Plan(job.plan.pixels, work_width, work_height, later_frame=later)
 
     def calibration(self) -> Work:
         """Two gallery paintings at 384 pixels, a few iterations (seconds on a 2-core CPU)."""

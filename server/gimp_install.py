@@ -67,7 +67,14 @@ PLUGIN_FILES = (
     f"{PLUGIN_NAME}_frames.py",
 )
 # The pure-Python part of nst_proto (the grpcio client and its stubs stay behind).
-PROTO_FILES = ("__init__.py", "job.py", "pure_client.py", "style_pb2.py", "style_grpc.py")
+PROTO_FILES = (
+    "__init__.py",
+    "info.py",
+    "job.py",
+    "pure_client.py",
+    "style_pb2.py",
+    "style_grpc.py",
+)
 FLATPAK_ID = "org.gimp.GIMP"
 FLATPAK_CONFIG = Path(".var/app") / FLATPAK_ID / "config" / "GIMP"
 VERSION_FOLDER = re.compile(r"^(\d+)\.(\d+)$")

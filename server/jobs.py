@@ -4,8 +4,11 @@ A Job is what a client asked for (arrays, style file bytes, checked StyleOptions
 model's name); the Scheduler runs jobs one at a time on its device, from a bounded queue,
 through an Engine (the Protocol below; the real one is engine.WorkspaceEngine), and reports
 each job's life as plain events (Queued, Started, Progressed, Previewed, Finished, Failed) on
-the job's own queue. The gRPC service (service.py) turns requests into Jobs and events into
-messages through the wire mapping (wire.py); nothing here knows of protobuf, gRPC or torch.
+the job's own queue. A job of several frames (an animation) runs through the engine's
+sequence driver as one job: each frame's Finished goes out as soon as the frame is done, and
+its progress covers the whole sequence. The gRPC service (service.py) turns requests into
+Jobs and events into messages through the wire mapping (wire.py); nothing here knows of
+protobuf, gRPC or torch.
 A failure is a JobError whose code is a status name ("INVALID_ARGUMENT", "CANCELLED", ...)
 that a transport maps to its own.
 
@@ -23,7 +26,7 @@ import queue
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -49,6 +52,9 @@ class Limits:
     result_chunk_bytes: int = CHUNK_BYTES  # the ResultChunk.data size sent
     max_message_bytes: int = MAX_MESSAGE_BYTES
     upload_idle_seconds: float = 60.0  # a job whose upload stalls this long is dropped
+    # frames x width x height of an animation: what the server holds of one job's upload
+    # (4 GiB of 4-channel float frames); a job over it is refused by its spec alone.
+    max_sequence_pixels: int = 4 * DEFAULT_MAX_PIXELS
 
 
 NO_LIBRARY = "this server has no style library; send a style image"
@@ -83,19 +89,30 @@ class Started:
 
 @dataclass(frozen=True)
 class Progressed:
-    progress: Progress
+    progress: Progress  # in a sequence: step, total_steps, done and elapsed over all frames
     eta: float  # seconds left, 0 when unknown
+    frame: int = 0  # the frame being painted (0-based) of how many
+    frames: int = 1
 
 
 @dataclass(frozen=True)
 class Previewed:
     rgb: np.ndarray  # H x W x 3 uint8
+    frame: int = 0
+    frames: int = 1
 
 
 @dataclass(frozen=True)
 class Finished:
     image: np.ndarray
     stats: dict[str, Any]
+    frame: int = 0  # which frame of a sequence this is the result of, of how many
+    frames: int = 1
+
+    @property
+    def last(self) -> bool:
+        """The job's last result: its call ends after it."""
+        return self.frame + 1 >= self.frames
 
 
 @dataclass(frozen=True)
@@ -115,11 +132,13 @@ _job_ids = itertools.count(1)
 class Job:
     """One job from the moment its upload is complete until its call ends."""
 
-    content: np.ndarray  # H x W x C, uint8, uint16 or float32
+    content: np.ndarray  # H x W x C, uint8, uint16 or float32 (a sequence's first frame)
     mask: np.ndarray | None  # H x W float32 in [0, 1]
     styles: list[bytes]  # encoded style files, decoded by the worker (headers checked)
     options: StyleOptions  # checked by the wire layer; device and max_pixels are the server's
     model: str = ""  # the id of a style network of the library, instead of styles
+    frames: np.ndarray | None = None  # N x H x W x C: an animation of N > 1 frames
+    independent: bool = False  # a sequence's frames styled each alone
     sample_type: str = ""  # as the client named it ("u8", "u16", "f32"), for the log
     preview_max_side: int = 0
     preview_interval: float = 1.0
@@ -141,8 +160,11 @@ class Job:
         """The job's shape for its log line."""
         height, width, channels = self.content.shape
         method = f"fast:{self.model}" if self.model else self.options.method
+        frames = "" if self.frames is None else f"frames={len(self.frames)} "
+        if frames and self.independent:
+            frames += "independent "
         return (
-            f"{width}x{height}x{channels} {self.sample_type or self.content.dtype.name} "
+            f"{frames}{width}x{height}x{channels} {self.sample_type or self.content.dtype.name} "
             f"styles={len(self.styles)} "
             f"mask={'yes' if self.mask is not None else 'no'} method={method}"
         )
@@ -169,6 +191,8 @@ class Work:
     mask: np.ndarray | None
     options: StyleOptions
     model: object | None = None  # the library's loaded network, for a fast job
+    frames: np.ndarray | None = None  # a sequence (N x H x W x C; content is frame 0)
+    temporal: bool = True  # a sequence's frames styled together (else each alone)
 
 
 @dataclass(frozen=True)
@@ -180,6 +204,7 @@ class Plan:
     work_height: int = 0
     refused: str = ""
     fits: int = 0  # with a refusal for memory: the largest working size that fits
+    later_frame: float = 1.0  # a temporal sequence's later frame: its cost as a share of this
 
 
 class Engine(Protocol):
@@ -189,6 +214,17 @@ class Engine(Protocol):
         self, work: Work, progress: Callable[[Progress], None], cancel: Callable[[], bool]
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Run one job: (image of the content's shape and dtype, stats)."""
+
+    def sequence(
+        self,
+        work: Work,
+        progress: Callable[[int, Progress], None],
+        cancel: Callable[[], bool],
+    ) -> Iterator[tuple[np.ndarray, dict[str, Any]]]:
+        """Run a job of several frames (work.frames) in order, temporally unless
+        work.temporal is off: each frame's (image, stats) as soon as it is done; progress
+        gets the frame's index and the frame's own Progress. What the sequence needs that
+        this engine lacks is raised by the call, before any frame is painted."""
 
     def check_style(self, data: bytes, index: int, max_pixels: int) -> None:
         """A style file's header against the pixel limit, before the job is queued, so a
@@ -291,15 +327,26 @@ class Scheduler:
                 self.calibrate = True
                 self.lock.notify_all()
 
-    def estimate(self, width: int, height: int, options: StyleOptions, model: str) -> Estimate:
+    def estimate(
+        self,
+        width: int,
+        height: int,
+        options: StyleOptions,
+        model: str,
+        frames: int = 1,
+        temporal: bool = True,
+    ) -> Estimate:
         """The expected time of a job (checked by wire.check_spec) from the measured speed,
-        and whether its working size fits in memory. Jobs ahead are not counted."""
+        and whether its working size fits in memory. Jobs ahead are not counted; a
+        sequence's later frames cost the engine's share of the first when temporal."""
         plan = self.engine.plan(height, width, options, fast=bool(model))
         if plan.refused:
             return Estimate(0.0, 0, 0, 0, refused=plan.refused, fits=plan.fits)
         kind = "fast" if model else "optimise"
-        seconds = self.speed.seconds(kind, plan.pixels)
-        return Estimate(seconds or 0.0, self.speed.jobs(kind), plan.work_width, plan.work_height)
+        seconds = self.speed.seconds(kind, plan.pixels) or 0.0
+        later = plan.later_frame if temporal else 1.0
+        seconds *= 1 + (max(frames, 1) - 1) * later
+        return Estimate(seconds, self.speed.jobs(kind), plan.work_width, plan.work_height)
 
     def _options(self, options: StyleOptions, **changes: Any) -> StyleOptions:
         """A job's options on this server: its device and its pixel limit."""
@@ -381,23 +428,60 @@ class Scheduler:
             time.perf_counter() - tic,
         )
 
-    def _reporter(self, job: Job) -> Callable[[Progress], None]:
+    def _reporter(self, job: Job) -> Callable[..., None]:
         """The engine's progress callback: a Progressed event every iteration, and a preview
-        every `preview_interval` seconds when the job asked for them."""
+        every `preview_interval` seconds when the job asked for them (with the frame being
+        painted, for a sequence: see _sequence_reporter)."""
         last_preview = [0.0]
 
-        def report(p: Progress) -> None:
+        def report(p: Progress, frame: int = 0, frames: int = 1) -> None:
             fraction = float(p.fraction)
             eta = p.elapsed * (1 - fraction) / fraction if fraction > 0 else 0.0
-            job.events.put(Progressed(p, eta))
+            job.events.put(Progressed(p, eta, frame, frames))
             now = time.perf_counter()
             if job.preview_max_side and now - last_preview[0] >= job.preview_interval:
                 last_preview[0] = now
                 image = p.preview(job.preview_max_side)
                 if image is not None:
-                    job.events.put(Previewed(np.ascontiguousarray(image, dtype=np.uint8)))
+                    rgb = np.ascontiguousarray(image, dtype=np.uint8)
+                    job.events.put(Previewed(rgb, frame, frames))
 
         return report
+
+    def _sequence_reporter(
+        self, job: Job, frames: int, later_share: float
+    ) -> Callable[[int, Progress], None]:
+        """The sequence driver's progress callback: each frame's Progress made the whole
+        sequence's, counted in steps (iterations). The first frame runs the steps it plans;
+        a later frame's are foretold as `later_share` of those until the second frame has
+        run, then as many as it ran (a later frame's own total_steps is the whole plan's,
+        though it runs a share of it), and a frame done counts the steps it ran."""
+        report = self._reporter(job)
+        started = time.perf_counter()
+        ran: list[int] = []  # the steps each frame begun has run so far
+        first = [1]  # the first frame's planned steps
+
+        def frame_progress(index: int, p: Progress) -> None:
+            del ran[index:]
+            ran.extend([ran[-1] if ran else 1] * (index - len(ran)))  # frames that said nothing
+            done = sum(ran)
+            ran.append(max(p.step, 1))
+            if index == 0:
+                first[0] = current = max(p.total_steps, p.step, 1)
+            later = ran[1] if index >= 2 else max(1, round(first[0] * later_share))
+            if index:
+                current = max(later, p.step)
+            total = done + current + (frames - index - 1) * later
+            overall = dataclasses.replace(
+                p,
+                step=done + p.step,
+                total_steps=total,
+                done=(done + p.step) / total,
+                elapsed=time.perf_counter() - started,
+            )
+            report(overall, index, frames)
+
+        return frame_progress
 
     def _model(self, job: Job) -> object | None:
         """The library's loaded network a fast job names (None for an optimisation job)."""
@@ -423,18 +507,18 @@ class Scheduler:
                 for i, data in enumerate(job.styles)
             ]
             decode_seconds = time.perf_counter() - tic
-            work = Work(job.content, styles, job.mask, self._options(job.options), self._model(job))
-            image, stats = self.engine(work, self._reporter(job), lambda: job.cancelled.is_set())
-            image = np.asarray(image)
-            if image.shape != job.content.shape or image.dtype != job.content.dtype:
-                raise JobError(
-                    "INTERNAL",
-                    f"the engine returned {image.shape} {image.dtype}; expected "
-                    f"{job.content.shape} {job.content.dtype}",
-                )
-            final = Finished(image, stats)
+            work = Work(
+                job.content, styles, job.mask, self._options(job.options), self._model(job),
+                job.frames, not job.independent,
+            )  # fmt: skip
+            if job.frames is None:
+                image, stats = self.engine(work, self._reporter(job), job.cancelled.is_set)
+                final = Finished(_checked(image, job), stats)
+                self.speed.record(stats)
+            else:
+                final = self._sequence(job, work)
+                stats = final.stats
             outcome = "done"
-            self.speed.record(stats)
         except JobError as exc:
             outcome = f"{exc.code}: {exc.message}"
             final = Failed(exc)
@@ -467,3 +551,38 @@ class Scheduler:
             )
             if final is not None:
                 job.events.put(final)
+
+    def _sequence(self, job: Job, work: Work) -> Finished:
+        """A job of several frames through the engine's sequence driver: each frame but the
+        last goes to the call as soon as it is done; the last is returned (the call ends
+        with it, after the log line). The first frame's speed is recorded (a later one
+        runs a share of its iterations, from the frame before)."""
+        frames = len(job.frames)
+        height, width = job.content.shape[:2]
+        plan = self.engine.plan(height, width, work.options, fast=work.model is not None)
+        share = plan.later_frame if work.temporal else 1.0
+        results = self.engine.sequence(
+            work, self._sequence_reporter(job, frames, share), job.cancelled.is_set
+        )
+        for index, (image, stats) in enumerate(results):
+            finished = Finished(_checked(image, job), stats, index, frames)
+            if index == 0:
+                self.speed.record(stats)
+            if finished.last:
+                return finished
+            job.events.put(finished)
+            if job.cancelled.is_set():  # between frames: the next one is not begun
+                raise JobError("CANCELLED", f"the job was {job.cancel_reason}")
+        raise JobError("INTERNAL", f"the engine returned fewer than the {frames} frames")
+
+
+def _checked(image: np.ndarray, job: Job) -> np.ndarray:
+    """The engine's result, which must have the content's shape and dtype."""
+    image = np.asarray(image)
+    if image.shape != job.content.shape or image.dtype != job.content.dtype:
+        raise JobError(
+            "INTERNAL",
+            f"the engine returned {image.shape} {image.dtype}; expected "
+            f"{job.content.shape} {job.content.dtype}",
+        )
+    return image

@@ -1,4 +1,5 @@
-"""Running a prepared job on a server: what `nst stylize --server ADDRESS` calls.
+"""Running a prepared job on a server: what `nst stylize --server ADDRESS` calls (and
+`nst animate --server ADDRESS`, stylize_frames_remote: the frames in one job).
 
     from nst_engine.prepared import prepare_job
     from nst_server.remote import stylize_remote
@@ -13,8 +14,9 @@ alike.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 from nst_proto.client import StyleClient
@@ -26,6 +28,7 @@ from nst_proto.job import (
     JobEvent,
     JobFailed,
     JobRequest,
+    JobResult,
 )
 
 from nst_engine.arrays import from_float
@@ -83,34 +86,84 @@ def stylize_remote(
 
     A job.model names a trained style network in the server's style library (then of the
     options only size and preserve_color apply)."""
-    content = job.content
-    height, width, channels = content.shape
-    weights = [] if job.model else list(job.options.style_weights or [1.0] * len(job.styles))
 
     def on_event(event: JobEvent) -> None:
         if progress is not None and event.kind == "progress":
             progress(_progress(event))
 
-    address = address or client_address()
-    try:
+    with _engine_errors():
         with StyleClient(
-            address, timeout, token=token, root_certificates=root_certificates
+            address or client_address(), timeout, token=token, root_certificates=root_certificates
         ) as client:
-            request = JobRequest(
-                content.astype(content.dtype.newbyteorder("<"), copy=False).tobytes(),
-                width,
-                height,
-                channels,
-                SAMPLE_OF_DTYPE[content.dtype.name],
-                styles=[
-                    (s.painting or s.data, w) for s, w in zip(job.styles, weights, strict=True)
-                ],
-                mask=None if job.mask is None else from_float(job.mask, np.uint8).tobytes(),
-                options=options_dict(job.options),
-                style_names=[s.name for s in job.styles],
-                model=job.model,
+            result = client.stylize(_request(job, [job.content]), on_event=on_event, cancel=cancel)
+    return _image(result), {k: _number(v) for k, v in result.stats.items()}
+
+
+def stylize_frames_remote(
+    address: str,
+    job: PreparedJob,
+    frames: Sequence[np.ndarray],
+    on_frame: Callable[[int, np.ndarray], None],
+    *,
+    temporal: bool = True,
+    progress: Callable[[int, Progress], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    timeout: float | None = None,
+) -> None:
+    """Style `frames` (the job's content is the first) on the server at `address` as one
+    job, as nst_engine.sequence.stylize_sequence does here: on_frame(index, image) as each
+    frame comes back, in order; progress(index, Progress) with the frame's own share done.
+    Raises what stylize_remote raises."""
+
+    def on_event(event: JobEvent) -> None:
+        if progress is not None and event.kind == "progress":
+            levels, iterations = max(event.levels, 1), max(event.iterations, 1)
+            own = (event.level + (event.iteration + 1) / iterations) / levels
+            progress(event.frame, dataclasses.replace(_progress(event), done=min(own, 1.0)))
+
+    request = _request(job, frames, independent=not temporal)
+    with _engine_errors():
+        with StyleClient(address or client_address(), timeout) as client:
+            client.stylize_frames(
+                request, lambda i, r: on_frame(i, _image(r)), on_event=on_event, cancel=cancel
             )
-            result = client.stylize(request, on_event=on_event, cancel=cancel)
+
+
+def _request(
+    job: PreparedJob, frames: Sequence[np.ndarray], independent: bool = False
+) -> JobRequest:
+    """The job's JobRequest, its content the frames back to back (InputError when they do
+    not share one layout)."""
+    content = frames[0]
+    if any(f.shape != content.shape or f.dtype != content.dtype for f in frames):
+        raise InputError(
+            "the frames differ in channels or sample type; every frame of an animation needs "
+            "the first one's"
+        )
+    height, width, channels = content.shape
+    weights = [] if job.model else list(job.options.style_weights or [1.0] * len(job.styles))
+    little = content.dtype.newbyteorder("<")
+    return JobRequest(
+        b"".join(f.astype(little, copy=False).tobytes() for f in frames),
+        width,
+        height,
+        channels,
+        SAMPLE_OF_DTYPE[content.dtype.name],
+        styles=[(s.painting or s.data, w) for s, w in zip(job.styles, weights, strict=True)],
+        mask=None if job.mask is None else from_float(job.mask, np.uint8).tobytes(),
+        options=options_dict(job.options),
+        style_names=[s.name for s in job.styles],
+        model=job.model,
+        frames=len(frames),
+        independent=independent and len(frames) > 1,
+    )
+
+
+@contextlib.contextmanager
+def _engine_errors() -> Iterator[None]:
+    """The client's errors as the engine's, so the CLI handles both paths alike."""
+    try:
+        yield
     except JobCancelled as exc:
         raise Cancelled(str(exc)) from None
     except JobFailed as exc:
@@ -121,8 +174,10 @@ def stylize_remote(
         raise NSTError(str(exc)) from None
     except ValueError as exc:
         raise InputError(str(exc)) from None
+
+
+def _image(result: JobResult) -> np.ndarray:
+    """A result's pixels as a writable array of native byte order."""
     image = np.frombuffer(result.pixels, dtype=SAMPLE_DTYPES[result.sample_type])
     image = image.reshape(result.height, result.width, result.channels)
-    image = image.astype(image.dtype.newbyteorder("="))  # a writable, native copy
-    stats = {k: _number(v) for k, v in result.stats.items()}
-    return image, stats
+    return image.astype(image.dtype.newbyteorder("="))

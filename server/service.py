@@ -221,7 +221,14 @@ class StyleService:
             except NSTError as exc:
                 return estimate_message(Estimate(0.0, 0, 0, 0, refused=str(exc)))
         return estimate_message(
-            self.scheduler.estimate(request.width, request.height, options, request.model)
+            self.scheduler.estimate(
+                request.width,
+                request.height,
+                options,
+                request.model,
+                request.frames,
+                not request.independent,
+            )  # fmt: skip
         )
 
     def Stylize(self, request_iterator, context) -> Iterator[pb.StylizeEvent]:  # noqa: N802
@@ -312,8 +319,9 @@ class StyleService:
                     raise JobError("CANCELLED", f"the job was {job.cancel_reason}")
             elif isinstance(event, Failed):
                 raise event.error
-            elif isinstance(event, Finished):
+            elif isinstance(event, Finished):  # of a sequence, one per frame
                 yield from messages(event, self.limits)
-                return
+                if event.last:
+                    return
             elif not job.cancelled.is_set():
                 yield from messages(event, self.limits)

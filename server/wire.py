@@ -24,7 +24,7 @@ from nst_proto.job import PROGRESS_FIELDS, SAMPLE_DTYPES, SAMPLE_NAMES, SAMPLE_T
 
 from nst_engine import gallery
 from nst_engine.errors import InputError
-from nst_engine.options import MIN_SIDE, StyleOptions
+from nst_engine.options import MIN_SIDE, StyleOptions, check_sequence
 
 from .jobs import (
     Engine,
@@ -55,6 +55,17 @@ _PROGRESS_COPIED = tuple(
 
 def check_spec(spec: pb.JobSpec, limits: Limits) -> StyleOptions:
     """Check a JobSpec field by field; return the job's engine options."""
+    options = _check_image(spec, limits)
+    if spec.frames > 1:
+        try:
+            check_sequence(options.method, not spec.independent, bool(spec.model))
+        except InputError as exc:
+            raise invalid(str(exc)) from None
+    return options
+
+
+def _check_image(spec: pb.JobSpec, limits: Limits) -> StyleOptions:
+    """The JobSpec's checks but those of a sequence's method."""
     if spec.sample_type not in SAMPLE_NAMES:
         raise invalid(f"sample_type {spec.sample_type} is not one of u8 (1), u16 (2), f32 (3)")
     if not 1 <= spec.channels <= 4:
@@ -70,6 +81,12 @@ def check_spec(spec: pb.JobSpec, limits: Limits) -> StyleOptions:
         raise invalid(
             f"the content is {spec.width}x{spec.height} = {spec.width * spec.height:,} pixels, "
             f"over the server's limit of {limits.max_pixels:,}; scale the layer down or crop it"
+        )
+    if spec.frames > 1 and spec.frames * spec.width * spec.height > limits.max_sequence_pixels:
+        raise invalid(
+            f"{spec.frames} frames of {spec.width}x{spec.height} are "
+            f"{spec.frames * spec.width * spec.height:,} pixels, over the server's limit of "
+            f"{limits.max_sequence_pixels:,} for one job; send fewer or smaller frames"
         )
     if spec.model:
         if spec.styles:
@@ -153,9 +170,9 @@ class Upload:
         self.limits = limits
         self.options = check_spec(spec, limits)
         self.dtype = np.dtype(SAMPLE_DTYPES[SAMPLE_NAMES[spec.sample_type]])
-        self.expected = {
-            ("content", 0): spec.width * spec.height * spec.channels * self.dtype.itemsize
-        }
+        self.frames = max(spec.frames, 1)
+        frame_bytes = spec.width * spec.height * spec.channels * self.dtype.itemsize
+        self.expected = {("content", 0): self.frames * frame_bytes}
         if spec.has_mask:
             self.expected[("mask", 0)] = spec.width * spec.height
         for i, style in enumerate(spec.styles):
@@ -199,9 +216,10 @@ class Upload:
         if key[0] != "content":
             return ""
         s = self.spec
+        frames = f"{s.frames} frames of " if self.frames > 1 else ""
         return (
-            f" ({s.width}x{s.height}x{s.channels} {SAMPLE_NAMES[s.sample_type]}); check width, "
-            "height, channels and sample_type"
+            f" ({frames}{s.width}x{s.height}x{s.channels} {SAMPLE_NAMES[s.sample_type]}); check "
+            f"{'frames, ' if frames else ''}width, height, channels and sample_type"
         )
 
     def finish(self, engine: Engine) -> Job:
@@ -215,7 +233,7 @@ class Upload:
                 )
         s = self.spec
         content = np.frombuffer(self.data[("content", 0)], dtype=self.dtype)
-        content = content.reshape(s.height, s.width, s.channels).astype(
+        content = content.reshape(self.frames, s.height, s.width, s.channels).astype(
             self.dtype.newbyteorder("="), copy=False
         )
         if content.dtype.kind == "f" and not np.isfinite(content).all():
@@ -232,7 +250,7 @@ class Upload:
                 styles.append(bytes(self.data[("style", index)]))
                 engine.check_style(styles[-1], index, self.limits.max_pixels)
         return Job(
-            content,
+            content[0],
             mask,
             styles,
             self.options,
@@ -240,6 +258,8 @@ class Upload:
             sample_type=SAMPLE_NAMES[s.sample_type],
             preview_max_side=s.options.preview_max_side,
             preview_interval=s.options.preview_interval or 1.0,
+            frames=content if self.frames > 1 else None,
+            independent=s.independent,
         )
 
 
@@ -262,21 +282,28 @@ def messages(event, limits: Limits) -> Iterator[pb.StylizeEvent]:
                     str(k): float(v) for k, v in p.losses.items() if isinstance(v, int | float)
                 },
                 eta=event.eta,
+                **_frame(event),
             )
         )
     elif isinstance(event, Previewed):
         height, width = event.rgb.shape[:2]
         yield pb.StylizeEvent(
-            preview=pb.Preview(width=width, height=height, rgb=event.rgb.tobytes())
+            preview=pb.Preview(width=width, height=height, rgb=event.rgb.tobytes(), **_frame(event))
         )
     elif isinstance(event, Finished):
-        yield from _result(event.image, event.stats, limits.result_chunk_bytes)
+        yield from _result(event, limits.result_chunk_bytes)
     elif isinstance(event, Failed):
         yield pb.StylizeEvent(failed=pb.Failed(code=event.error.code, message=event.error.message))
 
 
-def _result(image: np.ndarray, stats: dict, chunk_bytes: int) -> Iterator[pb.StylizeEvent]:
+def _frame(event: Progressed | Previewed | Finished) -> dict[str, int]:
+    """The frame fields of an event of a sequence (none for one image: today's messages)."""
+    return {"frame": event.frame, "frames": event.frames} if event.frames > 1 else {}
+
+
+def _result(event: Finished, chunk_bytes: int) -> Iterator[pb.StylizeEvent]:
     """The Finished header, then the pixels (little-endian) in ResultChunks."""
+    image, stats = event.image, event.stats
     height, width = image.shape[:2]
     channels = image.shape[2] if image.ndim == 3 else 1
     data = np.ascontiguousarray(image, dtype=image.dtype.newbyteorder("<")).tobytes()
@@ -288,6 +315,7 @@ def _result(image: np.ndarray, stats: dict, chunk_bytes: int) -> Iterator[pb.Sty
             sample_type=SAMPLE_TYPES[SAMPLE_OF_DTYPE[image.dtype.name]],
             byte_size=len(data),
             stats={str(k): str(v) for k, v in stats.items()},
+            **_frame(event),
         )
     )
     view = memoryview(data)
@@ -310,6 +338,7 @@ def info_message(limits: Limits, static: dict[str, Any], **live: Any) -> pb.Serv
             max_queue=limits.max_queue,
             chunk_bytes=limits.chunk_bytes,
             max_message_bytes=limits.max_message_bytes,
+            max_sequence_pixels=limits.max_sequence_pixels,
         ),
         **static,
         **live,

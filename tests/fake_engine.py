@@ -5,6 +5,7 @@ adapter's (server/engine.py), so what a test sees is what a client would."""
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 from dataclasses import dataclass, field
@@ -41,12 +42,14 @@ class Call:
 class FakeEngine:
     """Implements jobs.Engine. With `hold`, every call waits for its gate (or a cancel);
     without, it returns at once. A call returns 255 - x (1 - x for floats) after one
-    Progress, the image the content's shape and dtype."""
+    Progress, the image the content's shape and dtype. A sequence is one call per frame
+    (work.content the frame, work.frames None), made as the previous frame is taken."""
 
     def __init__(self, hold: bool = True) -> None:
         self.hold = hold
         self.started: queue.Queue[Call] = queue.Queue()
         self.calls: list[Call] = []
+        self.sequences: list[Work] = []  # the Work of each sequence, as the scheduler gave it
         self.running = 0
         self.max_running = 0
         self.plan_result = Plan(1000, 64, 48)
@@ -89,6 +92,12 @@ class FakeEngine:
         finally:
             with self.lock:
                 self.running -= 1
+
+    def sequence(self, work: Work, progress, cancel):
+        self.sequences.append(work)
+        for index, frame in enumerate(work.frames):
+            frame_work = dataclasses.replace(work, content=frame, frames=None)
+            yield self(frame_work, lambda p, index=index: progress(index, p), cancel)
 
     def check_style(self, data: bytes, index: int, max_pixels: int) -> None:
         adapter.check_style(data, index, max_pixels)

@@ -24,7 +24,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 GRPC = ("grpc", "grpc_health", "grpc_reflection", "grpc_tools", "grpclib")
 HEAVY = ("torch", "torchvision", "numpy", "PIL", "tifffile", "png")
-PURE_PROTO = ("__init__.py", "job.py", "pure_client.py", "style_pb2.py", "style_grpc.py")
+PURE_PROTO = ("__init__.py", "info.py", "job.py", "pure_client.py", "style_pb2.py", "style_grpc.py")
 
 RULES = [
     ("the engine", sorted((REPO / "nst_engine").rglob("*.py")),
