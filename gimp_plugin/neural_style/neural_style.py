@@ -281,7 +281,10 @@ def stylize_layer(image, drawables, config):
     if frames.wants_frames(config.get_property("apply-to")):
         return stylize_frames(image, drawables, config)
     if len(drawables) != 1:
-        raise PluginError("Neural Style works on one layer: select exactly one layer.")
+        raise PluginError(
+            "Neural Style works on one layer: select exactly one layer, or choose "
+            "Apply to: All layers as frames."
+        )
     source = _pixel_layer(drawables[0])
     job = _Job(image, source, config)
     request = job.request(_read_pixels(source, job.fmt))

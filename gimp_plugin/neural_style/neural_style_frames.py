@@ -25,6 +25,7 @@ removed with undo frozen: the image and its undo history are as they were.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -247,7 +248,7 @@ class GimpFrameLayers:
             self.preview.remove()
             self.preview.source = layer
         gimp.displays_flush()
-        core.trace("frame", index=index, layers=len(self.image.get_layers()))
+        core.trace("frame", index=index, layers=len(self.image.get_layers()), pid=os.getpid())
         return layer
 
     def remove(self, layer) -> None:

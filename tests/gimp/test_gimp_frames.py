@@ -7,7 +7,9 @@ the selection every frame's pixels are its source's."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import time
 
 import numpy as np
@@ -37,9 +39,11 @@ for index, layer in enumerate(reversed(img.get_layers())):
     dump(layer, P["dir"] + "/source%d.raw" % index)
 img.select_ellipse(Gimp.ChannelOps.REPLACE, *P["ellipse"])
 Gimp.Selection.feather(img, P["feather"])
-sel = img.get_selection().get_buffer().get(Gegl.Rectangle.new(0, 0, img.get_width(),
-    img.get_height()), 1.0, "Y u8", Gegl.AbyssPolicy.NONE)
-open(P["dir"] + "/mask.raw", "wb").write(bytes(sel))
+def selection():
+    return bytes(img.get_selection().get_buffer().get(Gegl.Rectangle.new(0, 0,
+        img.get_width(), img.get_height()), 1.0, "Y u8", Gegl.AbyssPolicy.NONE))
+mask = selection()
+open(P["dir"] + "/mask.raw", "wb").write(mask)
 Gimp.displays_flush()
 proc = Gimp.get_pdb().lookup_procedure("plug-in-neural-style")
 cfg = proc.create_config()
@@ -60,12 +64,13 @@ ran = {"status": res.index(0).value_nick, "seconds": round(time.monotonic() - st
        "offsets": [list(l.get_offsets()[1:]) for l in layers],
        "undo_enabled": img.undo_is_enabled()}
 open(P["dir"] + "/ran.json", "w").write(json.dumps(ran))
-deadline = time.monotonic() + 60
-while time.monotonic() < deadline and len(img.get_layers()) > len(P["names"]):
+deadline = time.monotonic() + 60  # until the test's Ctrl+Z undid something
+while time.monotonic() < deadline and len(img.get_layers()) == len(layers) and (
+        selection() == mask):
     time.sleep(0.2)
 time.sleep(1.0)
 final = {"layers": [l.get_name() for l in img.get_layers()],
-         "selection_empty": Gimp.Selection.is_empty(img)}
+         "selection_empty": Gimp.Selection.is_empty(img), "selection_kept": selection() == mask}
 open(P["dir"] + "/undone.json", "w").write(json.dumps(final))
 """
 
@@ -91,9 +96,25 @@ def _wait_file(path, timeout, proc):
     raise AssertionError(f"no {path.name} after {timeout} s")
 
 
-def test_six_layers_styled_as_frames_give_six_layers_in_order_in_one_undo_step(
-    gui_root, installed, server
-):
+def _wait_trace(path, what, timeout, proc):
+    """The plug-in's first trace line (neural_style_core.trace) about `what`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = path.read_text().splitlines() if path.is_file() else []
+        found = [entry for entry in map(json.loads, lines) if entry["what"] == what]
+        if found:
+            return found[0]
+        if proc.poll() is not None:
+            raise AssertionError(f"GIMP exited ({proc.returncode}) before the plug-in's {what}")
+        time.sleep(0.1)
+    raise AssertionError(f"no {what} from the plug-in after {timeout} s")
+
+
+def _run_frames(gui_root, installed, server, args, display, on_first_frame=None):
+    """Six street frames as six layers ("Frame i (100ms)", the first at the bottom) with a
+    feathered ellipse selected, "All layers as frames" with `args` (`on_first_frame(trace
+    line)` once the first frame's layer is written), then one Ctrl+Z. Returns (ran, undone,
+    trace, work, names)."""
     work = gui_root.workdir("frames")
     frames_in = []
     for index in range(N):
@@ -110,30 +131,38 @@ def test_six_layers_styled_as_frames_give_six_layers_in_order_in_one_undo_step(
     params = {
         "frames": frames_in, "names": names, "style": style_in, "dir": work.inside,
         "ellipse": [12, 8, 72, 56], "feather": 8.0,
-        "args": {
-            "apply-to": "frames", "strength": 1.0, "iterations": 4, "quality": "draft",
-            "size": 0, "server": server["address"], "timeout": 400,
-        },
+        "args": {"apply-to": "frames", "server": server["address"], **args},
     }  # fmt: skip
     script_host, script_in = work.path("frames.py")
     script_host.write_text(f"PARAMS = {params!r}\n" + SCRIPT)
-    started = time.monotonic()
-    with gui_root.xvfb(display=96) as x11:
+    with gui_root.xvfb(display=display) as x11:
         gimp = x11.spawn(
             "gimp", "--no-splash", "--batch-interpreter", "python-fu-eval",
             "-b", f'exec(open("{script_in}").read())',
             env={"HOME": installed["home_in"], "LANG": "C.UTF-8", "NST_PLUGIN_TRACE": trace_in},
             log=work.host / "gimp.log",
         )  # fmt: skip
+        if on_first_frame is not None:
+            first = _wait_trace(trace_host, "frame", 240, gimp)
+            on_first_frame(first)
         ran = _wait_file(work.host / "ran.json", 480, gimp)
-        assert ran["status"] == "success", ran["message"]
         window = x11.wait_window("RGB color", timeout=30)
         res = x11.x(
             "xdotool", "windowactivate", "--sync", window, "key", "--clearmodifiers", "ctrl+z"
         )
         assert res.returncode == 0, res.output
         undone = _wait_file(work.host / "undone.json", 90, gimp)
-    trace = [json.loads(line) for line in trace_host.read_text().splitlines()]
+    lines = trace_host.read_text().splitlines() if trace_host.is_file() else []
+    return ran, undone, [json.loads(line) for line in lines], work, names
+
+
+def test_six_layers_styled_as_frames_give_six_layers_in_order_in_one_undo_step(
+    gui_root, installed, server
+):
+    started = time.monotonic()
+    args = {"strength": 1.0, "iterations": 4, "quality": "draft", "size": 0, "timeout": 400}
+    ran, undone, trace, work, names = _run_frames(gui_root, installed, server, args, 96)
+    assert ran["status"] == "success", ran["message"]
     written = [t for t in trace if t["what"] == "frame"]
     _report(
         f"GIMP frames: procedure {ran['seconds']} s; layers {ran['layers']}; frames written "
@@ -150,7 +179,7 @@ def test_six_layers_styled_as_frames_give_six_layers_in_order_in_one_undo_step(
     assert [t["layers"] for t in written] == sorted({t["layers"] for t in written})
     # one undo step: one Ctrl+Z leaves the six sources, and the selection (made before)
     assert undone["layers"] == list(reversed(names))
-    assert not undone["selection_empty"]
+    assert undone["selection_kept"]
 
     mask = load_raw(work.host / "mask.raw", (H, W), np.uint8)
     outside, inside = mask == 0, mask == 255
@@ -168,4 +197,33 @@ def test_six_layers_styled_as_frames_give_six_layers_in_order_in_one_undo_step(
     _report(f"GIMP frames: {outside.sum()} px outside identical in every frame; mean change "
             f"inside per frame {[round(c, 1) for c in changes]}/255")  # fmt: skip
     assert min(changes) > 2.0, "a frame was not styled"
+    if not os.environ.get("NST_GIMP_KEEP"):  # kept: the raw layers to look at
+        shutil.rmtree(work.host, ignore_errors=True)
+
+
+def test_frames_cancelled_midway_leave_the_image_and_its_undo_history_as_they_were(
+    gui_root, installed, server
+):
+    """The job is cancelled once the first frame's layer is written (SIGTERM to the
+    plug-in, which it turns into a cancel, as it does its timeout): the frames written are
+    removed, and the undo history has nothing of the run (one Ctrl+Z undoes the feather made
+    before it)."""
+
+    def cancel(first):
+        os.kill(first["pid"], signal.SIGTERM)  # the plug-in's process, as GIMP started it
+
+    args = {"strength": 1.0, "iterations": 200, "quality": "draft", "size": 0, "timeout": 400}
+    ran, undone, trace, work, names = _run_frames(gui_root, installed, server, args, 95, cancel)
+    written = [t["index"] for t in trace if t["what"] == "frame"]
+    removed = [t for t in trace if t["what"] == "frame removed"]
+    _report(
+        f"GIMP frames cancelled: {ran['status']} after {ran['seconds']} s ({ran['message']!r});"
+        f" frames written {written}, removed {len(removed)}; after the run {ran['layers']}; "
+        f"one Ctrl+Z then undid the feather: {not undone['selection_kept']}"
+    )
+    assert ran["status"] == "execution-error" and "job was cancelled" in ran["message"]
+    assert ran["layers"] == list(reversed(names)) and ran["undo_enabled"]
+    assert 0 < len(written) < N and len(removed) == len(written)
+    assert undone["layers"] == list(reversed(names))
+    assert not undone["selection_kept"], "the run left a step in the undo history"
     shutil.rmtree(work.host, ignore_errors=True)
