@@ -315,3 +315,33 @@ def test_a_layer_gimp_cannot_write_midway_removes_the_others_and_cancels_the_job
     assert canvas.layers == [f"source {i}" for i in reversed(range(N))]
     assert canvas.history == []
     assert server.cancel_seen() and server.sent < N  # the job stopped, not ran to its end
+
+
+def test_no_function_of_the_plugin_rebinds_the_name_of_a_module_it_imports():
+    """neural_style.py imports its halves as `core`, `dialog` and `frames`; a local of one of
+    those names in a function hides the module there (the dialog's window was once called
+    `dialog`, and the interactive dialog failed on `dialog.server_facts` in every GIMP
+    while the non-interactive tests passed)."""
+    import ast
+
+    for path in sorted(PLUGIN_DIR.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        modules = {
+            alias.asname or alias.name.split(".")[0]
+            for node in tree.body
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in node.names
+        }
+        for function in ast.walk(tree):
+            if not isinstance(function, ast.FunctionDef):
+                continue
+            bound = {
+                target.id
+                for node in ast.walk(function)
+                if isinstance(node, ast.Assign | ast.AnnAssign | ast.For | ast.With)
+                for target in ast.walk(node)
+                if isinstance(target, ast.Name) and isinstance(target.ctx, ast.Store)
+            }
+            bound |= {arg.arg for arg in function.args.args}
+            hidden = sorted(bound & modules)
+            assert not hidden, f"{path.name}: {function.name} rebinds {hidden}"

@@ -230,7 +230,7 @@ def _read_pixels(layer, fmt):
 class _Job:
     """What a job of `source` (the layer, or the topmost frame) needs from GIMP: the
     arguments, the server, the layer's layout, the selection as a mask, the progress bar,
-    the preview layer; `run` sends `pixels` (`frames` frames of the source's size)."""
+    the preview layer; `request` holds `pixels` (`count` frames of the source's size)."""
 
     def __init__(self, image, source, config):
         self.styles, self.model, style_name, style_path = _style_arguments(config)
@@ -246,8 +246,8 @@ class _Job:
         _PreviewLayer.sweep(image, source)
         self.preview = _PreviewLayer(image, source, masked=self.mask is not None)
 
-    def request(self, pixels, frames=1):
-        fields = {"frames": frames} if frames > 1 else {}
+    def request(self, pixels, count=1):
+        fields = {"frames": count} if count > 1 else {}
         return self.transport.JobRequest(
             pixels, self.width, self.height, self.channels, self.sample, styles=self.styles,
             mask=self.mask, options=self.options, model=self.model, **fields,
@@ -451,20 +451,20 @@ def _show_dialog(procedure, config, size):
     from gi.repository import GimpUi  # noqa: PLC0415
 
     GimpUi.init(PROC_NAME)
-    dialog = GimpUi.ProcedureDialog.new(procedure, config, "Neural Style")
-    dialog.get_scale_entry("strength", 1.0)
-    dialog.get_label("advanced-title", "Advanced", False, False)
-    dialog.fill_box("advanced-box", list(ADVANCED))
-    dialog.fill_expander("advanced", "advanced-title", False, "advanced-box")
-    dialog.fill([*FRONT, "advanced"])
+    window = GimpUi.ProcedureDialog.new(procedure, config, "Neural Style")
+    window.get_scale_entry("strength", 1.0)
+    window.get_label("advanced-title", "Advanced", False, False)
+    window.fill_box("advanced-box", list(ADVANCED))
+    window.fill_expander("advanced", "advanced-title", False, "advanced-box")
+    window.fill([*FRONT, "advanced"])
     settings = core.read_settings()
     address = _address(config, settings)
     style_box = _style_box(config, dialog.server_facts(address, settings), address, size)
-    content = dialog.get_content_area()
+    content = window.get_content_area()
     content.pack_start(style_box, False, False, 6)
     content.reorder_child(style_box, 0)
-    ok = dialog.run()
-    dialog.destroy()
+    ok = window.run()
+    window.destroy()
     return ok
 
 
