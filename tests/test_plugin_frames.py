@@ -345,3 +345,33 @@ def test_no_function_of_the_plugin_rebinds_the_name_of_a_module_it_imports():
             bound |= {arg.arg for arg in function.args.args}
             hidden = sorted(bound & modules)
             assert not hidden, f"{path.name}: {function.name} rebinds {hidden}"
+
+
+def test_the_next_run_removes_frame_layers_a_killed_run_left_and_nothing_else():
+    """GIMP's Cancel button kills the plug-in mid-job: the frames' layers written so far
+    ("Neural Style frame i of N", outside the undo history) stay until the next run."""
+
+    class Layer(SimpleNamespace):
+        def get_name(self):
+            return self.name
+
+        def get_parent(self):
+            return None
+
+    names = ["Neural Style frame 2 of 8", "Neural Style frame 1 of 8", "Frame 2 (Neural Style)",
+             "Neural Style frame notes", "Frame 2", "Frame 1"]  # fmt: skip
+    layers = [Layer(name=name) for name in names]
+    calls = []
+    image = SimpleNamespace(
+        get_layers=lambda: list(layers),
+        remove_layer=lambda layer: (calls.append(("remove", layer.name)), layers.remove(layer)),
+        undo_freeze=lambda: calls.append("freeze"),
+        undo_thaw=lambda: calls.append("thaw"),
+    )
+    canvas = frames.GimpFrameLayers.__new__(frames.GimpFrameLayers)
+    canvas.image, canvas.top = image, layers[-1]
+    canvas.sweep()
+    assert [layer.name for layer in layers] == names[2:]
+    assert calls == [
+        "freeze", ("remove", names[0]), "thaw", "freeze", ("remove", names[1]), "thaw",
+    ]  # fmt: skip
