@@ -4,6 +4,7 @@ What lands in <GIMP config dir>/plug-ins/neural_style/:
   neural_style.py        the plug-in (run bit set; GIMP skips plug-ins without it)
   neural_style_core.py   its GIMP-free half (settings, transport, server start, errors)
   neural_style_dialog.py what its dialog says, also without GIMP (choices, server, time)
+  neural_style_frames.py layers as an animation's frames (which, in which order, their layers)
   nst_proto/             the contract and the pure-Python client (no grpcio stubs)
   vendor.zip             grpclib, h2, protobuf and their needs: the pure-Python wheels shipped
                          in this package (gimp_plugin/vendor/) in one zip that Python imports
@@ -59,7 +60,12 @@ from . import __version__
 from .daemon import server_command
 
 PLUGIN_NAME = "neural_style"
-PLUGIN_FILES = (f"{PLUGIN_NAME}.py", f"{PLUGIN_NAME}_core.py", f"{PLUGIN_NAME}_dialog.py")
+PLUGIN_FILES = (
+    f"{PLUGIN_NAME}.py",
+    f"{PLUGIN_NAME}_core.py",
+    f"{PLUGIN_NAME}_dialog.py",
+    f"{PLUGIN_NAME}_frames.py",
+)
 # The pure-Python part of nst_proto (the grpcio client and its stubs stay behind).
 PROTO_FILES = (
     "__init__.py",

@@ -10,15 +10,19 @@ neural_style_core.py beside it, and what the dialog says (its Style entries, the
 the expected time's lines) in neural_style_dialog.py; neither imports `gi`. No torch or numpy
 runs inside GIMP.
 
+"Apply to: All layers as frames" styles the image's layers as an animation's frames in one
+job, one new layer per frame (neural_style_frames.py: which layers, in which order, where the
+new layers go).
+
 Instead of a style image, the user can pick a trained style network from the server's style
 library (fast mode, `style-model`): the dialog lists what the server offers; a script passes
 the model's name.
 
 Installed by `nst-server install-gimp-plugin` into <GIMP config dir>/plug-ins/neural_style/:
-this file, neural_style_core.py, neural_style_dialog.py, the nst_proto package (the
-pure-Python client), vendor.zip (grpclib, h2, protobuf and their pure-Python needs: one copy
-works in every GIMP's Python) and neural_style.json (the server's address and the commands
-that start the server and reinstall the plug-in).
+this file, neural_style_core.py, neural_style_dialog.py, neural_style_frames.py, the
+nst_proto package (the pure-Python client), vendor.zip (grpclib, h2, protobuf and their
+pure-Python needs: one copy works in every GIMP's Python) and neural_style.json (the
+server's address and the commands that start the server and reinstall the plug-in).
 
 Cancelling: GIMP 3 has no way for a Python plug-in to be told that the user pressed the
 progress bar's cancel button; GIMP kills the plug-in process instead. The connection then
@@ -40,6 +44,7 @@ from gi.repository import Gegl, Gimp, GLib, GObject  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 import neural_style_core as core  # noqa: E402
 import neural_style_dialog as dialog  # noqa: E402
+import neural_style_frames as frames  # noqa: E402
 
 PROC_NAME = "plug-in-neural-style"
 METHODS = (
@@ -209,60 +214,128 @@ def _job_options(config, transport, long_side, preview=True):
     return core.job_options(arguments, transport.OPTION_TYPES, long_side=long_side, preview=preview)
 
 
-def stylize_layer(image, drawables, config):
-    """The whole job; raises PluginError with a message for the user on any failure."""
-    if len(drawables) != 1:
-        raise PluginError("Neural Style works on one layer: select exactly one layer.")
-    source = drawables[0]
-    if not source.is_layer() or source.is_group():
+def _pixel_layer(layer):
+    if not layer.is_layer() or layer.is_group():
         raise PluginError(
             "Neural Style needs a pixel layer, not a layer group, layer mask or channel."
         )
-    styles, model, style_name, style_path = _style_arguments(config)
-    settings = core.read_settings()
-    address = _address(config, settings)
-    timeout = int(config.get_property("timeout"))
-    transport = core.load_transport(settings=settings)
+    return layer
 
-    width, height = source.get_width(), source.get_height()
-    fmt, sample, channels = _pixel_layout(image, source)
-    rect = Gegl.Rectangle.new(0, 0, width, height)
-    pixels = bytes(source.get_buffer().get(rect, 1.0, fmt, Gegl.AbyssPolicy.NONE))
-    mask = _read_mask(image, source, width, height)
-    options = _job_options(config, transport, max(width, height))
-    request = transport.JobRequest(
-        pixels, width, height, channels, sample, styles=styles, mask=mask, options=options,
-        model=model,
-    )  # fmt: skip
-    progress = _ProgressBar()
-    _PreviewLayer.sweep(image, source)
-    preview = _PreviewLayer(image, source, masked=mask is not None)
 
-    def show(event):
-        progress(event)
-        pixels = core.preview_pixels(event)
-        if pixels is not None:
-            preview.show(*pixels)
+def _read_pixels(layer, fmt):
+    rect = Gegl.Rectangle.new(0, 0, layer.get_width(), layer.get_height())
+    return bytes(layer.get_buffer().get(rect, 1.0, fmt, Gegl.AbyssPolicy.NONE))
 
-    cancel = core.Deadline(timeout)
-    cancel.cancel_on_signals()
-    try:
-        result = core.run_job(
-            transport, request, address, timeout, settings, show, progress.say, cancel
+
+class _Job:
+    """What a job of `source` (the layer, or the topmost frame) needs from GIMP: the
+    arguments, the server, the layer's layout, the selection as a mask, the progress bar,
+    the preview layer; `request` holds `pixels` (`count` frames of the source's size)."""
+
+    def __init__(self, image, source, config):
+        self.styles, self.model, style_name, style_path = _style_arguments(config)
+        self.name = core.layer_name(style_name, style_path)
+        self.settings = core.read_settings()
+        self.address = _address(config, self.settings)
+        self.timeout = int(config.get_property("timeout"))
+        self.transport = core.load_transport(settings=self.settings)
+        self.width, self.height = source.get_width(), source.get_height()
+        self.fmt, self.sample, self.channels = _pixel_layout(image, source)
+        self.mask = _read_mask(image, source, self.width, self.height)
+        self.options = _job_options(config, self.transport, max(self.width, self.height))
+        _PreviewLayer.sweep(image, source)
+        self.preview = _PreviewLayer(image, source, masked=self.mask is not None)
+
+    def request(self, pixels, count=1):
+        fields = {"frames": count} if count > 1 else {}
+        return self.transport.JobRequest(
+            pixels, self.width, self.height, self.channels, self.sample, styles=self.styles,
+            mask=self.mask, options=self.options, model=self.model, **fields,
+        )  # fmt: skip
+
+    def run(self, request, function, *arguments):
+        """function(transport, request, address, timeout, settings, *arguments, show, say,
+        cancel): core.run_job or neural_style_frames.run_frames, with the preview removed
+        whatever the outcome."""
+        progress = _ProgressBar()
+
+        def show(event):
+            progress(event)
+            pixels = core.preview_pixels(event)
+            if pixels is not None:
+                self.preview.show(*pixels)
+
+        cancel = core.Deadline(self.timeout)
+        cancel.cancel_on_signals()
+        try:
+            return function(
+                self.transport, request, self.address, self.timeout, self.settings, *arguments,
+                show, progress.say, cancel,
+            )  # fmt: skip
+        finally:
+            self.preview.remove()
+
+
+def stylize_layer(image, drawables, config):
+    """The whole job; raises PluginError with a message for the user on any failure."""
+    if frames.wants_frames(config.get_property("apply-to")):
+        return stylize_frames(image, drawables, config)
+    if len(drawables) != 1:
+        raise PluginError(
+            "Neural Style works on one layer: select exactly one layer, or choose "
+            "Apply to: All layers as frames."
         )
-        core.check_result(result, request)
-    finally:
-        preview.remove()
-    name = core.layer_name(style_name, style_path)
-    layer = _write_layer(image, source, name, fmt, width, height, bytes(result.pixels))
+    source = _pixel_layer(drawables[0])
+    job = _Job(image, source, config)
+    request = job.request(_read_pixels(source, job.fmt))
+    result = job.run(request, core.run_job)
+    core.check_result(result, request)
+    layer = _write_layer(
+        image, source, job.name, job.fmt, job.width, job.height, bytes(result.pixels)
+    )
     Gimp.progress_end()
     Gimp.displays_flush()
     return layer
 
 
+def _frame(image, layer):
+    """The frame facts neural_style_frames checks and orders."""
+    stack, item = [], layer
+    while item is not None:
+        stack.insert(0, image.get_item_position(item))
+        item = item.get_parent()
+    _ok, x, y = layer.get_offsets()
+    return frames.Frame(
+        layer.get_name(), layer.get_width(), layer.get_height(), (x, y), layer.has_alpha(),
+        layer.is_group(), tuple(stack),
+    )  # fmt: skip
+
+
+def stylize_frames(image, drawables, config):
+    """ "All layers as frames": one job for the frames (neural_style_frames), one new layer
+    per frame, in one undo step."""
+    layers = frames.chosen(drawables, image.get_layers())
+    facts = [_frame(image, layer) for layer in layers]
+    frames.check_frames(facts)
+    order = frames.playback_order(facts)
+    layers = [_pixel_layer(layers[i]) for i in order]
+    top = layers[-1]  # the new layers go above it, the preview above them
+    job = _Job(image, top, config)
+    request = job.request(b"".join(_read_pixels(layer, job.fmt) for layer in layers), len(layers))
+    canvas = frames.GimpFrameLayers(Gimp, Gegl, image, top, job.fmt, len(layers), job.preview)
+    canvas.sweep()
+    names = [frames.frame_layer_name(layer.get_name()) for layer in layers]
+    kept = job.run(request, frames.run_frames, names, canvas)
+    Gimp.progress_end()
+    Gimp.displays_flush()
+    return kept
+
+
 # The dialog: the artist's controls in front, the engineering ones behind "Advanced". Each
 # of them named for an option of the contract is sent as that option (_job_options).
-FRONT = ("style-file", "strength", "style-scale", "quality", "preserve-color", "seed")
+FRONT = (
+    "apply-to", "style-file", "strength", "style-scale", "quality", "preserve-color", "seed",
+)  # fmt: skip
 ADVANCED = ("method", "size", "iterations", "server", "timeout")
 
 
@@ -378,20 +451,20 @@ def _show_dialog(procedure, config, size):
     from gi.repository import GimpUi  # noqa: PLC0415
 
     GimpUi.init(PROC_NAME)
-    dialog = GimpUi.ProcedureDialog.new(procedure, config, "Neural Style")
-    dialog.get_scale_entry("strength", 1.0)
-    dialog.get_label("advanced-title", "Advanced", False, False)
-    dialog.fill_box("advanced-box", list(ADVANCED))
-    dialog.fill_expander("advanced", "advanced-title", False, "advanced-box")
-    dialog.fill([*FRONT, "advanced"])
+    window = GimpUi.ProcedureDialog.new(procedure, config, "Neural Style")
+    window.get_scale_entry("strength", 1.0)
+    window.get_label("advanced-title", "Advanced", False, False)
+    window.fill_box("advanced-box", list(ADVANCED))
+    window.fill_expander("advanced", "advanced-title", False, "advanced-box")
+    window.fill([*FRONT, "advanced"])
     settings = core.read_settings()
     address = _address(config, settings)
     style_box = _style_box(config, dialog.server_facts(address, settings), address, size)
-    content = dialog.get_content_area()
+    content = window.get_content_area()
     content.pack_start(style_box, False, False, 6)
     content.reorder_child(style_box, 0)
-    ok = dialog.run()
-    dialog.destroy()
+    ok = window.run()
+    window.destroy()
     return ok
 
 
@@ -429,7 +502,9 @@ class NeuralStyle(Gimp.PlugIn):
         rw = GObject.ParamFlags.READWRITE
         procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run, None)
         procedure.set_image_types("RGB*")
-        procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
+        procedure.set_sensitivity_mask(  # several selected layers: the frames
+            Gimp.ProcedureSensitivityMask.DRAWABLE | Gimp.ProcedureSensitivityMask.DRAWABLES
+        )
         procedure.set_menu_label("Neural _Style...")
         procedure.add_menu_path("<Image>/Filters/")
         procedure.set_documentation(
@@ -441,116 +516,69 @@ class NeuralStyle(Gimp.PlugIn):
         )
         procedure.set_attribution("Neural Style for GIMP", "MIT", "2026")
         procedure.add_file_argument(
-            "style-file",
-            "St_yle image",
-            "The image whose style is transferred",
-            Gimp.FileChooserAction.OPEN,
-            True,
-            None,
-            rw,
-        )
+            "style-file", "St_yle image", "The image whose style is transferred",
+            Gimp.FileChooserAction.OPEN, True, None, rw,
+        )  # fmt: skip
         procedure.add_string_argument(
-            "style-model",
-            "Style _model",
+            "style-model", "Style _model",
             "The name of a trained style network in the server's style library (nst-server "
             "--models); when set it is used instead of the style image (fast mode)",
-            "",
-            rw,
-        )
+            "", rw,
+        )  # fmt: skip
         procedure.add_string_argument(
-            "style-name",
-            "Style _name",
+            "style-name", "Style _name",
             "A painting of the style gallery by name (nst styles lists them); when set it is "
             "used instead of the style image",
-            "",
-            rw,
-        )
+            "", rw,
+        )  # fmt: skip
         procedure.add_double_argument(
-            "strength",
-            "Stre_ngth",
-            "How far the result moves from the layer (0 to 1)",
-            0.0,
-            1.0,
-            0.5,
-            rw,
-        )
+            "strength", "Stre_ngth", "How far the result moves from the layer (0 to 1)", 0.0, 1.0,
+            0.5, rw,
+        )  # fmt: skip
         procedure.add_choice_argument(
-            "quality",
-            "_Quality",
-            "Quality preset (iterations and levels)",
-            _choice(QUALITIES),
-            "normal",
-            rw,
-        )
+            "quality", "_Quality", "Quality preset (iterations and levels)", _choice(QUALITIES),
+            "normal", rw,
+        )  # fmt: skip
         procedure.add_int_argument(
-            "size",
-            "Working si_ze",
+            "size", "Working si_ze",
             "Long side in pixels the optimisation runs at (0: by quality, 512 to 1024); the "
             "new layer has the layer's full size and detail whatever it is",
-            0,
-            8192,
-            0,
-            rw,
-        )
+            0, 8192, 0, rw,
+        )  # fmt: skip
         procedure.add_double_argument(
-            "style-scale",
-            "Stro_ke size",
+            "style-scale", "Stro_ke size",
             "The size of the style's brush strokes: 1 as in the painting, 0.5 half as large, "
             "2 twice as large, at any layer size",
-            0.25,
-            4.0,
-            1.0,
-            rw,
-        )
+            0.25, 4.0, 1.0, rw,
+        )  # fmt: skip
         procedure.add_choice_argument(
-            "method",
-            "_Method",
-            "Optimisation method",
-            _choice(METHODS),
-            "proposed",
-            rw,
-        )
+            "method", "_Method", "Optimisation method", _choice(METHODS), "proposed", rw,
+        )  # fmt: skip
         procedure.add_boolean_argument(
-            "preserve-color",
-            "Preserve _colours",
-            "Keep the layer's colours, take only texture and brushwork from the style",
-            False,
-            rw,
-        )
+            "preserve-color", "Preserve _colours",
+            "Keep the layer's colours, take only texture and brushwork from the style", False, rw,
+        )  # fmt: skip
         procedure.add_string_argument(
-            "server",
-            "Server a_ddress",
-            "host:port of the Neural Style server (nst-server start)",
-            core.DEFAULT_ADDRESS,
-            rw,
-        )
+            "server", "Server a_ddress", "host:port of the Neural Style server (nst-server start)",
+            core.DEFAULT_ADDRESS, rw,
+        )  # fmt: skip
         procedure.add_int_argument(
-            "iterations",
-            "_Iterations",
-            "Iteration budget (0: the quality preset's)",
-            0,
-            100000,
-            0,
-            rw,
-        )
+            "iterations", "_Iterations", "Iteration budget (0: the quality preset's)", 0, 100000,
+            0, rw,
+        )  # fmt: skip
         procedure.add_int_argument(
-            "seed",
-            "_Variation",
-            "Another number paints another variation of the same style (the random seed)",
-            0,
-            2**31 - 1,
-            0,
-            rw,
-        )
+            "seed", "_Variation",
+            "Another number paints another variation of the same style (the random seed)", 0,
+            2**31 - 1, 0, rw,
+        )  # fmt: skip
         procedure.add_int_argument(
-            "timeout",
-            "_Timeout (s)",
-            "Give up and cancel the job after this many seconds",
-            5,
-            86400,
-            1800,
-            rw,
-        )
+            "timeout", "_Timeout (s)", "Give up and cancel the job after this many seconds", 5,
+            86400, 1800, rw,
+        )  # fmt: skip
+        procedure.add_choice_argument(
+            "apply-to", "_Apply to", "This layer, or the image's layers as the frames of an "
+            "animation (neural_style_frames.py)", _choice(frames.APPLY_TO), "layer", rw,
+        )  # fmt: skip
         return procedure
 
 

@@ -234,6 +234,7 @@ def estimate_job(transport, client, request):
     Only the server's refusal of the call itself (the transport's JobFailed: UNIMPLEMENTED
     from a server older than Estimate) is taken as "no estimate": the job then says what is
     wrong. Nothing answering (ServerUnavailable) goes to run_job, which starts the server."""
+    frames = getattr(request, "frames", 1)  # an animation's estimate covers all its frames
     try:
         return client.estimate(
             request.width,
@@ -241,6 +242,7 @@ def estimate_job(transport, client, request):
             styles=request.styles,
             options=request.options,
             model=request.model,
+            **({"frames": frames} if frames > 1 else {}),
         )
     except transport.JobFailed:
         return None
@@ -361,6 +363,8 @@ class ProgressText:
         if kind == "started":
             self.started = time.monotonic()
             return None, "Neural Style: started"
+        frames = int(getattr(event, "frames", 1) or 1)  # an animation's: the whole sequence's
+        frame = f"frame {int(getattr(event, 'frame', 0)) + 1} of {frames}, " if frames > 1 else ""
         if kind == "progress":
             fraction = min(max(float(event.fraction or 0.0), 0.0), 1.0)
             left = event.eta
@@ -368,13 +372,15 @@ class ProgressText:
                 elapsed = time.monotonic() - self.started
                 left = elapsed * (1.0 - fraction) / fraction if fraction > 0.02 else None
             text = (
-                f"Neural Style: level {event.level + 1}/{event.levels}, "
+                f"Neural Style: {frame}level {event.level + 1}/{event.levels}, "
                 f"iteration {event.iteration + 1}/{event.iterations}"
             )
             if left is not None:
                 text += f", about {fmt_seconds(left)} left"
             return fraction, text
         if kind == "finished":
+            if frames > 1:
+                return None, f"Neural Style: {frame.rstrip(', ')} done"
             return 1.0, "Neural Style: writing the new layer"
         return None, None
 
@@ -462,11 +468,14 @@ def run_job(
     say,
     cancel: Deadline,
     start=start_server,
+    stylize=None,
 ):
     """Run `request` on the server at `address` and return the JobResult.
 
     Starts the server once when nothing answers (`start`, or the reason it cannot), and turns
-    every error of the client into a PluginError with what to do."""
+    every error of the client into a PluginError with what to do. `stylize(client, request,
+    on_event, cancel)` runs the job on the connected client (default: client.stylize; the
+    frames' job passes its own, neural_style_frames.run_frames)."""
 
     def job(on_event):
         # the call's own deadline is a backstop behind the plug-in's (cancel)
@@ -475,6 +484,8 @@ def run_job(
             estimate = estimate_job(transport, client, request)  # refused before any pixel is sent
             if estimate is not None and estimate.refused:
                 raise PluginError(refusal_message(estimate))
+            if stylize is not None:
+                return stylize(client, request, on_event, cancel)
             return client.stylize(request, on_event=on_event, cancel=cancel)
 
     try:
