@@ -340,3 +340,41 @@ def test_a_whole_job_runs_on_cuda_through_the_engines_entry_point(gpu_job, monke
     )  # fmt: skip
     api.stylize(photo, None, model=model, workspace=workspace)  # one pass at full size
     assert read == ["cpu", "cuda"]
+
+
+def test_an_animation_keeps_its_temporal_guide_on_cuda(gpu_job, monkeypatch):
+    """Frames after the first take the previous result and the flow (computed by OpenCV on
+    the CPU) onto the GPU: the warped start, its reliability and the temporal loss all run
+    on CUDA, and a trained network's flow-guided blend too."""
+    pytest.importorskip("cv2", reason="the optical flow needs the `video` extra")
+    from nst_engine import temporal
+    from nst_engine.sequence import stylize_sequence
+
+    mode, read = gpu_job
+    template = fake_copy(load_extractor("vgg19", "max"), mode)
+    monkeypatch.setattr("nst_engine.workspace.load_extractor", lambda name, pooling: template)
+    priors = []
+    made = temporal.TemporalGuide.prior
+
+    def prior(self, box, size, device):
+        made_prior = made(self, box, size, device)
+        priors.append(on_cuda(made_prior.image, made_prior.reliable))
+        return made_prior
+
+    monkeypatch.setattr(temporal.TemporalGuide, "prior", prior)
+    rng = np.random.default_rng(0)
+    photo = rng.random((80, 120, 3), dtype=np.float32)
+    frames = [np.ascontiguousarray(photo[4:68, 4 + 3 * t : 100 + 3 * t]) for t in range(3)]
+    painting = rng.random((64, 64, 3), dtype=np.float32)
+    workspace = Workspace(CUDA)
+    options = StyleOptions(size=64, iterations=4)
+    results = list(stylize_sequence(frames, painting, options=options, workspace=workspace))
+    assert len(results) == 3 and all(r.stats["device"] == "cuda:0" for r in results)
+    assert priors == [True, True]  # frames 2 and 3, each guided on the GPU
+    fast = random_style_model("noise")
+    model = FastStyleModel(
+        fake_copy(fast.network, mode), fast.name, fast.thumbnail_png, fast.options,
+        fast.architecture,
+    )  # fmt: skip
+    assert len(list(stylize_sequence(frames, None, model=model, workspace=workspace))) == 3
+    assert priors == [True] * 4
