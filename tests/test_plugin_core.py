@@ -446,7 +446,7 @@ def test_a_bug_behind_the_estimate_is_not_taken_for_an_older_server():
     assert "Stylize" not in methods(calls)
 
 
-def line(transport, job=lambda transport: ([(b"style image", 1.0)], "", {"strength": 0.5})):
+def line(transport, job=lambda transport: ([(b"style image", 1.0)], "", {"strength": 0.5}, 1)):
     return dialog.estimate_line("127.0.0.1:7000", (4000, 3000), job, lambda settings: transport)
 
 
@@ -461,6 +461,17 @@ def test_the_dialog_asks_the_server_for_the_expected_time_of_the_chosen_job():
     refusal = pb.JobEstimate(refused="styling at 8000 pixels ...", fits_work_size=2670)
     transport, _calls = fake_transport(answers={"Estimate": [refusal]})
     assert "set Advanced > Working size to 2670 or less" in line(transport)
+
+
+def test_the_dialogs_time_line_covers_every_frame_of_all_layers_as_frames():
+    measured = pb.JobEstimate(seconds=300, measured_jobs=2, work_width=768, work_height=576)
+    transport, calls = fake_transport(answers={"Estimate": [measured]})
+    six = line(transport, lambda transport: ([(b"style image", 1.0)], "", {}, 6))
+    assert six == (
+        "Expected time: about 5 min 00 s for 6 frames at 768x576 (the server's speed on its "
+        "last 2 jobs)"
+    )
+    assert calls[0][2].frames == 6
 
 
 def test_the_dialogs_time_line_without_a_server_or_a_style_says_what_to_do():
@@ -478,9 +489,9 @@ def test_the_dialogs_time_line_without_a_server_or_a_style_says_what_to_do():
     )
     transport, calls = fake_transport()
     assert "known once" not in line(
-        transport, lambda transport: ([], "tiny", {"no_such_option": 1})
+        transport, lambda transport: ([], "tiny", {"no_such_option": 1}, 1)
     )
-    assert line(transport, lambda transport: ([], "tiny", {"no_such_option": 1})).startswith(
+    assert line(transport, lambda transport: ([], "tiny", {"no_such_option": 1}, 1)).startswith(
         "Expected time: cannot ask the server (unknown option(s) no_such_option"
     )
     assert calls == []  # refused by the client's own check, before any call

@@ -393,15 +393,18 @@ def _style_combo(Gtk, config, choices, thumbnails):  # noqa: N803 - the Gtk modu
     return combo
 
 
-def _estimate_updater(config, label, size, address):
-    """Keep `label` saying what the job would take, asking the server again (at most every
-    half second) whenever an argument changes."""
+def _estimate_updater(config, label, size, address, frame_count):
+    """Keep `label` saying what the job would take (on `frame_count` layers when applied to
+    all layers as frames), asking the server again (at most every half second) whenever an
+    argument changes."""
     pending = []
     read = functools.lru_cache(maxsize=1)(core.read_style)  # not again for every change
 
     def job(transport):
         styles, model, _name, _path = _style_arguments(config, read)
-        return styles, model, _job_options(config, transport, max(size), preview=False)
+        options = _job_options(config, transport, max(size), preview=False)
+        count = frame_count if frames.wants_frames(config.get_property("apply-to")) else 1
+        return styles, model, options, count
 
     def update():
         pending.clear()
@@ -416,7 +419,7 @@ def _estimate_updater(config, label, size, address):
     update()
 
 
-def _style_box(config, facts, address, size):
+def _style_box(config, facts, address, size, frame_count):
     """The one "Style" drop-down (gallery paintings, your own image, trained models) and the
     lines saying where the server runs and how long the job would take (`facts`: the
     server's dialog.ServerFacts)."""
@@ -439,14 +442,14 @@ def _style_box(config, facts, address, size):
     expected.set_max_width_chars(60)
     box.pack_start(expected, False, False, 0)
     if facts.info is not None:
-        _estimate_updater(config, expected, size, address)
+        _estimate_updater(config, expected, size, address, frame_count)
     else:
         expected.set_text(dialog.estimate_text(None))
     box.show_all()
     return box
 
 
-def _show_dialog(procedure, config, size):
+def _show_dialog(procedure, config, size, frame_count):
     gi.require_version("GimpUi", "3.0")
     from gi.repository import GimpUi  # noqa: PLC0415
 
@@ -459,7 +462,8 @@ def _show_dialog(procedure, config, size):
     window.fill([*FRONT, "advanced"])
     settings = core.read_settings()
     address = _address(config, settings)
-    style_box = _style_box(config, dialog.server_facts(address, settings), address, size)
+    facts = dialog.server_facts(address, settings)
+    style_box = _style_box(config, facts, address, size, frame_count)
     content = window.get_content_area()
     content.pack_start(style_box, False, False, 6)
     content.reorder_child(style_box, 0)
@@ -470,7 +474,9 @@ def _show_dialog(procedure, config, size):
 
 def run(procedure, run_mode, image, drawables, config, _data):
     size = (drawables[0].get_width(), drawables[0].get_height()) if drawables else (0, 0)
-    if run_mode == Gimp.RunMode.INTERACTIVE and not _show_dialog(procedure, config, size):
+    frame_count = len(frames.chosen(drawables, image.get_layers()))
+    interactive = run_mode == Gimp.RunMode.INTERACTIVE
+    if interactive and not _show_dialog(procedure, config, size, frame_count):
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
     try:
         stylize_layer(image, drawables, config)

@@ -101,8 +101,9 @@ def server_status(info, address: str) -> str:
     return f"Server: running on {where}{busy}{waiting}"
 
 
-def estimate_text(estimate) -> str:
-    """The dialog's line about the job's time (a JobEstimate), or why it would not run."""
+def estimate_text(estimate, frames: int = 1) -> str:
+    """The dialog's line about the job's time (a JobEstimate of `frames` frames), or why it
+    would not run."""
     if estimate is None:
         return "Expected time: known once the server runs"
     if estimate.refused:
@@ -111,35 +112,38 @@ def estimate_text(estimate) -> str:
         return "Expected time: measured by the server's first job"
     jobs = estimate.measured_jobs
     basis = f"its last {jobs} jobs" if jobs > 1 else "its last job"
+    each = f" for {frames} frames" if frames > 1 else ""
     return (
-        f"Expected time: about {core.fmt_seconds(estimate.seconds)} at {estimate.work_width}x"
-        f"{estimate.work_height} (the server's speed on {basis})"
+        f"Expected time: about {core.fmt_seconds(estimate.seconds)}{each} at "
+        f"{estimate.work_width}x{estimate.work_height} (the server's speed on {basis})"
     )
 
 
 def estimate_line(
     address: str,
     size: tuple[int, int],
-    job: Callable[[object], tuple[list, str, dict]],
+    job: Callable[[object], tuple[list, str, dict, int]],
     load: Callable[..., object] = core.load_transport,
 ) -> str:
     """The expected-time line for the job that `job(transport)` describes as (styles, model,
-    options: of the transport's option types), on a layer of `size`, asking the server at
-    `address`.
+    options: of the transport's option types, frames), on layers of `size`, asking the server
+    at `address`.
 
     A job that cannot be described yet (no style image chosen: PluginError) says why; a server
     that does not answer, or answers without Estimate, says that OK starts it."""
     width, height = size
     try:
         transport = load(settings=core.read_settings())
-        styles, model, options = job(transport)
+        styles, model, options, frames = job(transport)
     except core.PluginError as exc:
         return str(exc)
     try:
         with transport.StyleClient(address, connect_timeout=ANSWER_WITHIN) as client:
-            estimate = client.estimate(width, height, styles=styles, options=options, model=model)
+            estimate = client.estimate(
+                width, height, styles=styles, options=options, model=model, frames=frames
+            )
     except transport.ClientError:
         return estimate_text(None)
     except ValueError as exc:  # a bad address or option: the job would stop on it too
         return f"Expected time: cannot ask the server ({exc})"
-    return estimate_text(estimate)
+    return estimate_text(estimate, frames)
