@@ -34,12 +34,14 @@ FAST_BLEND = 0.6
 @dataclass(frozen=True)
 class Prior:
     """The previous result warped into this frame at the working size (1 x 3 x H x W), where
-    it is reliable (1 x 1 x H x W, 1 or 0), and the style weight per level to hold (empty:
-    let dynamic weighting settle it, as on a first frame)."""
+    it is reliable (1 x 1 x H x W, 1 or 0), the style weight per level to start from and the
+    SSIM to steer to (empty and None: let dynamic weighting settle them, as on a first
+    frame)."""
 
     image: torch.Tensor
     reliable: torch.Tensor
     level_weights: tuple[float, ...] = ()
+    similarity: float | None = None  # the SSIM the first frame ended at: later frames' target
 
     def at(self, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         """(warped previous result, reliability) at another size (h, w)."""
@@ -52,11 +54,13 @@ class Prior:
 @dataclass(frozen=True)
 class TemporalGuide:
     """Frame t-1 for frame t at full size: its result (float RGB H x W x 3 in [0, 1]), the
-    Motion from it to frame t, and the style weights per level frame 1 ended with."""
+    Motion from it to frame t, and the style weights per level and the SSIM frame 1 ended
+    with."""
 
     previous: np.ndarray
     motion: Motion
     level_weights: tuple[float, ...] = ()
+    similarity: float | None = None
 
     def prior(
         self, box: tuple[int, int, int, int], size: tuple[int, int], device: torch.device
@@ -71,7 +75,7 @@ class TemporalGuide:
             reliable[..., top:bottom, left:right],
             self.level_weights,
         )
-        return Prior(*crop.at(size), self.level_weights)
+        return Prior(*crop.at(size), self.level_weights, self.similarity)
 
 
 def blend_fast(output: torch.Tensor, prior: Prior | None) -> torch.Tensor:
