@@ -102,6 +102,8 @@ def _guide(
     current, earlier = split_channels(frame)[0], split_channels(previous_frame)[0]
     return TemporalGuide(
         split_channels(previous_result)[0],
+        earlier,
+        current,
         motion(current, earlier, workspace.device),
         level_weights,
         similarity,

@@ -265,9 +265,7 @@ def test_bench_frames_prints_each_sequence_against_its_targets(photo, tmp_path, 
     assert (out / "walk.jpg").is_file() and (out / "frames.json").is_file()
 
 
-def test_later_frames_keep_the_first_frames_balance_of_style_and_content(
-    photo, starry, workspace
-):
+def test_later_frames_keep_the_first_frames_balance_of_style_and_content(photo, starry, workspace):
     # Holding frame 1's style weight alone let every later frame, started from a finished
     # painting, add more style: SSIM fell frame after frame. Steering to the SSIM frame 1
     # ended at keeps it level.
