@@ -92,7 +92,7 @@ class TemporalGuide:
 
 
 def blend_fast(output: torch.Tensor, prior: Prior | None) -> torch.Tensor:
-    """A trained network's output moved FAST_BLEND of the way to the warped previous result
+    """A trained network's output moved FAST_BLEND of the way to the carried previous result
     where the flow is reliable (unchanged without a prior: a first or independent frame)."""
     if prior is None:
         return output
