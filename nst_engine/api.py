@@ -124,7 +124,7 @@ def stylize(
         "seconds": round(time.perf_counter() - started, 3),
     }
     stats = _stats(options, model, device, job, crop.shape[:2], run, seconds)
-    return StyleResult(result, stats, tuple(run.level_weights))
+    return StyleResult(result, stats, tuple(run.level_weights), run.similarity)
 
 
 def _work_mask(mask: np.ndarray, work: tuple[int, int], device: torch.device) -> torch.Tensor:

@@ -43,6 +43,7 @@ class Run:
     iterations: int = 0
     style_weight: float | None = None  # where dynamic weighting ended (for the refinement)
     level_weights: list[float] = field(default_factory=list)  # where each level ended
+    similarity: float | None = None  # the SSIM dynamic weighting last measured
 
 
 class Reporter:

@@ -179,6 +179,9 @@ class StyleResult:
     # The style weight each coarse-to-fine level ended with (the proposed method): what a
     # frame sequence holds for its later frames, so the weight does not drift (flicker).
     level_weights: tuple[float, ...] = ()
+    # The SSIM to the content that dynamic weighting ended at (the proposed method): what a
+    # frame sequence's later frames steer to, so they keep the first frame's balance.
+    similarity: float | None = None
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -57,6 +57,7 @@ def stylize_sequence(
         None if previous is None else tuple(as_array(p, "the previous frame") for p in previous)
     )
     level_weights: tuple[float, ...] = ()
+    similarity: float | None = None
     size = None if before is None else before[0].shape[:2]
     for index, frame in enumerate(frames):
         frame = as_array(frame, f"frame {index + 1}")
@@ -68,7 +69,7 @@ def stylize_sequence(
         size = frame.shape[:2]
         guide = None
         if temporal and before is not None:
-            guide = _guide(frame, *before, level_weights, workspace)
+            guide = _guide(frame, *before, workspace, level_weights, similarity)
 
         def frame_progress(p: Progress, index: int = index) -> None:
             if progress is not None:
@@ -79,7 +80,7 @@ def stylize_sequence(
             cancel=cancel, model=model, workspace=workspace, temporal=guide,
         )  # fmt: skip
         if not level_weights and options.dynamic_weighting:
-            level_weights = result.level_weights
+            level_weights, similarity = result.level_weights, result.similarity
         before = (frame, result.image)
         yield result
 
@@ -88,13 +89,18 @@ def _guide(
     frame: np.ndarray,
     previous_frame: np.ndarray,
     previous_result: np.ndarray,
-    level_weights: tuple[float, ...],
     workspace: Workspace,
+    level_weights: tuple[float, ...],
+    similarity: float | None,
 ) -> TemporalGuide:
-    """What `frame` takes from the one before it: its result and the motion between them."""
+    """What `frame` takes from the one before it: its result and the motion between them,
+    and the balance the first frame settled on."""
     current, earlier = split_channels(frame)[0], split_channels(previous_frame)[0]
     return TemporalGuide(
         split_channels(previous_result)[0],
+        earlier,
+        current,
         motion(current, earlier, workspace.device),
         level_weights,
+        similarity,
     )

@@ -169,10 +169,17 @@ class DynamicWeight:
         if self.rate:
             self.log_weight = max(self.bounds[0], self.log_weight - self.LEVEL_BACKOFF)
 
-    def hold(self, value: float) -> None:
-        """Fix the weight at `value` from now on: a later frame of an animation holds what
-        the first frame settled on, level by level, so the style does not drift."""
-        self.log_weight, self.rate = math.log(value), 0.0
+    def hold(self, value: float, similarity: float | None) -> None:
+        """A later frame of an animation: restart from `value`, the weight the first frame
+        ended this level with, and steer to `similarity`, the SSIM the first frame ended
+        at, not to the strength's target (None: fix the weight at `value`). Holding the
+        weight alone let every frame add style to the painting it started from, frame
+        after frame (docs/animation.md); holding the balance does not."""
+        self.log_weight = math.log(value)
+        if similarity is None:
+            self.rate = 0.0
+        else:
+            self.target = similarity
 
     def update(self, similarity: float, authority: float = 1.0) -> None:
         """One iteration's measurement. `authority` (0..1) is how far the optimiser can act
@@ -233,7 +240,9 @@ def run_proposed(ctx: RunContext, content: torch.Tensor, mask: torch.Tensor | No
     image = None
     for index, level in enumerate(levels):
         if held:
-            weight.hold(held[min(index, len(held) - 1)])
+            assert ctx.prior is not None
+            start = held[min(index, len(held) - 1)]
+            weight.hold(start, ctx.prior.similarity)
         elif index > 0:
             weight.new_level()
         tic = time.perf_counter()
@@ -243,7 +252,7 @@ def run_proposed(ctx: RunContext, content: torch.Tensor, mask: torch.Tensor | No
         ctx.run.level_weights.append(weight.value)
         ctx.run.timings[f"level{index}_{level.width}x{level.height}"] = time.perf_counter() - tic
     assert image is not None
-    ctx.run.style_weight = weight.value
+    ctx.run.style_weight, ctx.run.similarity = weight.value, weight.previous
     return image.detach()
 
 
@@ -297,12 +306,11 @@ def _level_setup(
 def _start_image(ctx: RunContext, setup: LevelSetup, previous: torch.Tensor | None) -> torch.Tensor:
     """The level's starting image, ready to optimise: the content plus the seed's noise at
     the first level; later, the previous level's result at this size, which also becomes
-    the target of the level's combined-image loss (set on `setup`)."""
-    if ctx.prior is not None:
-        setup.temporal = TemporalLoss(*ctx.prior.at(setup.base.shape[-2:]))
-    if previous is None and ctx.prior is not None:
-        image = setup.temporal.warped.clone()
-    elif previous is None:
+    the target of the level's combined-image loss (set on `setup`). A later frame of an
+    animation starts from the warped previous result wherever the flow holds, and as a
+    frame alone would elsewhere: a pixel the camera newly sees starts from the content, not
+    from whatever the warp dragged there (which left a smear behind a moving hand)."""
+    if previous is None:
         noise = torch.randn(setup.base.shape, generator=ctx.generator).to(ctx.device)
         image = (setup.base + noise * INIT_NOISE).clamp(0, 1)
     else:
@@ -311,9 +319,11 @@ def _start_image(ctx: RunContext, setup: LevelSetup, previous: torch.Tensor | No
         # similar to the content as the last one ended and only has to texture the new
         # frequencies.
         image = add_detail(previous, setup.base)
-        if setup.temporal is not None:  # the warped previous result wherever it holds
-            reliable = setup.temporal.reliable
-            image = reliable * setup.temporal.warped + (1 - reliable) * image
+    if ctx.prior is not None:
+        setup.temporal = TemporalLoss(*ctx.prior.at(setup.base.shape[-2:]))
+        reliable = setup.temporal.reliable
+        image = reliable * setup.temporal.warped + (1 - reliable) * image
+    if previous is not None:
         layer = setup.combined_layer
         setup.wanted.add(layer)
         with torch.no_grad(), autocast(ctx.device):

@@ -3,7 +3,8 @@ side (issue 32's targets).
 
 Per sequence: the warping error (metrics.warping_error) of the temporal result, of every
 frame styled alone, and of the input frames themselves (the floor); the per-frame mean SSIM
-to the frame and GMD to the style; seconds for the first frame and per later frame. A
+to the frame and GMD to the style; seconds for the first frame and per later frame (after a
+warm-up, flow included; a later temporal frame is compared with a later independent one). A
 sequence is a folder of frames, an animated file, or `pan`: a camera pan over a photograph
 (`camera_pan`), whose true flow is known. A strip of consecutive frames per sequence (input,
 alone, temporal) is written beside the table.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -112,6 +113,10 @@ def bench_sequence(
 ) -> list[Row]:
     """The three rows of one sequence, and its strip (out/NAME.jpg)."""
     workspace = Workspace(options.device)
+    # Warm up (the network loaded, the style's Grams at this size cached, the allocator's
+    # pools grown) so that neither mode's first frame pays for it.
+    next(stylize_sequence(frames[:1], style, options=replace(options, iterations=1),
+                          temporal=False, workspace=workspace))  # fmt: skip
     label = Path(name).name
     rows = [Row(label, "input", warping_error(frames, frames))]
     results = {}
@@ -152,7 +157,7 @@ def targets(rows: list[Row]) -> list[str]:
             f"SSIM within {SSIM_MARGIN}": abs(together.ssim - alone.ssim) <= SSIM_MARGIN,
             f"GMD <= {GMD_RATIO}x": together.gmd <= GMD_RATIO * alone.gmd,
             f"later frame <= {TIME_SHARE:.0%} of an independent frame": together.later_seconds
-            <= TIME_SHARE * float(np.mean([alone.first_seconds, alone.later_seconds])),
+            <= TIME_SHARE * alone.later_seconds,
         }
         lines += [f"{sequence}: {k}: {'met' if v else 'NOT met'}" for k, v in checks.items()]
     return lines
