@@ -80,9 +80,15 @@ def test_the_issues_target_command_imports_stylize_without_unix_only_modules():
 
 WALK_AND_STYLIZE = """
 import importlib, importlib.util, json, pkgutil, sys
-# psutil's Linux backend imports `resource` itself (its Windows backend does not): it is
-# loaded first, as it would load on Windows, and everything after runs with the modules hidden.
+# psutil's Linux backend imports `resource` itself (its Windows backend does not), and Ray's
+# utilities import `pwd` off Windows only (ray/_private/utils.py; Ray is the optional extra
+# `cluster`, imported by nst_engine.batch_cluster and nst_server.cluster): they are loaded
+# first, as they would load on Windows, and everything after runs with the modules hidden.
 import psutil
+try:
+    import ray
+except ImportError:
+    pass
 {hide}
 imported = []
 for package in ("nst_engine", "nst_server", "nst_proto"):

@@ -167,6 +167,17 @@ open(P["dir"] + "/next.json", "w").write(json.dumps(next_job))
 """
 
 
+def _wait_busy(address: str, seconds: float) -> None:
+    """Until the server at `address` runs a job (GetInfo's busy)."""
+    from nst_proto.client import StyleClient
+
+    deadline = time.monotonic() + seconds
+    with StyleClient(address) as client:
+        while not client.info().busy:
+            assert time.monotonic() < deadline, f"no job ran on the server within {seconds} s"
+            time.sleep(0.5)
+
+
 def test_cancel_in_gimp_cancels_the_job_on_the_server(gui_root, installed, server):
     """The status bar's Cancel button: GIMP kills the plug-in, the server drops the job."""
 
@@ -206,8 +217,10 @@ def test_cancel_in_gimp_cancels_the_job_on_the_server(gui_root, installed, serve
             log=work.host / "gimp.log",
         )
         window = x11.wait_window("RGB color", timeout=60)
-        # wait until the job runs on the server (its progress shows in the status bar)
-        time.sleep(12)
+        # wait until the job runs on the server (its progress shows in the status bar); on a
+        # loaded machine GIMP and the plug-in take their time to get there
+        _wait_busy(server["address"], 120)
+        time.sleep(2)
         geometry = x11.x("xdotool", "getwindowgeometry", "--shell", window).output
         geo = dict(line.split("=", 1) for line in geometry.split() if "=" in line)
         # GIMP 3.0.4's status bar Cancel button, 800x600 image window (default session)
