@@ -22,7 +22,13 @@ from tqdm import tqdm
 
 from .errors import InputError
 from .frames import FrameFolder, is_animated_file, partial_folder, read_animation, write_animated
-from .option_arguments import add_size_and_mask, add_style_options, positive, style_options
+from .option_arguments import (
+    RESUMABLE,
+    add_size_and_mask,
+    add_style_options,
+    positive,
+    style_options,
+)
 from .options import Progress
 from .shots import OVERLAP, SHOT_LENGTH
 
@@ -81,7 +87,7 @@ def add_animate_parser(commands) -> argparse.ArgumentParser:
     add_size_and_mask(a, output="the output frames", source="the frames")
     _add_cluster_options(a)
     add_style_options(a)
-    a.set_defaults(run=cmd_animate)
+    a.set_defaults(run=cmd_animate, interrupted=RESUMABLE)
     return a
 
 

@@ -15,7 +15,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .errors import InputError
-from .option_arguments import add_size_and_mask, add_style_options, positive, style_options
+from .option_arguments import (
+    RESUMABLE,
+    add_size_and_mask,
+    add_style_options,
+    positive,
+    style_options,
+)
 from .options import Progress
 
 CLUSTER_HINT = "--cluster needs Ray: pip install 'neural-style-gimp[cluster]'"
@@ -60,7 +66,7 @@ def add_batch_parser(commands) -> argparse.ArgumentParser:
     )
     add_size_and_mask(b, output="each output", source="each INPUT")
     add_style_options(b)
-    b.set_defaults(run=cmd_batch)
+    b.set_defaults(run=cmd_batch, interrupted=RESUMABLE)
     return b
 
 

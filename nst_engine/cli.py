@@ -550,7 +550,9 @@ def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None =
         print("nst: cancelled", file=sys.stderr)
         return 130
     except KeyboardInterrupt:
-        print("\nnst: interrupted; nothing was written", file=sys.stderr)
+        # What an interruption leaves: a command that writes as it goes says so itself.
+        left = getattr(args, "interrupted", "nothing was written")
+        print(f"\nnst: interrupted; {left}", file=sys.stderr)
         return 130
     except NSTError as exc:
         print(f"nst: error: {exc}", file=sys.stderr)

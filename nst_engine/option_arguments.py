@@ -25,6 +25,10 @@ from .options import (
     check_strength,
 )
 
+# What `nst animate` and `nst batch` leave when interrupted: each finished output is written
+# as it is done, and the same command goes on from there.
+RESUMABLE = "what was finished is written; run the same command again to go on"
+
 
 def strength(text: str) -> float:
     try:

@@ -109,6 +109,23 @@ def test_inputs_that_would_collide_or_be_overwritten_are_refused(photos, tmp_pat
     assert "which its output would replace" in capsys.readouterr().err
 
 
+def test_an_interrupted_batch_says_the_finished_images_stay_and_a_rerun_goes_on(
+    photos, tmp_path, capsys, monkeypatch
+):
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("nst_engine.batch.paint_here", interrupted)
+    assert main(["batch", str(photos), "-o", str(tmp_path / "o"), *PAINT]) == 130
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(
+            "nst: interrupted; what was finished is written; run the same command again to go on"
+        )
+    )
+
+
 def test_workers_without_a_cluster_are_refused_before_any_work(photos, tmp_path, capsys):
     assert main(["batch", str(photos), "-o", str(tmp_path / "o"), *PAINT, "--workers", "2"]) == 1
     assert "--workers N goes with --cluster ADDRESS" in capsys.readouterr().err
