@@ -129,3 +129,14 @@ def server(tmp_path_factory):
             proc.kill()
             proc.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def gui_root(gimp_root):
+    """The GIMP root with the GUI tools (Xvfb, xdotool) for the tests that drive GIMP's
+    window; skipped with the reason where they cannot be installed."""
+    try:
+        GimpRoot.ensure(gimp_root.suite, gui=True, log=_report)
+    except RootUnavailable as exc:
+        pytest.skip(f"GUI tools for the GIMP root unavailable: {exc}")
+    return gimp_root

@@ -7,6 +7,7 @@ import json
 import shutil
 import socket
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,20 @@ def run_stylize(
         f"{result['status']}, layers {[layer['name'] for layer in result['layers']]}"
     )
     return result, batch, work
+
+
+def wait_file(path: Path, timeout: float, proc) -> dict:
+    """The JSON a GIMP script writes to `path`, once it is there; fails when GIMP (`proc`)
+    exits first or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.is_file():
+            time.sleep(0.2)  # written in one call, but give the writer its close
+            return json.loads(path.read_text())
+        if proc.poll() is not None:
+            raise AssertionError(f"GIMP exited ({proc.returncode}) before writing {path.name}")
+        time.sleep(0.3)
+    raise AssertionError(f"no {path.name} after {timeout} s")
 
 
 def load_raw(path: Path, shape: tuple[int, ...], dtype) -> np.ndarray:

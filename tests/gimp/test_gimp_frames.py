@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 import pytest
-from gimp_helpers import REPO, GimpRoot, RootUnavailable, _report, load_raw
+from gimp_helpers import REPO, _report, load_raw, wait_file
 from PIL import Image
 
 pytestmark = [pytest.mark.gimp, pytest.mark.slow]
@@ -75,27 +75,6 @@ open(P["dir"] + "/undone.json", "w").write(json.dumps(final))
 """
 
 
-@pytest.fixture(scope="module")
-def gui_root(gimp_root):
-    try:
-        GimpRoot.ensure(gimp_root.suite, gui=True, log=_report)
-    except RootUnavailable as exc:
-        pytest.skip(f"GUI tools for the GIMP root unavailable: {exc}")
-    return gimp_root
-
-
-def _wait_file(path, timeout, proc):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.is_file():
-            time.sleep(0.2)
-            return json.loads(path.read_text())
-        if proc.poll() is not None:
-            raise AssertionError(f"GIMP exited ({proc.returncode}) before writing {path.name}")
-        time.sleep(0.3)
-    raise AssertionError(f"no {path.name} after {timeout} s")
-
-
 def _wait_trace(path, what, timeout, proc):
     """The plug-in's first trace line (neural_style_core.trace) about `what`."""
     deadline = time.monotonic() + timeout
@@ -145,13 +124,13 @@ def _run_frames(gui_root, installed, server, args, display, on_first_frame=None)
         if on_first_frame is not None:
             first = _wait_trace(trace_host, "frame", 240, gimp)
             on_first_frame(first)
-        ran = _wait_file(work.host / "ran.json", 480, gimp)
+        ran = wait_file(work.host / "ran.json", 480, gimp)
         window = x11.wait_window("RGB color", timeout=30)
         res = x11.x(
             "xdotool", "windowactivate", "--sync", window, "key", "--clearmodifiers", "ctrl+z"
         )
         assert res.returncode == 0, res.output
-        undone = _wait_file(work.host / "undone.json", 90, gimp)
+        undone = wait_file(work.host / "undone.json", 90, gimp)
     lines = trace_host.read_text().splitlines() if trace_host.is_file() else []
     return ran, undone, [json.loads(line) for line in lines], work, names
 

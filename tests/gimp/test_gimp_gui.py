@@ -6,13 +6,12 @@ image is shown, the procedure runs, and a real Ctrl+Z is typed into the image wi
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 
 import numpy as np
 import pytest
-from gimp_helpers import REPO, GimpRoot, RootUnavailable, _report, load_raw
+from gimp_helpers import REPO, _report, load_raw, wait_file
 from PIL import Image
 
 # Slow: each test runs the plug-in in a real GIMP, built into its Debian root once.
@@ -57,27 +56,6 @@ open(P["dir"] + "/undone.json", "w").write(json.dumps(final))
 """
 
 
-@pytest.fixture(scope="module")
-def gui_root(gimp_root):
-    try:
-        GimpRoot.ensure(gimp_root.suite, gui=True, log=_report)
-    except RootUnavailable as exc:
-        pytest.skip(f"GUI tools for the GIMP root unavailable: {exc}")
-    return gimp_root
-
-
-def _wait_file(path, timeout, proc):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.is_file():
-            time.sleep(0.2)
-            return json.loads(path.read_text())
-        if proc.poll() is not None:
-            raise AssertionError(f"GIMP exited ({proc.returncode}) before writing {path.name}")
-        time.sleep(0.3)
-    raise AssertionError(f"no {path.name} after {timeout} s")
-
-
 def test_one_undo_removes_the_new_layer(gui_root, installed, server, tmp_path):
 
     work = gui_root.workdir("undo")
@@ -116,7 +94,7 @@ def test_one_undo_removes_the_new_layer(gui_root, installed, server, tmp_path):
             env={"HOME": installed["home_in"], "LANG": "C.UTF-8"},
             log=work.host / "gimp.log",
         )
-        ran = _wait_file(work.host / "ran.json", 240, gimp)
+        ran = wait_file(work.host / "ran.json", 240, gimp)
         assert ran["status"] == "success", ran["message"]
         assert len(ran["layers"]) == 2, ran
         window = x11.wait_window("RGB color", timeout=30)  # the image window
@@ -124,7 +102,7 @@ def test_one_undo_removes_the_new_layer(gui_root, installed, server, tmp_path):
             "xdotool", "windowactivate", "--sync", window, "key", "--clearmodifiers", "ctrl+z"
         )
         assert res.returncode == 0, res.output
-        undone = _wait_file(work.host / "undone.json", 90, gimp)
+        undone = wait_file(work.host / "undone.json", 90, gimp)
     _report(
         f"GUI: after the run {ran['layers']}; after one Ctrl+Z {undone['layers']}, "
         f"selection kept: {not undone['selection_empty']} "
@@ -228,9 +206,9 @@ def test_cancel_in_gimp_cancels_the_job_on_the_server(gui_root, installed, serve
         x11.x("import", "-window", "root", f"{work.inside}/before-cancel.png")
         clicked = time.monotonic()
         x11.x("xdotool", "mousemove", str(bx), str(by), "click", "1")
-        cancelled = _wait_file(work.host / "cancelled.json", 30, gimp)
+        cancelled = wait_file(work.host / "cancelled.json", 30, gimp)
         after_click = time.monotonic() - clicked
-        following = _wait_file(work.host / "next.json", 240, gimp)
+        following = wait_file(work.host / "next.json", 240, gimp)
     server_log = server["log"].read_text()[log_size:]
     _report(
         f"GUI cancel: status {cancelled['status']} {after_click:.1f} s after the click; "
