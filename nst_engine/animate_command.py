@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
+from .batch_command import add_cluster_arguments, cluster_for
 from .errors import InputError
 from .frames import FrameFolder, is_animated_file, partial_folder, read_animation, write_animated
 from .option_arguments import (
@@ -30,7 +31,7 @@ from .option_arguments import (
     style_options,
 )
 from .options import Progress
-from .shots import OVERLAP, SHOT_LENGTH
+from .shots import OVERLAP, SHOT_LENGTH, check_shots
 
 if TYPE_CHECKING:
     import numpy as np
@@ -55,7 +56,8 @@ if TYPE_CHECKING:
 def add_animate_parser(commands) -> argparse.ArgumentParser:
     a = commands.add_parser(
         "animate",
-        help="paint the frames of a folder or an animated GIF/WebP/PNG as one moving painting",
+        help="paint the frames of a folder, an animated GIF/WebP/PNG or a video as one moving "
+        "painting",
     )
     a.add_argument(
         "input",
@@ -92,14 +94,10 @@ def add_animate_parser(commands) -> argparse.ArgumentParser:
 
 
 def _add_cluster_options(a: argparse.ArgumentParser) -> None:
-    a.add_argument(
-        "--cluster",
-        metavar="ADDRESS",
-        help="style the sequence as shots (runs of frames, cross-faded where they overlap) on "
-        "a Ray cluster's workers at once: a head's address, or `auto` (as for `nst batch`)",
-    )
-    a.add_argument(
-        "--workers", type=positive, metavar="N", help="with --cluster: as for `nst batch`"
+    add_cluster_arguments(
+        a,
+        "style the sequence as shots (runs of frames, cross-faded where they overlap) on a "
+        "Ray cluster's workers at once",
     )
     a.add_argument(
         "--shot-length",
@@ -127,13 +125,8 @@ def cmd_animate(args: argparse.Namespace, remote: RemoteFrames | None = None) ->
         raise InputError("--cluster and --server are two ways to paint elsewhere: give one")
     if not args.independent and remote is None:
         require()  # the optical flow's OpenCV
-    if args.workers is not None and args.cluster is None:
-        raise InputError("--workers N goes with --cluster ADDRESS")
-    if args.cluster is not None:  # before any work: Ray is there, the shots make sense
-        from .batch_command import import_cluster
-        from .shots import check_shots
-
-        import_cluster()
+    batch_cluster = cluster_for(args)
+    if batch_cluster is not None:  # before any work: Ray is there, the shots make sense
         check_shots(args.shot_length, args.overlap)
     options = style_options(args)
     if is_animated_file(args.output) and args.output.exists():
@@ -155,8 +148,8 @@ def cmd_animate(args: argparse.Namespace, remote: RemoteFrames | None = None) ->
     job = prepare_job(animation.frames[0], args.styles, mask, options, args.model or "")
     folder = FrameFolder(partial_folder(args.output) if animated else args.output)
     names = animation.names
-    if args.cluster is not None:
-        _animate_on_cluster(args, animation, job, folder)
+    if batch_cluster is not None:
+        _animate_on_cluster(args, animation, job, folder, batch_cluster)
     else:
         _animate_here(args, animation, job, folder, remote)
     if animated:
@@ -203,13 +196,14 @@ def _animate_here(
         print(f"nst: every frame of {args.output} was already written", file=sys.stderr)
 
 
-def _animate_on_cluster(args: argparse.Namespace, animation, job, folder: FrameFolder) -> None:
-    """The shots styled at once on the cluster; each frame written once it is final."""
+def _animate_on_cluster(
+    args: argparse.Namespace, animation, job, folder: FrameFolder, batch_cluster
+) -> None:
+    """The shots styled at once on the cluster (`batch_cluster`, nst_engine.batch_cluster);
+    each frame written once it is final."""
     from .batch import BatchSpec
-    from .batch_command import import_cluster
     from .shots import plan_shots
 
-    batch_cluster = import_cluster()
     names, frames = animation.names, animation.frames
     shots = plan_shots(len(frames), args.shot_length, args.overlap)
     spec = BatchSpec(tuple(s.image for s in job.styles), job.options, model=_model(job))

@@ -50,20 +50,7 @@ def add_batch_parser(commands) -> argparse.ArgumentParser:
         "repeat it to blend several",
     )
     b.add_argument("--model", help="a style network made by `nst train-style`, instead of STYLE")
-    b.add_argument(
-        "--cluster",
-        metavar="ADDRESS",
-        help="fan the batch out over a Ray cluster: a head's address (host:port, ray://...), "
-        "or `auto`: the running local one, else a new local Ray instance (needs the "
-        "`cluster` extra)",
-    )
-    b.add_argument(
-        "--workers",
-        type=positive,
-        metavar="N",
-        help="with --cluster: how many workers, each holding the model once (default: one per "
-        "GPU of the cluster, else one single-threaded worker per CPU)",
-    )
+    add_cluster_arguments(b, "fan the batch out over a Ray cluster")
     add_size_and_mask(b, output="each output", source="each INPUT")
     add_style_options(b)
     b.set_defaults(run=cmd_batch, interrupted=RESUMABLE)
@@ -99,6 +86,31 @@ class BatchBar:
         self.bar.close()
 
 
+def add_cluster_arguments(p: argparse.ArgumentParser, what: str) -> None:
+    """--cluster ADDRESS and --workers N, as `nst batch` and `nst animate` take them."""
+    p.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help=f"{what}: a head's address (host:port, ray://...), or `auto`: the running "
+        "local one, else a new local Ray instance (needs the `cluster` extra)",
+    )
+    p.add_argument(
+        "--workers",
+        type=positive,
+        metavar="N",
+        help="with --cluster: how many workers, each holding the model once (default: one per "
+        "GPU of the cluster, else one single-threaded worker per CPU)",
+    )
+
+
+def cluster_for(args: argparse.Namespace):
+    """nst_engine.batch_cluster when --cluster is given (None without it), checked before
+    any work: --workers needs --cluster, and Ray must be installed."""
+    if args.workers is not None and args.cluster is None:
+        raise InputError("--workers N goes with --cluster ADDRESS; without it the work runs here")
+    return None if args.cluster is None else import_cluster()
+
+
 def import_cluster():
     """nst_engine.batch_cluster, or InputError saying how to install Ray."""
     try:
@@ -117,9 +129,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from .images import read_file, read_header
     from .prepared import read_styles
 
-    if args.workers is not None and args.cluster is None:
-        raise InputError("--workers N goes with --cluster ADDRESS; here the batch runs alone")
-    batch_cluster = None if args.cluster is None else import_cluster()
+    batch_cluster = cluster_for(args)
     options = style_options(args)
     options.validate()
     if not args.styles and not args.model:
