@@ -142,7 +142,9 @@ def write_animated(output: Path, frames: list[np.ndarray], animation: Animation)
     """The frames as one animated file (or video) of the output's type, with the input's
     timing; the partial folder is removed once it is written."""
     if output.suffix.lower() in VIDEO_OUTPUTS:
-        write_video(output, frames, animation.fps or 1000 * len(frames) / sum(animation.durations))
+        fps = animation.fps or 1000 * len(frames) / sum(animation.durations)
+        # A video holds 8-bit RGB: alpha is dropped (composited on nothing).
+        write_video(output, [_eight_bit(frame)[..., :3] for frame in frames], fps)
         shutil.rmtree(partial_folder(output), ignore_errors=True)
         return
     images = [Image.fromarray(_eight_bit(frame)) for frame in frames]

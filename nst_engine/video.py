@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .arrays import from_float, to_float
 from .errors import InputError
 from .flow import INSTALL_HINT, FlowUnavailable
 
@@ -77,7 +76,8 @@ def read_video(path: Path, max_pixels: int) -> tuple[list[np.ndarray], float]:
 
 
 def write_video(output: Path, frames: list[np.ndarray], fps: float) -> None:
-    """The frames as a video file of the output's type at `fps`, written atomically."""
+    """The frames (8-bit RGB) as a video file of the output's type at `fps`, written
+    atomically."""
     cv2 = _cv2()
     height, width = frames[0].shape[:2]
     partial = output.parent / f".partial-{output.name}"
@@ -87,13 +87,7 @@ def write_video(output: Path, frames: list[np.ndarray], fps: float) -> None:
         raise InputError(f"{output}: OpenCV cannot write this kind of video here")
     try:
         for frame in frames:
-            writer.write(np.ascontiguousarray(_rgb8(frame)[..., ::-1]))
+            writer.write(np.ascontiguousarray(frame[..., ::-1]))
     finally:
         writer.release()
     os.replace(partial, output)
-
-
-def _rgb8(frame: np.ndarray) -> np.ndarray:
-    """A video holds 8-bit RGB: grey is repeated, alpha dropped (composited on nothing)."""
-    frame = frame if frame.dtype == np.uint8 else from_float(to_float(frame), np.uint8)
-    return frame[..., :1].repeat(3, axis=2) if frame.shape[2] < 3 else frame[..., :3]
