@@ -23,7 +23,7 @@ import numpy as np
 
 from .arrays import resized
 from .errors import InputError, NSTError
-from .images import OUTPUT_TYPES, read_file, read_header, save_image
+from .images import OUTPUT_TYPES, read_file, read_header, save_image, written_whole
 from .options import Progress, StyleOptions
 from .prepared import sized_mask
 
@@ -229,9 +229,8 @@ def paint_here(
 def save_output(path: Path, data: bytes) -> None:
     """The file written beside `path` and renamed onto it once whole: an interrupted batch
     leaves only complete outputs, which the next run skips."""
-    partial = path.with_name(f".partial-{path.name}")
-    partial.write_bytes(data)
-    os.replace(partial, path)
+    with written_whole(path) as partial:
+        partial.write_bytes(data)
 
 
 def write_outcomes(

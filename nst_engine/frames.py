@@ -11,7 +11,6 @@ from such a folder at the end (`write_animated`).
 
 from __future__ import annotations
 
-import os
 import shutil
 import warnings
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from .arrays import from_float, to_float
 from .errors import InputError
-from .images import OUTPUT_TYPES, load_image, save_image
+from .images import OUTPUT_TYPES, load_image, save_image, written_whole
 from .options import DEFAULT_MAX_PIXELS
 from .video import WRITE_CODECS, is_video, read_video, write_video
 
@@ -128,9 +127,8 @@ class FrameFolder:
 
     def write(self, name: str, image: np.ndarray) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        partial = self.folder / f".partial-{name}"
-        save_image(partial, image)
-        os.replace(partial, self.folder / name)
+        with written_whole(self.folder / name) as partial:
+            save_image(partial, image)
 
 
 def partial_folder(output: Path) -> Path:
@@ -145,21 +143,19 @@ def write_animated(output: Path, frames: list[np.ndarray], animation: Animation)
         fps = animation.fps or 1000 * len(frames) / sum(animation.durations)
         # A video holds 8-bit RGB: alpha is dropped (composited on nothing).
         write_video(output, [_eight_bit(frame)[..., :3] for frame in frames], fps)
-        shutil.rmtree(partial_folder(output), ignore_errors=True)
-        return
-    images = [Image.fromarray(_eight_bit(frame)) for frame in frames]
-    partial = output.parent / f".partial-{output.name}"
-    extra = {"lossless": True} if output.suffix.lower() == ".webp" else {}
-    images[0].save(
-        partial,
-        format=ANIMATED_TYPES[output.suffix.lower()],
-        save_all=True,
-        append_images=images[1:],
-        duration=animation.durations,
-        loop=animation.loop,
-        **extra,
-    )
-    os.replace(partial, output)
+    else:
+        images = [Image.fromarray(_eight_bit(frame)) for frame in frames]
+        extra = {"lossless": True} if output.suffix.lower() == ".webp" else {}
+        with written_whole(output) as partial:
+            images[0].save(
+                partial,
+                format=ANIMATED_TYPES[output.suffix.lower()],
+                save_all=True,
+                append_images=images[1:],
+                duration=animation.durations,
+                loop=animation.loop,
+                **extra,
+            )
     shutil.rmtree(partial_folder(output), ignore_errors=True)
 
 

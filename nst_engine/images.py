@@ -18,6 +18,8 @@ import math
 import os
 import struct
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -258,6 +260,17 @@ def output_losses(path: str | os.PathLike, channels: int, dtype: np.dtype) -> li
             f"{DEPTH_NAMES[np.dtype(kind.deepest)]} ({kind.name})"
         )
     return lost
+
+
+@contextmanager
+def written_whole(path: Path) -> Iterator[Path]:
+    """The path to write `path`'s contents to: a hidden file beside it, renamed onto `path`
+    when the block ends without an error. An interrupted writer never leaves a half file under
+    the real name, so a rerun that skips finished outputs redoes it (the stale partial file is
+    overwritten then)."""
+    partial = path.with_name(f".partial-{path.name}")
+    yield partial
+    os.replace(partial, path)
 
 
 def save_image(path: str | os.PathLike, array: np.ndarray) -> None:

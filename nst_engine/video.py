@@ -10,13 +10,13 @@ lossy, as video is; for lossless frames, write a folder.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from .errors import InputError
 from .flow import INSTALL_HINT, FlowUnavailable
+from .images import written_whole
 
 READ_TYPES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm")
 # The codec each writable container gets (OpenCV's four-character codes).
@@ -80,14 +80,13 @@ def write_video(output: Path, frames: list[np.ndarray], fps: float) -> None:
     atomically."""
     cv2 = _cv2()
     height, width = frames[0].shape[:2]
-    partial = output.parent / f".partial-{output.name}"
     codec = cv2.VideoWriter_fourcc(*WRITE_CODECS[output.suffix.lower()])
-    writer = cv2.VideoWriter(str(partial), codec, fps, (width, height))
-    if not writer.isOpened():
-        raise InputError(f"{output}: OpenCV cannot write this kind of video here")
-    try:
-        for frame in frames:
-            writer.write(np.ascontiguousarray(frame[..., ::-1]))
-    finally:
-        writer.release()
-    os.replace(partial, output)
+    with written_whole(output) as partial:
+        writer = cv2.VideoWriter(str(partial), codec, fps, (width, height))
+        if not writer.isOpened():
+            raise InputError(f"{output}: OpenCV cannot write this kind of video here")
+        try:
+            for frame in frames:
+                writer.write(np.ascontiguousarray(frame[..., ::-1]))
+        finally:
+            writer.release()
