@@ -93,7 +93,7 @@ def stylize(
     crop_mask = None if soft_mask is None else soft_mask[top:bottom, left:right]
     job = plan_job(
         crop.shape[:2], long_side=max(height, width), options=options, device=device,
-        fast=model is not None,
+        fast=model is not None, later_frame=temporal is not None,
     )  # fmt: skip
 
     tic = time.perf_counter()
@@ -249,6 +249,7 @@ def plan_job(
     options: StyleOptions,
     device: torch.device,
     fast: bool = False,
+    later_frame: bool = False,
 ) -> JobPlan:
     """The plan of a job on an image (or the mask's box of one) of `shape` (h, w), whose
     whole image has `long_side`: the one place that decides the working size, so `stylize`
@@ -264,7 +265,7 @@ def plan_job(
     if fast:
         return JobPlan(work, 0, False, Plan(1, 1, work[0] * work[1]))
     work, tile_side = _memory_plan(options, shape, work, device)
-    plan = planned(options.method, *work, options)
+    plan = planned(options.method, *work, options, later_frame)
     refine = work != tuple(shape) and options.finishing() == "refine"
     if refine:
         tiles, per_tile = refine_plan(*shape, tile_side), refine_steps_per_tile(options)

@@ -89,11 +89,13 @@ def gatys_iterations(options: StyleOptions) -> int:
     return options.iterations or max(1, round(GATYS_ITERATIONS * PRESET_SCALE[options.quality]))
 
 
-def planned(method: str, height: int, width: int, options: StyleOptions) -> Plan:
+def planned(
+    method: str, height: int, width: int, options: StyleOptions, later_frame: bool = False
+) -> Plan:
     if method == "gatys":
         steps = gatys_iterations(options)
         return Plan(steps, 1, steps * height * width)
-    levels = plan_levels(height, width, options)
+    levels = plan_levels(height, width, options, later_frame)
     return Plan(
         sum(level.iterations for level in levels),
         len(levels),
@@ -101,8 +103,12 @@ def planned(method: str, height: int, width: int, options: StyleOptions) -> Plan
     )
 
 
-def plan_levels(height: int, width: int, options: StyleOptions) -> list[Level]:
-    """Sizes double from about COARSEST_SIDE up to the working size."""
+def plan_levels(
+    height: int, width: int, options: StyleOptions, later_frame: bool = False
+) -> list[Level]:
+    """Sizes double from about COARSEST_SIDE up to the working size. A later frame of an
+    animation starts from a finished painting (nst_engine.temporal) and runs
+    ITERATION_SHARE of each level's iterations."""
     scale = PRESET_SCALE[options.quality]
     long_side = max(height, width)
     sides = [long_side]
@@ -113,6 +119,8 @@ def plan_levels(height: int, width: int, options: StyleOptions) -> list[Level]:
     if options.iterations is not None:
         total = sum(iterations)
         iterations = [max(1, round(n * options.iterations / total)) for n in iterations]
+    if later_frame:
+        iterations = [max(1, round(n * ITERATION_SHARE)) for n in iterations]
     levels = []
     for i, (side, its) in enumerate(zip(sides, iterations, strict=True)):
         h, w = (height, width) if side == long_side else fit_long_side(height, width, side)
@@ -234,7 +242,7 @@ def run_proposed(ctx: RunContext, content: torch.Tensor, mask: torch.Tensor | No
     from the previous result warped into this frame where the flow holds, a temporal term
     keeps it there, each level holds the style weight the first frame ended it with, and a
     share of the iterations is run."""
-    levels = plan_levels(*content.shape[-2:], ctx.options)
+    levels = plan_levels(*content.shape[-2:], ctx.options, later_frame=ctx.prior is not None)
     weight = DynamicWeight(ctx.options.strength, adaptive=ctx.options.dynamic_weighting)
     held = () if ctx.prior is None else ctx.prior.level_weights
     image = None
@@ -344,8 +352,6 @@ def _optimise_level(
     """A level's iterations of Adam on `image`, steering `weight` by the SSIM to `content`
     (at the working size) after each."""
     iterations, first = setup.level.iterations, setup.index == 0
-    if ctx.prior is not None:  # the frame starts from a finished painting
-        iterations = max(1, round(iterations * ITERATION_SHARE))
     base_lr = COARSE_LR if first else FINE_LR
     warmup = min(COARSE_WARMUP if first else FINE_WARMUP, max(1, iterations // 4))
     optimizer = torch.optim.Adam([image], lr=base_lr, betas=(0.9, 0.99))

@@ -24,7 +24,6 @@ from nst_engine.images import load_image, read_header
 from nst_engine.memory import free_cached, is_out_of_memory
 from nst_engine.options import MIN_SIDE, Progress, StyleOptions
 from nst_engine.sequence import stylize_sequence
-from nst_engine.temporal import ITERATION_SHARE
 from nst_engine.workspace import Workspace
 
 from .jobs import Job, JobError, Plan, Work, invalid
@@ -89,7 +88,12 @@ class WorkspaceEngine:
         except InputError as exc:
             return Plan(refused=str(exc))
         work_height, work_width = job.work
-        later = 1.0 if fast else ITERATION_SHARE  # a trained network's frame costs one pass
+        later = 1.0  # a trained network's frame costs one pass, later or not
+        if not fast:  # a later frame of an animation runs a share of the iterations
+            later_job = plan_job(
+                (height, width), options=options, device=self.workspace.device, later_frame=True
+            )
+            later = later_job.plan.pixels / job.plan.pixels
         return Plan(job.plan.pixels, work_width, work_height, later_frame=later)
 
     def calibration(self) -> Work:

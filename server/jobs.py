@@ -452,26 +452,23 @@ class Scheduler:
         self, job: Job, frames: int, later_share: float
     ) -> Callable[[int, Progress], None]:
         """The sequence driver's progress callback: each frame's Progress made the whole
-        sequence's, counted in steps (iterations). The first frame runs the steps it plans;
-        a later frame's are foretold as `later_share` of those until the second frame has
-        run, then as many as it ran (a later frame's own total_steps is the whole plan's,
-        though it runs a share of it), and a frame done counts the steps it ran."""
+        sequence's, counted in steps (iterations). The frames begun count the steps they
+        ran and plan (their own total_steps); each frame still to come is foretold as the
+        second frame's plan, or before it begins as `later_share` of the first's."""
         report = self._reporter(job)
         started = time.perf_counter()
         ran: list[int] = []  # the steps each frame begun has run so far
-        first = [1]  # the first frame's planned steps
+        plans: list[int] = []  # the steps each frame begun plans
 
         def frame_progress(index: int, p: Progress) -> None:
-            del ran[index:]
-            ran.extend([ran[-1] if ran else 1] * (index - len(ran)))  # frames that said nothing
+            for steps in (ran, plans):
+                del steps[index:]
+                steps.extend([steps[-1] if steps else 1] * (index - len(steps)))  # said nothing
             done = sum(ran)
             ran.append(max(p.step, 1))
-            if index == 0:
-                first[0] = current = max(p.total_steps, p.step, 1)
-            later = ran[1] if index >= 2 else max(1, round(first[0] * later_share))
-            if index:
-                current = max(later, p.step)
-            total = done + current + (frames - index - 1) * later
+            plans.append(max(p.total_steps, p.step, 1))
+            later = plans[1] if len(plans) > 1 else max(1, round(plans[0] * later_share))
+            total = done + plans[index] + (frames - index - 1) * later
             overall = dataclasses.replace(
                 p,
                 step=done + p.step,

@@ -121,6 +121,27 @@ def test_temporal_styling_of_a_pan_flickers_less_than_styling_each_frame_alone(
     assert together < 0.5 * alone, (together, alone)
 
 
+def test_a_later_frame_plans_the_share_of_the_steps_it_runs(photo, starry, workspace):
+    """The progress a later temporal frame reports counts the steps it runs (a share of the
+    first frame's), so a bar over the frame fills, and the server's over the sequence."""
+    from nst_engine.options import StyleOptions
+    from nst_engine.sequence import stylize_sequence
+    from nst_engine.temporal import ITERATION_SHARE
+
+    last = {}
+    options = StyleOptions(size=64, iterations=20, seed=0)
+    frames = pan(photo, 2, (2, 1), size=(48, 64))
+    for _ in stylize_sequence(
+        frames, starry, options=options, workspace=workspace,
+        progress=lambda index, p: last.__setitem__(index, (p.step, p.total_steps)),
+    ):  # fmt: skip
+        pass
+    (first_ran, first_planned), (later_ran, later_planned) = last[0], last[1]
+    assert first_ran == first_planned == 20
+    assert later_ran == later_planned < first_planned
+    assert later_planned == pytest.approx(first_planned * ITERATION_SHARE, abs=2)
+
+
 def test_pixels_outside_the_mask_are_the_source_in_every_frame(photo, starry, workspace):
     from nst_engine.options import StyleOptions
     from nst_engine.sequence import stylize_sequence
