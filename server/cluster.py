@@ -11,7 +11,8 @@ and a local Ray instance ends with it. Ray is imported here only, and only under
 Back-pressure is the single server's, per replica: each replica's scheduler refuses a job
 beyond its queue with RESOURCE_EXHAUSTED and reports the job's true place in its own queue;
 in front of them, Serve's router gives RESOURCE_EXHAUSTED once every replica is at its
-max_ongoing_requests and max_queued_requests calls wait for one.
+max_ongoing_requests and max_queued_requests calls wait for one. Each call goes to the replica
+with the fewest calls in hand (nst_server.ray_router), so jobs spread over idle replicas.
 """
 
 from __future__ import annotations
@@ -85,7 +86,9 @@ def deploy(
     """Start Serve's proxies (gRPC on `port` of every node; HTTP on loopback only) and run
     the application; returns once every replica is ready."""
     from ray import serve
-    from ray.serve.config import HTTPOptions, gRPCOptions
+    from ray.serve.config import HTTPOptions, RequestRouterConfig, gRPCOptions
+
+    from .ray_router import FewestJobsRouter
 
     serve.start(
         http_options=HTTPOptions(host="127.0.0.1", port=http_port or free_port()),
@@ -99,6 +102,7 @@ def deploy(
         ray_actor_options={"num_cpus": where.num_cpus, "num_gpus": where.num_gpus},
         max_ongoing_requests=limits.max_queue + 1 + UNARY_SLACK,
         max_queued_requests=limits.max_queue,
+        request_router_config=RequestRouterConfig(request_router_class=FewestJobsRouter),
         health_check_period_s=2,
         graceful_shutdown_timeout_s=5,  # `nst-server stop`: running jobs get 5 s, as alone
     )

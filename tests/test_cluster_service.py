@@ -164,6 +164,96 @@ def test_the_proxys_word_for_a_dead_replica_is_server_lost_and_retried_once():
     assert len(tries) == 2, "retried once, not more"
 
 
+# ---- the proxy's router, without Ray's processes ----------------------------------------
+class FakeReplica:
+    def __init__(self, name: str) -> None:
+        from ray.serve._private.common import DeploymentID, ReplicaID
+
+        self.replica_id = ReplicaID(name, DeploymentID("StyleReplica", "nst"))
+        self.max_ongoing_requests = 4
+
+
+def call(name: str):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(metadata=SimpleNamespace(internal_request_id=name))
+
+
+@pytest.fixture()
+def router():
+    """FewestJobsRouter as the proxy builds it, with a clock the test moves."""
+    from nst_server.ray_router import FewestJobsRouter
+    from ray.serve._private.common import DeploymentHandleSource, DeploymentID
+
+    clock = [1000.0]
+
+    async def build():  # Serve builds it inside its event loop
+        return FewestJobsRouter(
+            deployment_id=DeploymentID("StyleReplica", "nst"),
+            handle_source=DeploymentHandleSource.PROXY,
+            use_replica_queue_len_cache=True,
+            get_curr_time_s=lambda: clock[0],
+        )
+
+    built = asyncio.run(build())
+    built.initialize_state()
+    built.clock = clock
+    return built
+
+
+def first_choice(router, replicas, name: str):
+    return asyncio.run(router.choose_replicas(replicas, call(name)))[0][0]
+
+
+def test_two_calls_chosen_before_either_is_sent_go_to_two_replicas(router):
+    a, b = FakeReplica("a"), FakeReplica("b")
+    for _ in range(8):  # however ties fall, the second call avoids the first's replica
+        first = first_choice(router, [a, b], "job-1")
+        second = first_choice(router, [a, b], "job-2")
+        assert first is not second
+        for name in ("job-1", "job-2"):
+            router.on_request_completed(first.replica_id, name)
+
+
+def test_a_replica_whose_job_ended_takes_the_next_one(router):
+    a, b = FakeReplica("a"), FakeReplica("b")
+    first = first_choice(router, [a, b], "job-1")
+    router.on_request_routed(call("job-1"), first.replica_id, None)
+    second = first_choice(router, [a, b], "job-2")
+    router.on_request_routed(call("job-2"), second.replica_id, None)
+    router.on_request_completed(first.replica_id, "job-1")
+    assert first_choice(router, [a, b], "job-3") is first
+
+
+def test_a_replica_serve_heard_is_full_is_passed_over(router):
+    a, b = FakeReplica("a"), FakeReplica("b")
+    router.on_request_routed(call("job-1"), b.replica_id, None)
+    router.on_new_queue_len_info(a.replica_id, a.max_ongoing_requests)
+    assert first_choice(router, [a, b], "job-2") is b
+
+
+def test_a_call_given_up_before_it_was_sent_stops_counting(router):
+    a, b = FakeReplica("a"), FakeReplica("b")
+    for name in ("gone-1", "gone-2"):  # chosen while `a` was the only replica
+        assert first_choice(router, [a], name) is a
+    router.on_request_routed(call("job"), b.replica_id, None)
+    assert first_choice(router, [a, b], "probe") is b
+    router.on_request_completed(b.replica_id, "probe")
+    router.clock[0] += 11  # their clients went away; Serve never reports the end of them
+    assert first_choice(router, [a, b], "next") is a
+
+
+def test_a_replica_that_does_not_answer_gives_way_after_a_few_tries(router):
+    from nst_server.ray_router import PATIENCE
+
+    a, b = FakeReplica("a"), FakeReplica("b")
+    ranks = [asyncio.run(router.choose_replicas([a, b], call("job"))) for _ in range(PATIENCE)]
+    assert all(len(r) == 1 for r in ranks) and len({r[0][0] for r in ranks}) == 1
+    chosen = ranks[0][0][0]
+    then = asyncio.run(router.choose_replicas([a, b], call("job")))
+    assert then == [[chosen], [b if chosen is a else a]]
+
+
 @pytest.mark.parametrize(
     ("arguments", "words"),
     [
