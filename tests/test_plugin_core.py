@@ -25,6 +25,7 @@ PLUGIN_DIR = Path(__file__).resolve().parent.parent / "gimp_plugin" / "neural_st
 sys.path.insert(0, str(PLUGIN_DIR))  # as the plug-in itself does inside GIMP
 import neural_style_core as core  # noqa: E402
 import neural_style_dialog as dialog  # noqa: E402
+import neural_style_frames as frames  # noqa: E402
 
 # The transport's errors, as nst_proto.pure_client (the plug-in's transport) exports them.
 ClientError = nst_job.ClientError
@@ -446,7 +447,7 @@ def test_a_bug_behind_the_estimate_is_not_taken_for_an_older_server():
     assert "Stylize" not in methods(calls)
 
 
-def line(transport, job=lambda transport: ([(b"style image", 1.0)], "", {"strength": 0.5}, 1)):
+def line(transport, job=lambda transport: ([(b"style image", 1.0)], "", {"strength": 0.5}, {})):
     return dialog.estimate_line("127.0.0.1:7000", (4000, 3000), job, lambda settings: transport)
 
 
@@ -463,15 +464,18 @@ def test_the_dialog_asks_the_server_for_the_expected_time_of_the_chosen_job():
     assert "set Advanced > Working size to 2670 or less" in line(transport)
 
 
-def test_the_dialogs_time_line_covers_every_frame_of_all_layers_as_frames():
+@pytest.mark.parametrize("apply_to", ["frames", "layers"])
+def test_the_dialogs_time_line_covers_every_frame_of_all_layers_as_frames(apply_to):
     measured = pb.JobEstimate(seconds=300, measured_jobs=2, work_width=768, work_height=576)
     transport, calls = fake_transport(answers={"Estimate": [measured]})
-    six = line(transport, lambda transport: ([(b"style image", 1.0)], "", {}, 6))
+    fields = frames.request_fields(apply_to, 6)
+    six = line(transport, lambda transport: ([(b"style image", 1.0)], "", {}, fields))
     assert six == (
         "Expected time: about 5 min 00 s for 6 frames at 768x576 (the server's speed on its "
         "last 2 jobs)"
     )
-    assert calls[0][2].frames == 6
+    spec = calls[0][2]
+    assert spec.frames == 6 and spec.independent == (apply_to == "layers")
 
 
 def test_the_dialogs_time_line_without_a_server_or_a_style_says_what_to_do():
@@ -489,9 +493,9 @@ def test_the_dialogs_time_line_without_a_server_or_a_style_says_what_to_do():
     )
     transport, calls = fake_transport()
     assert "known once" not in line(
-        transport, lambda transport: ([], "tiny", {"no_such_option": 1}, 1)
+        transport, lambda transport: ([], "tiny", {"no_such_option": 1}, {})
     )
-    assert line(transport, lambda transport: ([], "tiny", {"no_such_option": 1}, 1)).startswith(
+    assert line(transport, lambda transport: ([], "tiny", {"no_such_option": 1}, {})).startswith(
         "Expected time: cannot ask the server (unknown option(s) no_such_option"
     )
     assert calls == []  # refused by the client's own check, before any call

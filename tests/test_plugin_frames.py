@@ -71,6 +71,23 @@ def test_frames_that_cannot_be_one_animation_are_refused_in_one_line(other, word
 
 
 @pytest.mark.parametrize(
+    ("apply_to", "count", "fields"),
+    [
+        ("layer", 1, {}),
+        ("frames", 6, {"frames": 6, "independent": False}),
+        ("layers", 6, {"frames": 6, "independent": True}),
+        ("layers", 1, {}),  # one layer, each alone: a one-layer job
+    ],
+)
+def test_all_layers_each_alone_is_the_frames_job_with_every_frame_styled_alone(
+    apply_to, count, fields
+):
+    assert frames.wants_frames(apply_to) == (apply_to != "layer")
+    assert frames.request_fields(apply_to, count) == fields
+    assert [nick for nick, _label, _help in frames.APPLY_TO] == ["layer", "frames", "layers"]
+
+
+@pytest.mark.parametrize(
     "source, new",
     [
         ("Background", "Background (Neural Style)"),
@@ -216,11 +233,11 @@ class Canvas:
         return kept
 
 
-def run_frames(server, canvas, log, timeout=30, cancel=None):
+def run_frames(server, canvas, log, timeout=30, cancel=None, apply_to="frames"):
     names = [frames.frame_layer_name(f"Frame {i + 1} (100ms)") for i in range(N)]
     request = nst_job.JobRequest(
         b"".join(sources()), W, H, 3, "u8", styles=[(b"style image", 1.0)], mask=bytes(W * H),
-        frames=N,
+        **frames.request_fields(apply_to, N),
     )  # fmt: skip
     said = []
 
@@ -241,6 +258,7 @@ def test_frames_are_one_job_each_written_as_it_arrives_and_kept_in_order_as_one_
     kept, said = run_frames(server, canvas, log)
 
     assert len(server.specs) == 1 and server.specs[0].frames == N and server.specs[0].has_mask
+    assert not server.specs[0].independent and not server.estimated[0].independent
     assert [spec.frames for spec in server.estimated] == [N]  # asked before: all the frames
     names = [f"Frame {i + 1} (Neural Style) (100ms)" for i in range(N)]
     assert [layer.name for layer in kept] == names
@@ -257,6 +275,14 @@ def test_frames_are_one_job_each_written_as_it_arrives_and_kept_in_order_as_one_
     assert [s for s in said if "writing" in s] == [
         f"Neural Style: writing frame {i + 1} of {N}" for i in range(N)
     ]
+
+
+def test_each_layer_alone_asks_the_server_for_independent_frames_in_the_estimate_and_the_job():
+    server, log = Server(), []
+    kept, _said = run_frames(server, Canvas(log), log, apply_to="layers")
+    assert [(s.frames, s.independent) for s in server.estimated] == [(N, True)]
+    assert [(s.frames, s.independent) for s in server.specs] == [(N, True)]
+    assert [layer.pixels for layer in kept] == [styled(p) for p in sources()]
 
 
 def test_a_cancel_midway_leaves_the_image_and_its_undo_history_as_they_were():

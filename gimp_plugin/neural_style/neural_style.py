@@ -246,11 +246,11 @@ class _Job:
         _PreviewLayer.sweep(image, source)
         self.preview = _PreviewLayer(image, source, masked=self.mask is not None)
 
-    def request(self, pixels, count=1):
-        fields = {"frames": count} if count > 1 else {}
+    def request(self, pixels, fields=None):
+        """The job of `pixels`; `fields`: frames.request_fields for a job of several layers."""
         return self.transport.JobRequest(
             pixels, self.width, self.height, self.channels, self.sample, styles=self.styles,
-            mask=self.mask, options=self.options, model=self.model, **fields,
+            mask=self.mask, options=self.options, model=self.model, **(fields or {}),
         )  # fmt: skip
 
     def run(self, request, function, *arguments):
@@ -312,8 +312,8 @@ def _frame(image, layer):
 
 
 def stylize_frames(image, drawables, config):
-    """ "All layers as frames": one job for the frames (neural_style_frames), one new layer
-    per frame, in one undo step."""
+    """ "All layers as frames" (or "each alone"): one job for the frames
+    (neural_style_frames), one new layer per frame, in one undo step."""
     layers = frames.chosen(drawables, image.get_layers())
     facts = [_frame(image, layer) for layer in layers]
     frames.check_frames(facts)
@@ -321,7 +321,8 @@ def stylize_frames(image, drawables, config):
     layers = [_pixel_layer(layers[i]) for i in order]
     top = layers[-1]  # the new layers go above it, the preview above them
     job = _Job(image, top, config)
-    request = job.request(b"".join(_read_pixels(layer, job.fmt) for layer in layers), len(layers))
+    fields = frames.request_fields(config.get_property("apply-to"), len(layers))
+    request = job.request(b"".join(_read_pixels(layer, job.fmt) for layer in layers), fields)
     canvas = frames.GimpFrameLayers(Gimp, Gegl, image, top, job.fmt, len(layers), job.preview)
     canvas.sweep()
     names = [frames.frame_layer_name(layer.get_name()) for layer in layers]
@@ -403,8 +404,9 @@ def _estimate_updater(config, label, size, address, frame_count):
     def job(transport):
         styles, model, _name, _path = _style_arguments(config, read)
         options = _job_options(config, transport, max(size), preview=False)
-        count = frame_count if frames.wants_frames(config.get_property("apply-to")) else 1
-        return styles, model, options, count
+        apply_to = config.get_property("apply-to")
+        count = frame_count if frames.wants_frames(apply_to) else 1
+        return styles, model, options, frames.request_fields(apply_to, count)
 
     def update():
         pending.clear()
@@ -582,8 +584,9 @@ class NeuralStyle(Gimp.PlugIn):
             86400, 1800, rw,
         )  # fmt: skip
         procedure.add_choice_argument(
-            "apply-to", "_Apply to", "This layer, or the image's layers as the frames of an "
-            "animation (neural_style_frames.py)", _choice(frames.APPLY_TO), "layer", rw,
+            "apply-to", "_Apply to", "This layer, the image's layers as the frames of an "
+            "animation, or each layer alone (neural_style_frames.py)",
+            _choice(frames.APPLY_TO), "layer", rw,
         )  # fmt: skip
         return procedure
 

@@ -235,6 +235,8 @@ def estimate_job(transport, client, request):
     from a server older than Estimate) is taken as "no estimate": the job then says what is
     wrong. Nothing answering (ServerUnavailable) goes to run_job, which starts the server."""
     frames = getattr(request, "frames", 1)  # an animation's estimate covers all its frames
+    independent = getattr(request, "independent", False)  # each frame styled alone
+    fields = {"frames": frames, "independent": independent} if frames > 1 else {}
     try:
         return client.estimate(
             request.width,
@@ -242,7 +244,7 @@ def estimate_job(transport, client, request):
             styles=request.styles,
             options=request.options,
             model=request.model,
-            **({"frames": frames} if frames > 1 else {}),
+            **fields,
         )
     except transport.JobFailed:
         return None

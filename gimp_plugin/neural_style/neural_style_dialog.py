@@ -122,28 +122,28 @@ def estimate_text(estimate, frames: int = 1) -> str:
 def estimate_line(
     address: str,
     size: tuple[int, int],
-    job: Callable[[object], tuple[list, str, dict, int]],
+    job: Callable[[object], tuple[list, str, dict, dict]],
     load: Callable[..., object] = core.load_transport,
 ) -> str:
     """The expected-time line for the job that `job(transport)` describes as (styles, model,
-    options: of the transport's option types, frames), on layers of `size`, asking the server
-    at `address`.
+    options: of the transport's option types, fields: neural_style_frames.request_fields,
+    empty for one layer), on layers of `size`, asking the server at `address`.
 
     A job that cannot be described yet (no style image chosen: PluginError) says why; a server
     that does not answer, or answers without Estimate, says that OK starts it."""
     width, height = size
     try:
         transport = load(settings=core.read_settings())
-        styles, model, options, frames = job(transport)
+        styles, model, options, fields = job(transport)
     except core.PluginError as exc:
         return str(exc)
     try:
         with transport.StyleClient(address, connect_timeout=ANSWER_WITHIN) as client:
             estimate = client.estimate(
-                width, height, styles=styles, options=options, model=model, frames=frames
+                width, height, styles=styles, options=options, model=model, **fields
             )
     except transport.ClientError:
         return estimate_text(None)
     except ValueError as exc:  # a bad address or option: the job would stop on it too
         return f"Expected time: cannot ask the server ({exc})"
-    return estimate_text(estimate, frames)
+    return estimate_text(estimate, fields.get("frames", 1))

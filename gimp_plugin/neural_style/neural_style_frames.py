@@ -1,4 +1,5 @@
-"""Layers as frames: "All layers as frames" in the Neural Style dialog (GIMP's animations).
+"""Layers as frames: "All layers as frames" in the Neural Style dialog (GIMP's animations),
+and "All layers, each alone" (the same layers and job, each frame styled on its own).
 
 GIMP's animations are images whose top-level layers are the frames, the bottom layer first
 (Filters > Animation > Playback and the GIF and WebP export "as animation" read them so, and
@@ -39,8 +40,12 @@ APPLY_TO = (
     ("frames", "All layers as frames",
      "Style the image's layers as the frames of an animation, bottom layer first (the "
      "selected layers when several are selected): one new layer per frame"),
+    ("layers", "All layers, each alone",
+     "Style the image's layers (the selected ones when several are selected) as separate "
+     "pictures in one job: one new layer per layer, none steadied by the one before (any "
+     "method)"),
 )  # fmt: skip
-FRAMES = "frames"
+FRAMES, EACH_ALONE = "frames", "layers"
 # GIMP's frame tags as Playback and the GIF export parse them (animation-play.c: is_ms_tag,
 # is_disposal_tag): "(" digits "ms" ")" with spaces allowed inside, anywhere in the name;
 # "(combine)" or "(replace)" exactly, and only at the very end of the name.
@@ -73,7 +78,16 @@ class FrameResult:
 
 
 def wants_frames(apply_to: str | None) -> bool:
-    return (apply_to or "layer") == FRAMES
+    """Whether the job styles several layers (as frames, or each alone)."""
+    return (apply_to or "layer") in (FRAMES, EACH_ALONE)
+
+
+def request_fields(apply_to: str | None, count: int) -> dict[str, Any]:
+    """The JobRequest (and Estimate) fields of a job on `count` layers: a frames job styles
+    them in order as one moving painting, unless each is styled alone (`independent`)."""
+    if count < 2:
+        return {}
+    return {"frames": count, "independent": apply_to == EACH_ALONE}
 
 
 def chosen(selected: Sequence, top_level: Sequence) -> list:

@@ -2,7 +2,8 @@
 six-layer image (six frames of a street video) with a feathered selection, styled with
 "Apply to: All layers as frames" through the real server, gets six new layers in the frames'
 order, one undo step (a real Ctrl+Z, as GIMP 3 has no PDB procedure for undo), and outside
-the selection every frame's pixels are its source's."""
+the selection every frame's pixels are its source's; "All layers, each alone" the same, each
+frame styled on its own."""
 
 from __future__ import annotations
 
@@ -160,6 +161,12 @@ def test_six_layers_styled_as_frames_give_six_layers_in_order_in_one_undo_step(
     assert undone["layers"] == list(reversed(names))
     assert undone["selection_kept"]
 
+    _check_pixels(work, "GIMP frames")
+
+
+def _check_pixels(work, what: str) -> None:
+    """Every frame styled inside the feathered selection, its source's pixels outside it,
+    and the source layers untouched (the layers dumped after the run, top first)."""
     mask = load_raw(work.host / "mask.raw", (H, W), np.uint8)
     outside, inside = mask == 0, mask == 255
     assert outside.sum() > 1000 and inside.sum() > 500 and ((mask > 0) & (mask < 255)).any()
@@ -173,11 +180,27 @@ def test_six_layers_styled_as_frames_give_six_layers_in_order_in_one_undo_step(
             f"frame {index + 1}: pixels outside the selection moved"
         )
         changes.append(float(np.abs(result[inside].astype(int) - source[inside]).mean()))
-    _report(f"GIMP frames: {outside.sum()} px outside identical in every frame; mean change "
+    _report(f"{what}: {outside.sum()} px outside identical in every frame; mean change "
             f"inside per frame {[round(c, 1) for c in changes]}/255")  # fmt: skip
     assert min(changes) > 2.0, "a frame was not styled"
     if not os.environ.get("NST_GIMP_KEEP"):  # kept: the raw layers to look at
         shutil.rmtree(work.host, ignore_errors=True)
+
+
+def test_six_layers_each_alone_by_the_gatys_method_give_six_styled_layers(
+    gui_root, installed, server
+):
+    """ "All layers, each alone": the same six layers in one job, each styled on its own, so
+    the plain Gatys method (which a frames job refuses) is accepted."""
+    args = {"apply-to": "layers", "method": "gatys", "strength": 1.0, "iterations": 4,
+            "quality": "draft", "size": 0, "timeout": 400}  # fmt: skip
+    ran, undone, _trace, work, names = _run_frames(gui_root, installed, server, args, 94)
+    _report(f"GIMP each alone: {ran['status']} in {ran['seconds']} s; layers {ran['layers']}")
+    assert ran["status"] == "success", ran["message"]
+    styled_names = [f"Frame {index + 1} (Neural Style) (100ms)" for index in range(N)]
+    assert ran["layers"] == [*reversed(styled_names), *reversed(names)]
+    assert undone["layers"] == list(reversed(names)), "one undo step removes them all"
+    _check_pixels(work, "GIMP each alone")
 
 
 def test_frames_cancelled_midway_leave_the_image_and_its_undo_history_as_they_were(
