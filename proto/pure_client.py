@@ -9,15 +9,18 @@ the server keep; both build and read the messages through nst_proto.job.
 
 grpclib is asyncio-based; each call here runs its own event loop in the caller's thread, so
 on_event and cancel are called in that thread, as with the grpcio client. Addresses are
-"host:port", "[v6]:port" or "unix:/path"; TLS and access tokens (for a server on another
-machine) are the grpcio client's. In GIMP, set PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python
-and MULTIDICT_NO_EXTENSIONS=1 before the first import (the plug-in does): a compiled protobuf
-or multidict elsewhere on GIMP's path was built for another Python or another version.
+"host:port", "[v6]:port" or "unix:/path". For a server on another machine, `token` and
+`root_certificates` (nst_proto.access) as grpcio's client takes them: TLS through Python's
+ssl module, the token in every call's metadata. In GIMP, set
+PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python and MULTIDICT_NO_EXTENSIONS=1 before the first
+import (the plug-in does): a compiled protobuf or multidict elsewhere on GIMP's path was built
+for another Python or another version.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 
 from grpclib.client import Channel
@@ -68,15 +71,26 @@ class StyleClient(ClientBase):
     """A connection to nst-server; see nst_proto.client.StyleClient for the arguments.
     Nothing stays open between calls: each opens its connection and closes it."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        token: str | None = None,
+        root_certificates: bytes | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._where = channel_arguments(self.address)  # a bad address fails here, at once
+        self._metadata = {"authorization": f"Bearer {token}"} if token is not None else None
+        self._tls = None
+        if token is not None or root_certificates is not None:  # a token only over TLS
+            self._tls = tls_context(root_certificates)
 
     def _channel(self) -> Channel:
         config = Configuration(
             http2_connection_window_size=WINDOW_BYTES, http2_stream_window_size=WINDOW_BYTES
         )
-        return Channel(**self._where, config=config)  # inside the running loop: it binds to it
+        # inside the running loop: it binds to it
+        return Channel(**self._where, config=config, ssl=self._tls)
 
     def _run(self, call, *args):
         """Run one call's coroutine to its end in a loop of its own; map transport errors."""
@@ -115,9 +129,8 @@ class StyleClient(ClientBase):
         channel = self._channel()
         try:
             call = getattr(StyleServiceStub(channel), method)
-            return await asyncio.wait_for(
-                call(request, timeout=self.connect_timeout + 25), self.connect_timeout + 30
-            )
+            reply = call(request, timeout=self.connect_timeout + 25, metadata=self._metadata)
+            return await asyncio.wait_for(reply, self.connect_timeout + 30)
         finally:
             channel.close()
 
@@ -128,7 +141,8 @@ class StyleClient(ClientBase):
         cancelled = cancel or (lambda: False)
         channel = self._channel()
         try:
-            async with StyleServiceStub(channel).Stylize.open(timeout=self.timeout) as stream:
+            call = StyleServiceStub(channel).Stylize
+            async with call.open(timeout=self.timeout, metadata=self._metadata) as stream:
                 # The request side ends with Submit: grpcio's server resets a stream whose
                 # client has not ended its side once it has answered, and grpclib then drops
                 # what it has not read yet. So a cancel is a reset of the call (the server
@@ -167,6 +181,14 @@ class StyleClient(ClientBase):
             raise
         finally:
             channel.close()
+
+
+def tls_context(root_certificates: bytes | None) -> ssl.SSLContext:
+    """TLS trusting `root_certificates` (PEM), or the system's authorities, speaking h2."""
+    cadata = root_certificates.decode("ascii") if root_certificates is not None else None
+    context = ssl.create_default_context(cadata=cadata)
+    context.set_alpn_protocols(["h2"])
+    return context
 
 
 def _run_in_new_loop(coroutine):

@@ -117,14 +117,16 @@ def _forwarded(args: argparse.Namespace) -> list[str]:
 
 
 def _security(args: argparse.Namespace):
+    from nst_proto.access import read_token
+
     from .app import ConfigError, Security
 
     token = os.environ.get("NST_SERVER_TOKEN") or None
     if args.token_file is not None:
         try:
-            token = args.token_file.read_text().strip() or None
-        except OSError as exc:
-            raise ConfigError(f"cannot read the token file {args.token_file}: {exc}") from None
+            token = read_token(args.token_file)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     if (args.tls_cert is None) != (args.tls_key is None):
         raise ConfigError("TLS needs both --tls-cert and --tls-key")
     return Security(args.tls_cert, args.tls_key, token)

@@ -23,11 +23,37 @@ def build_parser() -> argparse.ArgumentParser:
             help="run the job on a running nst-server (host:port or unix:/path; without "
             "ADDRESS, the one `nst-server start` started)",
         )
+        command.add_argument(
+            "--token-file",
+            metavar="FILE",
+            help="with --server: the file holding the server's access token (sent over TLS)",
+        )
+        command.add_argument(
+            "--tls-ca",
+            metavar="FILE",
+            help="with --server: the certificate (PEM) to trust for the server's TLS: its "
+            "--tls-cert, or its authority's (default with a token: the system's authorities)",
+        )
         command.set_defaults(run=run)
     return parser
 
 
+def _access(args: argparse.Namespace):
+    """The token and certificate for --server (nst_proto.access), checked before any work."""
+    from nst_proto.access import read_access
+
+    from nst_engine.errors import InputError
+
+    if args.server is None and (args.token_file or args.tls_ca):
+        raise InputError("--token-file and --tls-ca are for a job sent with --server ADDRESS")
+    try:
+        return read_access(args.token_file, args.tls_ca)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
 def _stylize(args: argparse.Namespace) -> int:
+    args.access = _access(args)
     if args.server is None:
         return engine_cli.cmd_stylize(args)
     return engine_cli.cmd_stylize(args, remote=_on_server)
@@ -36,12 +62,13 @@ def _stylize(args: argparse.Namespace) -> int:
 def _on_server(args, job, progress):
     from .remote import stylize_remote
 
-    return stylize_remote(args.server, job, progress)
+    return stylize_remote(args.server, job, progress, access=args.access)
 
 
 def _animate(args: argparse.Namespace) -> int:
     from nst_engine.animate_command import cmd_animate
 
+    args.access = _access(args)
     if args.server is None:
         return cmd_animate(args)
     return cmd_animate(args, remote=_frames_on_server)
@@ -50,7 +77,10 @@ def _animate(args: argparse.Namespace) -> int:
 def _frames_on_server(args, job, frames, temporal, on_frame, progress) -> None:
     from .remote import stylize_frames_remote
 
-    stylize_frames_remote(args.server, job, frames, on_frame, temporal=temporal, progress=progress)
+    stylize_frames_remote(
+        args.server, job, frames, on_frame, temporal=temporal, progress=progress,
+        access=args.access,
+    )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

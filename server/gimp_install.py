@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nst_proto import DEFAULT_ADDRESS
+from nst_proto.access import read_access
 
 from . import __version__
 from .daemon import server_command
@@ -69,6 +70,7 @@ PLUGIN_FILES = (
 # The pure-Python part of nst_proto (the grpcio client and its stubs stay behind).
 PROTO_FILES = (
     "__init__.py",
+    "access.py",
     "errors.py",
     "info.py",
     "job.py",
@@ -351,10 +353,15 @@ def build_vendor_zip(wheels: list[Path], target: Path) -> None:
 
 
 def install(
-    installation: GimpInstallation, *, address: str = DEFAULT_ADDRESS, log: Log = print
+    installation: GimpInstallation,
+    *,
+    address: str = DEFAULT_ADDRESS,
+    access: dict[str, str] | None = None,
+    log: Log = print,
 ) -> Path:
     """Install into one GIMP's config folder, replacing an earlier copy whole; return the
-    plug-in's folder."""
+    plug-in's folder. `access`: the settings "token_file" and "tls_ca_file" (absolute paths)
+    for a server on another machine (access_settings)."""
     config_dir = installation.config_dir.expanduser()
     plugins = config_dir / "plug-ins"
     dest = plugins / PLUGIN_NAME
@@ -381,6 +388,7 @@ def install(
             "install_command": [*server, "install-gimp-plugin"],
             "installed_by": f"neural-style-gimp {__version__}",
             "gimp": {"kind": installation.kind, "version": installation.version},
+            **(access or {}),
         }
         (staging / f"{PLUGIN_NAME}.json").write_text(json.dumps(settings, indent=2) + "\n")
         staging.chmod(0o755)
@@ -436,7 +444,11 @@ def server_advice(installation: GimpInstallation) -> list[str]:
 
 
 def install_everywhere(
-    installations: list[GimpInstallation], *, address: str = DEFAULT_ADDRESS, log: Log = print
+    installations: list[GimpInstallation],
+    *,
+    address: str = DEFAULT_ADDRESS,
+    access: dict[str, str] | None = None,
+    log: Log = print,
 ) -> tuple[list[Path], list[str]]:
     """Install into each; return (plug-in folders written, problems as sentences)."""
     done, problems = [], []
@@ -451,7 +463,7 @@ def install_everywhere(
             problems.append(problem)
             continue
         try:
-            done.append(install(installation, address=address, log=log))
+            done.append(install(installation, address=address, access=access, log=log))
         except InstallError as exc:
             log(f"  failed: {exc}")
             problems.append(f"{installation.title()}: {exc}")
@@ -488,6 +500,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_ADDRESS,
         help=f"server address the plug-in uses by default (default {DEFAULT_ADDRESS})",
     )
+    parser.add_argument(
+        "--token-file",
+        type=Path,
+        metavar="FILE",
+        help="for a server on another machine: the file holding its access token (the plug-in "
+        "reads it at each job and sends it over TLS)",
+    )
+    parser.add_argument(
+        "--tls-ca",
+        type=Path,
+        metavar="FILE",
+        help="for a server on another machine: the certificate (PEM) to trust for its TLS (its "
+        "--tls-cert, or its authority's; default with a token: the system's authorities)",
+    )
+
+
+def access_settings(token_file: Path | None, tls_ca: Path | None) -> dict[str, str]:
+    """The plug-in's settings for a server on another machine: the files' absolute paths,
+    read once here (InstallError, in one line, for one that cannot be read) so that a typo
+    is found now and not at the first job in GIMP."""
+    try:
+        read_access(token_file, tls_ca)
+    except ValueError as exc:
+        raise InstallError(str(exc)) from None
+    named = {"token_file": token_file, "tls_ca_file": tls_ca}
+    return {key: str(path.expanduser().resolve()) for key, path in named.items() if path}
 
 
 def run_from_args(args: argparse.Namespace) -> int:
@@ -515,7 +553,12 @@ def run_from_args(args: argparse.Namespace) -> int:
             )
             return 1
         return 0
-    done, problems = install_everywhere(installations, address=args.address)
+    try:
+        access = access_settings(args.token_file, args.tls_ca)
+    except InstallError as exc:
+        print(f"nst-server install-gimp-plugin: error: {exc}", file=sys.stderr)
+        return 1
+    done, problems = install_everywhere(installations, address=args.address, access=access)
     for folder in older_gimps():
         print(f"GIMP {folder.name} ({folder}): GIMP 2 has no Python 3 plug-ins; skipped")
     if done:

@@ -19,6 +19,7 @@ import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
+from nst_proto.access import Access
 from nst_proto.client import StyleClient
 from nst_proto.job import (
     OPTION_FIELDS,
@@ -38,6 +39,8 @@ from nst_engine.prepared import PreparedJob
 
 from .daemon import client_address
 from .wire import SAMPLE_OF_DTYPE
+
+NO_ACCESS = Access()  # a server on this machine: no token, no TLS
 
 # The StyleOptions fields the contract carries, by name (device, extractor and max_pixels
 # are the server's own); read from both, so a new option needs no edit here.
@@ -78,14 +81,14 @@ def stylize_remote(
     cancel: Callable[[], bool] | None = None,
     *,
     timeout: float | None = None,
-    token: str | None = None,
-    root_certificates: bytes | None = None,
+    access: Access = NO_ACCESS,
 ) -> tuple[np.ndarray, dict]:
     """Run the job on the server at `address` (empty: the running daemon's, see
     daemon.client_address); return (image, stats) like the local engine.
 
     A job.model names a trained style network in the server's style library (then of the
-    options only size and preserve_color apply)."""
+    options only size and preserve_color apply); `access`: a token and TLS for a server on
+    another machine (nst_proto.access)."""
 
     def on_event(event: JobEvent) -> None:
         if progress is not None and event.kind == "progress":
@@ -93,7 +96,7 @@ def stylize_remote(
 
     with _engine_errors():
         with StyleClient(
-            address or client_address(), timeout, token=token, root_certificates=root_certificates
+            address or client_address(), timeout, **access.client_arguments()
         ) as client:
             result = client.stylize(_request(job, [job.content]), on_event=on_event, cancel=cancel)
     return _image(result), {k: _number(v) for k, v in result.stats.items()}
@@ -109,6 +112,7 @@ def stylize_frames_remote(
     progress: Callable[[int, Progress], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     timeout: float | None = None,
+    access: Access = NO_ACCESS,
 ) -> None:
     """Style `frames` (the job's content is the first) on the server at `address` as one
     job, as nst_engine.sequence.stylize_sequence does here: on_frame(index, image) as each
@@ -123,7 +127,9 @@ def stylize_frames_remote(
 
     request = _request(job, frames, independent=not temporal)
     with _engine_errors():
-        with StyleClient(address or client_address(), timeout) as client:
+        with StyleClient(
+            address or client_address(), timeout, **access.client_arguments()
+        ) as client:
             client.stylize_frames(
                 request, lambda i, r: on_frame(i, _image(r)), on_event=on_event, cancel=cancel
             )

@@ -179,6 +179,23 @@ def test_install_layout_pure_python_only_and_reinstall(tmp_path):
     assert [p.name for p in (tmp_path / "cfg" / "plug-ins").iterdir()] == ["neural_style"]
 
 
+def test_a_token_and_certificate_for_a_remote_server_are_recorded_and_checked_first(
+    tmp_path, capsys
+):
+    (tmp_path / "token").write_text("s3cret\n")
+    (tmp_path / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\nMIIB\n")
+    access = gimp_install.access_settings(tmp_path / "token", tmp_path / "ca.pem")
+    dest = install(GimpInstallation("linux", "3.2", tmp_path / "cfg"), access=access,
+                   log=lambda line: None)  # fmt: skip
+    settings = json.loads((dest / "neural_style.json").read_text())
+    assert settings["token_file"] == str(tmp_path / "token")
+    assert settings["tls_ca_file"] == str(tmp_path / "ca.pem")
+    code = gimp_install.main(["--gimp-config-dir", str(tmp_path / "other"), "--token-file",
+                              str(tmp_path / "no-such-token")])  # fmt: skip
+    assert code == 1 and "cannot read the token file" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists(), "nothing installed with a token it cannot read"
+
+
 def test_shipped_wheels_are_pure_python_and_match_their_hashes():
     wheels = gimp_install.vendored_wheels()
     assert len(wheels) == 7

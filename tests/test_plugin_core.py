@@ -201,6 +201,9 @@ def test_the_dialog_says_where_the_server_runs_or_that_ok_starts_it():
     address = "127.0.0.1:50051"
     assert "not running at 127.0.0.1:50051" in dialog.server_status(None, address)
     assert "starts when you press OK" in dialog.server_status(None, address)
+    assert dialog.server_status(None, "gpu1:50051") == (
+        "Server: no answer from gpu1:50051 (another computer: start the server there)"
+    )
     cpu = SimpleNamespace(device="cpu", gpu_name="", queued=0, busy=False)
     assert dialog.server_status(cpu, address) == "Server: running on the CPU"
     gpu = SimpleNamespace(device="cuda:0", gpu_name="NVIDIA H100", queued=2, busy=True)
@@ -312,6 +315,14 @@ def test_start_server_runs_the_recorded_command_and_reports_its_failure(tmp_path
     script.write_text("#!/bin/sh\necho 'port taken' >&2\nexit 1\n")
     reason = core.start_server("127.0.0.1:7001", settings, flatpak=False)
     assert "exited with status 1: port taken" in reason
+    (tmp_path / "args").unlink()
+    script.write_text('#!/bin/sh\necho "$@" > "$(dirname "$0")/args"\nexit 0\n')
+    assert core.start_server("gpu1:50051", settings, flatpak=False) == (
+        "gpu1:50051 is another computer's address: start the server there"
+    )
+    assert not (tmp_path / "args").exists(), "nothing started here for another computer"
+    for here in ("localhost:50051", "[::1]:50051", "127.0.0.2:7", "unix:/tmp/nst.sock"):
+        assert core.on_this_computer(here), here
 
 
 def test_failures_become_one_message_each():
@@ -476,6 +487,37 @@ def test_the_dialogs_time_line_covers_every_frame_of_all_layers_as_frames(apply_
     )
     spec = calls[0][2]
     assert spec.frames == 6 and spec.independent == (apply_to == "layers")
+
+
+PEM = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+def test_the_settings_token_and_certificate_reach_the_client(tmp_path):
+    """A server on another machine: the files the settings name (nst-server
+    install-gimp-plugin --token-file --tls-ca) are read at each connection; none: plain."""
+    (tmp_path / "token").write_text("s3cret\n")
+    (tmp_path / "ca.pem").write_bytes(PEM)
+    made = []
+    transport = SimpleNamespace(StyleClient=lambda address, **arguments: made.append(arguments))
+    settings = {"token_file": str(tmp_path / "token"), "tls_ca_file": str(tmp_path / "ca.pem")}
+    core.open_client(transport, "10.0.0.5:50051", settings, connect_timeout=3)
+    core.open_client(transport, "127.0.0.1:50051", {}, connect_timeout=3)
+    assert made == [
+        {"connect_timeout": 3, "token": "s3cret", "root_certificates": PEM},
+        {"connect_timeout": 3},
+    ]
+
+
+def test_an_unreadable_token_file_stops_the_job_before_anything_is_sent(tmp_path, monkeypatch):
+    settings = {"token_file": str(tmp_path / "gone")}
+    transport, calls = fake_transport([])
+    with pytest.raises(core.PluginError) as error:
+        core.open_client(transport, "10.0.0.5:50051", settings)
+    message = str(error.value)
+    assert "cannot read the token file" in message and "--token-file FILE" in message
+    assert "\n" not in message and calls == []
+    monkeypatch.setattr(core, "read_settings", lambda: settings)
+    assert line(transport).startswith(f"cannot read the token file {tmp_path / 'gone'}")
 
 
 def test_the_dialogs_time_line_without_a_server_or_a_style_says_what_to_do():

@@ -210,8 +210,16 @@ def self_signed(folder) -> tuple:
     return key_path, cert_path
 
 
-def test_tls_with_token_every_call_needs_the_token(tmp_path, fake):
+@pytest.mark.parametrize("transport", ["grpcio", "pure"])
+def test_tls_with_token_every_call_needs_the_token(tmp_path, fake, transport):
+    """Both clients (`nst`'s grpcio and the plug-in's pure one) talk TLS and send the token,
+    read as nst_proto.access reads it, on one-answer calls and on a job's stream."""
+    from nst_proto import pure_client
+    from nst_proto.access import read_access
+
+    client_class = {"grpcio": StyleClient, "pure": pure_client.StyleClient}[transport]
     key, cert = self_signed(tmp_path)
+    (tmp_path / "token").write_text("s3cret-token\n")
     srv = StyleServer(
         "127.0.0.1:0",
         device="cpu",
@@ -221,19 +229,73 @@ def test_tls_with_token_every_call_needs_the_token(tmp_path, fake):
     )
     srv.start()
     try:
-        roots = cert.read_bytes()
-        with StyleClient(srv.address, token="s3cret-token", root_certificates=roots) as client:
+        access = read_access(tmp_path / "token", cert)
+        with client_class(srv.address, 30, **access.client_arguments()) as client:
             assert client.info().protocol == "nst.v1"
-        with StyleClient(srv.address, token="wrong", root_certificates=roots) as client:
+            request = JobRequest(grey().tobytes(), 48, 40, 3, "u8", [(STYLE, 1.0)],
+                                 options={"iterations": 3})  # fmt: skip
+            assert len(client.stylize(request).pixels) == 48 * 40 * 3
+        wrong = {"token": "wrong", "root_certificates": cert.read_bytes()}
+        with client_class(srv.address, **wrong) as client:
             with pytest.raises(JobFailed) as denied:
                 client.info()
             assert denied.value.code == "UNAUTHENTICATED"
         # plain text to a TLS port: no answer that pretends to work
-        with StyleClient(srv.address, connect_timeout=1) as client:
+        with client_class(srv.address, connect_timeout=1) as client:
+            with pytest.raises((ServerUnavailable, JobFailed)):
+                client.info()
+        # TLS that does not trust the server's certificate: refused, not sent the token
+        with client_class(srv.address, connect_timeout=1, token="s3cret-token") as client:
             with pytest.raises((ServerUnavailable, JobFailed)):
                 client.info()
     finally:
         srv.stop(grace=1)
+
+
+def test_nst_stylize_server_over_tls_with_a_token_file(tmp_path, fake, capsys):
+    from nst_server import frontend
+    from PIL import Image
+
+    key, cert = self_signed(tmp_path)
+    (tmp_path / "token").write_text("s3cret-token\n")
+    Image.fromarray(grey(value=90)).save(tmp_path / "in.png")
+    Image.fromarray(grey(value=200)).save(tmp_path / "style.png")
+    srv = StyleServer("127.0.0.1:0", device="cpu", engine=fake, warm=False,
+                      security=Security(cert, key, "s3cret-token"))  # fmt: skip
+    srv.start()
+    command = ["stylize", str(tmp_path / "in.png"), str(tmp_path / "style.png"), "--size", "48",
+               "--iterations", "3", "--server", srv.address]  # fmt: skip
+    try:
+        written = tmp_path / "out.png"
+        assert frontend.main([*command, "-o", str(written), "--token-file",
+                              str(tmp_path / "token"), "--tls-ca", str(cert)]) == 0  # fmt: skip
+        assert Image.open(written).size == (48, 40)
+        refused = tmp_path / "refused.png"
+        assert frontend.main([*command, "-o", str(refused), "--tls-ca", str(cert)]) == 1
+        assert "a valid access token is required" in capsys.readouterr().err
+        assert frontend.main([*command, "-o", str(refused), "--token-file", "nowhere"]) == 1
+        assert "cannot read the token file nowhere" in capsys.readouterr().err
+        assert not refused.exists()
+    finally:
+        srv.stop(grace=1)
+
+
+@pytest.mark.parametrize(
+    ("files", "words"),
+    [
+        ({"token_file": "missing"}, "cannot read the token file"),
+        ({"ca_file": "missing"}, "cannot read the certificate file"),
+        ({"ca_file": "token"}, "holds no PEM certificate"),
+    ],
+)
+def test_unreadable_credentials_are_one_line_errors(tmp_path, files, words):
+    from nst_proto.access import read_access
+
+    (tmp_path / "token").write_text("s3cret")
+    paths = {key: tmp_path / name for key, name in files.items()}
+    with pytest.raises(ValueError, match=words) as error:
+        read_access(paths.get("token_file"), paths.get("ca_file"))
+    assert "\n" not in str(error.value)
 
 
 def test_the_port_taken_is_a_clear_error():

@@ -256,6 +256,22 @@ def in_flatpak(environ: dict | None = None, info_file: str = "/.flatpak-info") -
     return bool(environ.get("FLATPAK_ID")) or os.path.exists(info_file)
 
 
+def open_client(transport, address: str, settings: dict, **arguments):
+    """transport.StyleClient(address, **arguments) with the token and the certificate that
+    the settings name for a server on another machine ("token_file", "tls_ca_file", read by
+    nst_proto.access); PluginError, in one line, when one cannot be read, before any call."""
+    from nst_proto.access import read_access  # noqa: PLC0415 - beside the transport
+
+    try:
+        access = read_access(settings.get("token_file"), settings.get("tls_ca_file"))
+    except ValueError as exc:
+        raise PluginError(
+            f"{exc} (named in the plug-in's {SETTINGS_NAME}): install it again with the right "
+            "files: nst-server install-gimp-plugin --token-file FILE --tls-ca FILE"
+        ) from None
+    return transport.StyleClient(address, **arguments, **access.client_arguments())
+
+
 def load_transport(plugin_dir: str = PLUGIN_DIR, settings: dict | None = None):
     """nst_proto.pure_client from beside this file, and its packages from vendor.zip.
 
@@ -302,6 +318,12 @@ def server_command(settings: dict) -> tuple[list[str] | None, str | None]:
     return None, " and ".join(reasons)
 
 
+def on_this_computer(address: str) -> bool:
+    """Whether the plug-in could start the server at `address`: a unix socket or loopback."""
+    host = address.rpartition(":")[0].strip("[]").lower()
+    return address.startswith("unix:") or host in ("localhost", "::1") or host.startswith("127.")
+
+
 def start_server(address: str, settings: dict, *, flatpak: bool | None = None) -> str | None:
     """Try `nst-server start`; None on success, else why it could not (a sentence part).
 
@@ -310,6 +332,8 @@ def start_server(address: str, settings: dict, *, flatpak: bool | None = None) -
     program started from there opens a console window: CREATE_NO_WINDOW gives it a hidden
     one. The server runs in the user's own Python: GIMP's PYTHONHOME and PYTHONPATH (set for
     GIMP's bundled Python) would make it load GIMP's library instead, so they are left out."""
+    if not on_this_computer(address):
+        return f"{address} is another computer's address: start the server there"
     if in_flatpak() if flatpak is None else flatpak:
         return "GIMP runs in a Flatpak sandbox, which cannot start programs on this computer"
     command, why_not = server_command(settings)
@@ -481,7 +505,7 @@ def run_job(
 
     def job(on_event):
         # the call's own deadline is a backstop behind the plug-in's (cancel)
-        client = transport.StyleClient(address=address, timeout=float(timeout) + 60.0)
+        client = open_client(transport, address, settings, timeout=float(timeout) + 60.0)
         with client:
             estimate = estimate_job(transport, client, request)  # refused before any pixel is sent
             if estimate is not None and estimate.refused:

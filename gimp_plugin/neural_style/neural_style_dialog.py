@@ -42,17 +42,18 @@ def server_facts(
     does not load (the job says why) or nothing answers within ANSWER_WITHIN seconds."""
     try:
         transport = load(settings=settings)
-    except core.PluginError:
+        client = core.open_client(transport, address, settings, connect_timeout=ANSWER_WITHIN)
+    except (core.PluginError, ValueError):  # the job says why; or a bad address
         return ServerFacts()
     try:
-        with transport.StyleClient(address, connect_timeout=ANSWER_WITHIN) as client:
+        with client:
             info = client.info()
             models = client.list_models()
             try:
                 gallery = client.gallery()
             except transport.ClientError:  # a server from before ListGallery: names only
                 gallery = list(info.gallery)
-    except (transport.ClientError, ValueError):  # nothing answers, or a bad address
+    except transport.ClientError:  # nothing answers
         return ServerFacts()
     thumbnails = {f"model:{m.id}": m.thumbnail_png for m in models}
     thumbnails.update({f"gallery:{p.name}": p.thumbnail_png for p in gallery if hasattr(p, "name")})
@@ -93,6 +94,8 @@ def choice_of(style_name: str, style_model: str) -> str:
 
 def server_status(info, address: str) -> str:
     """The dialog's line about the server: where it runs, or that OK will start it."""
+    if info is None and not core.on_this_computer(address):
+        return f"Server: no answer from {address} (another computer: start the server there)"
     if info is None:
         return f"Server: not running at {address}; it starts when you press OK"
     where = info.gpu_name or ("the CPU" if info.device == "cpu" else info.device)
@@ -133,17 +136,21 @@ def estimate_line(
     that does not answer, or answers without Estimate, says that OK starts it."""
     width, height = size
     try:
-        transport = load(settings=core.read_settings())
+        settings = core.read_settings()
+        transport = load(settings=settings)
         styles, model, options, fields = job(transport)
+        client = core.open_client(transport, address, settings, connect_timeout=ANSWER_WITHIN)
     except core.PluginError as exc:
         return str(exc)
+    except ValueError as exc:  # a bad address: the job would stop on it too
+        return f"Expected time: cannot ask the server ({exc})"
     try:
-        with transport.StyleClient(address, connect_timeout=ANSWER_WITHIN) as client:
+        with client:
             estimate = client.estimate(
                 width, height, styles=styles, options=options, model=model, **fields
             )
     except transport.ClientError:
         return estimate_text(None)
-    except ValueError as exc:  # a bad address or option: the job would stop on it too
+    except ValueError as exc:  # a bad option: the job would stop on it too
         return f"Expected time: cannot ask the server ({exc})"
     return estimate_text(estimate, fields.get("frames", 1))
