@@ -4,12 +4,14 @@ Each frame goes through `stylize`, so masks, alpha, sample types and colour pres
 exactly those of a single image. With `temporal` on, every frame after the first is given
 the previous frame's result and the optical flow between the two input frames
 (nst_engine.temporal): it starts from the previous result warped into place, keeps to it
-where the flow is reliable, holds the style weights the first frame settled on, and needs a
-share of the iterations. The style targets are computed once: the Workspace keeps them.
+where the flow is reliable, keeps the balance of style and content the first frame settled
+on (its SSIM, steered to with a style weight carried from frame to frame), and needs a share
+of the iterations. The style targets are computed once: the Workspace keeps them.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -79,8 +81,18 @@ def stylize_sequence(
             frame, styles, mask=mask, options=options, progress=frame_progress,
             cancel=cancel, model=model, workspace=workspace, temporal=guide,
         )  # fmt: skip
-        if not level_weights and options.dynamic_weighting:
-            level_weights, similarity = result.level_weights, result.similarity
+        if options.dynamic_weighting:
+            # Frame 1 settles the balance; each later frame steers to frame 1's SSIM and
+            # the next starts half way between where this one started and where it ended
+            # (geometric mean): the weight integrates the correction across frames.
+            # Restarting every frame from frame 1's weight corrected nothing that a
+            # frame's few iterations left over, and over a long shot the style built up
+            # (docs/animation.md, "Long shots").
+            if not level_weights:
+                level_weights, similarity = result.level_weights, result.similarity
+            level_weights = tuple(
+                math.sqrt(a * b) for a, b in zip(level_weights, result.level_weights, strict=False)
+            )
         before = (frame, result.image)
         yield result
 

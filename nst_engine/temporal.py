@@ -62,8 +62,8 @@ class Prior:
 @dataclass(frozen=True)
 class TemporalGuide:
     """Frame t-1 for frame t at full size: its result, frames t-1 and t (float RGB H x W x 3
-    in [0, 1]), the Motion from t-1 to t, and the style weights per level and the SSIM frame
-    1 ended with."""
+    in [0, 1]), the Motion from t-1 to t, the style weights per level to start from (carried
+    from frame to frame: nst_engine.sequence) and the SSIM frame 1 ended at."""
 
     previous: np.ndarray
     previous_frame: np.ndarray
