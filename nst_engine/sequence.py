@@ -90,9 +90,11 @@ def stylize_sequence(
             # (docs/animation.md, "Long shots").
             if not level_weights:
                 level_weights, similarity = result.level_weights, result.similarity
-            level_weights = tuple(
-                math.sqrt(a * b) for a, b in zip(level_weights, result.level_weights, strict=False)
-            )
+            else:
+                level_weights = tuple(
+                    math.sqrt(start * end)
+                    for start, end in zip(level_weights, result.level_weights, strict=False)
+                )
         before = (frame, result.image)
         yield result
 

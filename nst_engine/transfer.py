@@ -240,8 +240,9 @@ def run_proposed(ctx: RunContext, content: torch.Tensor, mask: torch.Tensor | No
 
     With `ctx.prior` (a later frame of an animation, nst_engine.temporal) every level starts
     from the previous result warped into this frame where the flow holds, a temporal term
-    keeps it there, each level holds the style weight the first frame ended it with, and a
-    share of the iterations is run."""
+    keeps it there, each level starts from the style weight the sequence carries
+    (nst_engine.sequence) and steers to the SSIM frame 1 ended at, and a share of the
+    iterations is run."""
     levels = plan_levels(*content.shape[-2:], ctx.options, later_frame=ctx.prior is not None)
     weight = DynamicWeight(ctx.options.strength, adaptive=ctx.options.dynamic_weighting)
     held = () if ctx.prior is None else ctx.prior.level_weights

@@ -4,6 +4,9 @@ certificate it trusts (TLS). Read the same way by `nst ... --server` (--token-fi
 `nst-server install-gimp-plugin --token-file --tls-ca` records) and, for the token, by
 nst-server itself (--token-file); both clients take the result as keyword arguments.
 
+`is_loopback` says whether an address is this machine's alone: where nst-server listens without
+TLS and a token, and where the plug-in may start a server itself.
+
 A token is only ever sent over TLS (grpcio's rule, kept by the pure client too): a client
 given a token or a certificate talks TLS, trusting the given certificate, or the system's
 certificate authorities when it is given a token alone.
@@ -11,6 +14,8 @@ certificate authorities when it is given a token alone.
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +60,29 @@ def read_access(token_file: str | Path | None, ca_file: str | Path | None) -> Ac
                 "server's certificate (the --tls-cert of nst-server) or its authority's"
             )
     return Access(token, roots)
+
+
+def is_loopback(address: str) -> bool:
+    """True for unix sockets and addresses that only this machine can reach (a host name
+    counts when every address it resolves to is a loopback one); ValueError for an address
+    that is not HOST:PORT or unix:/path."""
+    if address.startswith(("unix:", "unix-abstract:")):
+        return True
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"address {address!r} is not HOST:PORT or unix:/path")
+    host = host.strip("[]")
+    if host in ("localhost", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, int(port), proto=socket.IPPROTO_TCP)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
 
 
 def _why(exc: Exception) -> str:

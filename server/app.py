@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import hmac
-import ipaddress
 import logging
 import os
 import platform
@@ -23,6 +22,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from nst_proto import DEFAULT_ADDRESS, SERVICE_NAME
 from nst_proto import style_pb2 as pb
+from nst_proto.access import is_loopback
 
 from . import __version__
 from .jobs import Engine, Limits, Scheduler
@@ -58,29 +58,11 @@ def split_address(address: str) -> tuple[str, int | None]:
     return host.strip("[]"), int(port)
 
 
-def is_loopback(address: str) -> bool:
-    """True for unix sockets and addresses that only this machine can reach."""
-    host, port = split_address(address)
-    if port is None:
-        return True
-    if host in ("localhost", "ip6-localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except OSError:
-        return False
-    return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
-
-
 def check_bind(address: str, security: Security) -> None:
     """Refuse a non-loopback address unless TLS and an access token are both configured."""
+    host, port = split_address(address)  # a malformed address: ConfigError
     if is_loopback(address):
         return
-    host, port = split_address(address)
     try:
         socket.getaddrinfo(host, port)
     except OSError as exc:

@@ -45,7 +45,9 @@ def front(tmp_path_factory):
     ray_cluster.connect("auto", num_cpus=2)
     proxy = None
     try:
-        serve_port, front_port = ray_cluster.free_port(), ray_cluster.free_port()
+        serve_port = front_port = ray_cluster.free_port()
+        while front_port == serve_port:  # two free ports, not the same one twice
+            front_port = ray_cluster.free_port()
         settings = ReplicaSettings(
             limits=Limits(max_queue=2), engine=ENGINE, warm=False, models=str(folder),
             token_sha256=token_digest(TOKEN),
@@ -58,11 +60,14 @@ def front(tmp_path_factory):
         text = re.sub(r"(    server gpu\d .*\n)+", f"    server ray 127.0.0.1:{serve_port}\n", text)
         assert f"ssl crt {folder}" in text, "docs/haproxy.cfg's bind line changed"
         (folder / "haproxy.cfg").write_text(text)
-        log = (folder / "haproxy.log").open("w")
-        proxy = subprocess.Popen([binary, "-f", str(folder / "haproxy.cfg")], stderr=log)
+        with (folder / "haproxy.log").open("w") as log:  # the child keeps its own handle
+            proxy = subprocess.Popen([binary, "-f", str(folder / "haproxy.cfg")], stderr=log)
         access = read_access(folder / "token", cert)
         with CLIENTS["grpcio"](f"127.0.0.1:{front_port}", **access.client_arguments()) as client:
-            client.wait_ready(30)
+            try:
+                client.wait_ready(30)
+            except ServerUnavailable:
+                pytest.fail(f"HAProxy did not answer: {(folder / 'haproxy.log').read_text()}")
         yield {"front": f"127.0.0.1:{front_port}", "serve": f"127.0.0.1:{serve_port}",
                "access": access, "cert": cert.read_bytes()}  # fmt: skip
     finally:

@@ -14,9 +14,10 @@ import grpc
 import numpy as np
 import pytest
 from fake_engine import WAIT, FakeEngine
+from nst_proto.access import is_loopback
 from nst_proto.client import StyleClient
 from nst_proto.job import JobCancelled, JobFailed, JobRequest, ServerUnavailable
-from nst_server.app import ConfigError, Security, StyleServer, is_loopback
+from nst_server.app import ConfigError, Security, StyleServer
 from nst_server.jobs import Limits
 from test_scheduler import STYLE
 

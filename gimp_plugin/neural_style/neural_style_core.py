@@ -319,9 +319,15 @@ def server_command(settings: dict) -> tuple[list[str] | None, str | None]:
 
 
 def on_this_computer(address: str) -> bool:
-    """Whether the plug-in could start the server at `address`: a unix socket or loopback."""
-    host = address.rpartition(":")[0].strip("[]").lower()
-    return address.startswith("unix:") or host in ("localhost", "::1") or host.startswith("127.")
+    """Whether the plug-in could start the server at `address` (nst_proto.access.is_loopback,
+    as nst-server decides where it may listen alone); a malformed address counts as this
+    computer's: connecting to it says what is wrong with it."""
+    from nst_proto.access import is_loopback  # noqa: PLC0415 - beside the transport
+
+    try:
+        return is_loopback(address)
+    except ValueError:
+        return True
 
 
 def start_server(address: str, settings: dict, *, flatpak: bool | None = None) -> str | None:
